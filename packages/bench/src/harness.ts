@@ -1,0 +1,126 @@
+/**
+ * Benchmark harness: median timing, tables, JSON results, and comparator rows from Python tools
+ * (scikit-image, OpenCV) run on the same inputs when Debian's python3 packages are installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Row {
+  kernel: string;
+  size: number;
+  impl: string;
+  medianMs: number;
+  mpixPerS: number;
+  /** speed-up relative to the TypeScript twin on the same case (TS ms / this ms) */
+  vsTs: number | null;
+  iterations: number;
+  note?: string;
+}
+
+export interface BenchOptions {
+  sizes: number[];
+  /** minimum wall time per contender in ms */
+  minTimeMs: number;
+  minIters: number;
+  /** skip slow contenders (e.g. Python) */
+  quick: boolean;
+  cuda: boolean;
+  python: string | null;
+}
+
+/** Times `fn` until both minIters and minTimeMs are reached; returns the median in ms. */
+export async function measure(fn: () => unknown, opts: { minTimeMs: number; minIters: number; maxIters?: number }): Promise<{ medianMs: number; iterations: number }> {
+  const times: number[] = [];
+  await fn(); // warm-up
+  const start = performance.now();
+  const maxIters = opts.maxIters ?? 1000;
+  while (times.length < maxIters && (times.length < opts.minIters || performance.now() - start < opts.minTimeMs)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { medianMs: times[Math.floor(times.length / 2)], iterations: times.length };
+}
+
+/** Adds rows for one case; the 'ts' contender (if any) is the ratio reference. */
+export async function runCase(
+  kernel: string,
+  size: number,
+  contenders: { impl: string; fn: () => unknown; note?: string }[],
+  opts: BenchOptions,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of contenders) {
+    const m = await measure(c.fn, { minTimeMs: opts.minTimeMs, minIters: opts.minIters, maxIters: c.impl === 'ts' ? 20 : 1000 });
+    rows.push({ kernel, size, impl: c.impl, medianMs: m.medianMs, mpixPerS: (size * size) / 1e6 / (m.medianMs / 1000), vsTs: null, iterations: m.iterations, note: c.note });
+  }
+  return withRatios(rows);
+}
+
+/** Fills vsTs from the 'ts' row of the same kernel and size. */
+export function withRatios(rows: Row[]): Row[] {
+  const ts = rows.find((r) => r.impl === 'ts');
+  for (const r of rows) r.vsTs = ts ? ts.medianMs / r.medianMs : null;
+  return rows;
+}
+
+/** Finds a python3 that imports skimage (Debian's /usr/bin/python3 first), or null. */
+export function findPython(): string | null {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import skimage, scipy, numpy'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+/**
+ * Runs a Python timing script on raw inputs. Each input is written as a raw little-endian file;
+ * the script receives `inputs` (dict name -> numpy array), `params`, and must print one JSON
+ * object {name: median_ms, ...}. Returns that object, or null on failure (reported to stderr).
+ */
+export function runPython(
+  python: string,
+  script: string,
+  inputs: Record<string, { data: ArrayBufferView; dtype: string; shape: number[] }>,
+  params: Record<string, unknown> = {},
+): Record<string, number> | null {
+  const dir = mkdtempSync(join(tmpdir(), 'cellcam-bench-'));
+  try {
+    const meta: Record<string, { file: string; dtype: string; shape: number[] }> = {};
+    for (const [name, inp] of Object.entries(inputs)) {
+      const file = join(dir, `${name}.raw`);
+      writeFileSync(file, Buffer.from(inp.data.buffer, inp.data.byteOffset, inp.data.byteLength));
+      meta[name] = { file, dtype: inp.dtype, shape: inp.shape };
+    }
+    const prelude = `
+import json, sys, time, numpy as np
+_meta = json.loads(sys.argv[1]); params = json.loads(sys.argv[2])
+inputs = {k: np.fromfile(v['file'], dtype=v['dtype']).reshape(v['shape']) for k, v in _meta.items()}
+def median_ms(fn, min_iters=3, min_time=1.0):
+    fn(); ts = []; t_start = time.perf_counter()
+    while len(ts) < min_iters or (time.perf_counter() - t_start < min_time and len(ts) < 50):
+        t0 = time.perf_counter(); fn(); ts.append((time.perf_counter() - t0) * 1000)
+    ts.sort(); return ts[len(ts) // 2]
+`;
+    const r = spawnSync(python, ['-c', prelude + script, JSON.stringify(meta), JSON.stringify(params)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0) {
+      process.stderr.write(`python comparator failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}\n`);
+      return null;
+    }
+    const last = r.stdout.trim().split('\n').pop() ?? '{}';
+    return JSON.parse(last) as Record<string, number>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Formats rows as a Markdown table. */
+export function table(rows: Row[]): string {
+  const head = '| kernel | size | implementation | median ms | MPix/s | × vs TS | note |\n|---|---:|---|---:|---:|---:|---|';
+  const body = rows.map((r) =>
+    `| ${r.kernel} | ${r.size}² | ${r.impl} | ${r.medianMs.toFixed(r.medianMs < 10 ? 2 : 1)} | ${r.mpixPerS.toFixed(1)} | ${r.vsTs == null ? '' : r.vsTs.toFixed(1)} | ${r.note ?? ''} |`);
+  return [head, ...body].join('\n');
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench [-- --sizes 512,1024 --kernels watershed,pool --quick --out FILE]`
+ * Times every kernel: TypeScript twin, native with 1 thread, native with all threads, CUDA when a
+ * device is present, and scikit-image/OpenCV when Debian's python3 packages are installed.
+ * Prints one Markdown table per kernel and writes all rows to results/bench-<host>.json.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { capabilities } from '@cellcam/core';
+import { findPython, table, type BenchOptions, type Row } from './harness.js';
+
+const KERNELS = ['watershed', 'label', 'pool', 'rle'] as const;
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const quick = process.argv.includes('--quick');
+const sizes = (arg('sizes') ?? (quick ? '512,1024' : '512,1024,2048,3072')).split(',').map(Number);
+const kernels = (arg('kernels') ?? KERNELS.join(',')).split(',');
+for (const k of kernels) {
+  if (!(KERNELS as readonly string[]).includes(k)) {
+    console.error(`Expected --kernels from ${KERNELS.join(',')} but received '${k}'`);
+    process.exit(2);
+  }
+}
+const caps = capabilities();
+const python = process.argv.includes('--no-python') ? null : findPython();
+const opts: BenchOptions = { sizes, minTimeMs: quick ? 200 : 1000, minIters: quick ? 3 : 5, quick, cuda: caps.cudaDevices > 0, python };
+
+console.log(`# cellcam bench — ${new Date().toISOString()}`);
+console.log(`host: ${hostname()}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}`);
+console.log(`native: ${caps.native ? 'yes' : 'no'}; CUDA: ${caps.cudaDevices > 0 ? caps.deviceNames.join(', ') : `no (${caps.reason})`}; python comparators: ${python ?? 'not installed'}\n`);
+
+const all: Row[] = [];
+for (const k of kernels) {
+  const mod = (await import(`./${k}.bench.js`)) as { run(o: BenchOptions): Promise<Row[]> };
+  const rows = await mod.run(opts);
+  all.push(...rows);
+  console.log(`## ${k}\n\n${table(rows)}\n`);
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = resolve(arg('out') ?? join(here, '..', 'results', `bench-${hostname()}.json`));
+mkdirSync(dirname(out), { recursive: true });
+const tmp = `${out}.tmp-${process.pid}`;
+writeFileSync(tmp, JSON.stringify({ date: new Date().toISOString(), host: hostname(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, capabilities: caps, rows: all }, null, 2));
+renameSync(tmp, out);
+console.log(`results written to ${out}`);

@@ -1,0 +1,5 @@
+// placeholder: benchmark of the pool kernel
+import type { BenchOptions, Row } from './harness.js';
+export async function run(_opts: BenchOptions): Promise<Row[]> {
+  return [];
+}

@@ -1,0 +1,2 @@
+// placeholder for the label kernel (TS twin + native dispatch)
+export {};

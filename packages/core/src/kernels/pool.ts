@@ -1,0 +1,2 @@
+// placeholder for the pool kernel (TS twin + native dispatch)
+export {};

@@ -1,0 +1,2 @@
+// placeholder for the rle kernel (TS twin + native dispatch)
+export {};

@@ -1,0 +1,2 @@
+// placeholder for the watershed kernel (TS twin + native dispatch)
+export {};

@@ -1,0 +1,82 @@
+/**
+ * Access to the optional native addon and the backend choice shared by every kernel.
+ *
+ * Kernels take `backend: 'auto' | 'native' | 'js'`. 'auto' uses the addon when it loads and the
+ * TypeScript twin otherwise; 'native' fails with the loader's explanation when it does not.
+ */
+import { createRequire } from 'node:module';
+import type * as NativeBinding from '@cellcam/native';
+import { CellcamError, rangeError } from './errors.js';
+
+export type Native = typeof NativeBinding & { path?: string };
+export type Backend = 'auto' | 'native' | 'js';
+export type Device = 'auto' | 'cpu' | 'cuda';
+
+let cached: { native: Native | null; error: Error | null } | null = null;
+
+function loadOnce(): { native: Native | null; error: Error | null } {
+  if (cached) return cached;
+  if (process.env.CELLCAM_DISABLE_NATIVE === '1') {
+    cached = { native: null, error: new CellcamError('CELLCAM_E_NATIVE_LOAD', 'native addon disabled by CELLCAM_DISABLE_NATIVE=1') };
+    return cached;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    cached = { native: require('@cellcam/native') as Native, error: null };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    cached = { native: null, error: new CellcamError('CELLCAM_E_NATIVE_LOAD', e.message, { cause: err }) };
+  }
+  return cached;
+}
+
+/** The addon, or null when it is not built/loadable. */
+export function nativeOrNull(): Native | null {
+  return loadOnce().native;
+}
+
+/** Why the addon could not be loaded (null when it loaded). */
+export function nativeLoadError(): Error | null {
+  return loadOnce().error;
+}
+
+/** Validates `backend` and returns the addon to use, or null for the TypeScript twin. */
+export function resolveBackend(backend: Backend | undefined, name = 'options.backend'): Native | null {
+  const b = backend ?? 'auto';
+  if (b !== 'auto' && b !== 'native' && b !== 'js') throw rangeError(name, "'auto', 'native' or 'js'", b, 'CELLCAM_E_ARG');
+  if (b === 'js') return null;
+  const { native, error } = loadOnce();
+  if (!native && b === 'native') throw error!;
+  return native;
+}
+
+/** Validates a device choice. */
+export function checkDevice(device: Device | undefined, name = 'options.device'): Device {
+  const d = device ?? 'auto';
+  if (d !== 'auto' && d !== 'cpu' && d !== 'cuda') throw rangeError(name, "'auto', 'cpu' or 'cuda'", d, 'CELLCAM_E_ARG');
+  return d;
+}
+
+/** Build and run-time capabilities; `native: false` when the addon is missing. */
+export function capabilities(): {
+  native: boolean;
+  nativePath: string | null;
+  nativeError: string | null;
+  compiledWithCuda: boolean;
+  cudaDevices: number;
+  reason: string;
+  threads: number;
+  deviceNames: string[];
+  cudaRuntimeVersion: number;
+  cudaDriverVersion: number;
+} {
+  const { native, error } = loadOnce();
+  if (!native) {
+    return {
+      native: false, nativePath: null, nativeError: error?.message ?? null, compiledWithCuda: false, cudaDevices: 0,
+      reason: 'native addon not loaded', threads: 1, deviceNames: [], cudaRuntimeVersion: 0, cudaDriverVersion: 0,
+    };
+  }
+  const c = native.capabilities();
+  return { native: true, nativePath: native.path ?? null, nativeError: null, ...c };
+}

@@ -1,0 +1,91 @@
+// Typed surface of the cellcam native addon. Arguments are NOT validated beyond type guards:
+// call these through @cellcam/core, which checks shapes, dtypes and ranges first.
+// Every kernel works in place on the caller's TypedArrays (no copies) and returns a Promise that
+// settles when the work, done on a libuv thread, is finished. Do not touch the arrays meanwhile.
+// Rejections are Error/TypeError/RangeError objects with a `code` property (CELLCAM_E_*).
+
+export interface Capabilities {
+  /** Built with nvcc (CELLCAM_WITH_CUDA=AUTO found it, or ON). */
+  compiledWithCuda: boolean;
+  /** Usable CUDA devices right now (0 when not compiled, no driver, or no device). */
+  cudaDevices: number;
+  /** Why cudaDevices is 0; empty when a device is usable. */
+  reason: string;
+  /** Hardware threads the CPU kernels use by default. */
+  threads: number;
+  /** Version compiled into the binary (compared with package.json to catch stale builds). */
+  version: string;
+  cudaRuntimeVersion: number;
+  cudaDriverVersion: number;
+  deviceNames: string[];
+}
+
+export type Elevation = Uint8Array | Uint16Array | Float32Array;
+export type LabelImage = Uint16Array | Int32Array;
+
+export interface WatershedOptions {
+  width: number;
+  height: number;
+  connectivity: 4 | 8;
+  watershedLine: boolean;
+  /** 'fifo': bucket/FIFO queue, seeds enter in raster order (fast).
+   *  'heap': emulates scikit-image 0.19's binary heap, bit-identical including seed ties. */
+  tieBreak: 'fifo' | 'heap';
+}
+
+export interface LabelOptions {
+  width: number;
+  height: number;
+  connectivity: 4 | 8;
+  /** 'binary': nonzero pixels are foreground (scipy.ndimage.label).
+   *  'label': neighbouring pixels join only when their values are equal (skimage.measure.label). */
+  mode: 'binary' | 'label';
+}
+
+export interface PoolOptions {
+  channels: number;
+  mapHeight: number;
+  mapWidth: number;
+  width: number;
+  height: number;
+  /** Cells are ids 1..cells; an id above this rejects with CELLCAM_E_RANGE. */
+  cells: number;
+  /** Number of regions in `regions` (values 0..regionCount-1); 0 when regions is null. */
+  regionCount: number;
+  threads: number;
+  device: 'cpu' | 'cuda';
+}
+
+export interface RleOptions {
+  width: number;
+  height: number;
+  /** Encode ids 1..cells; an id above this rejects with CELLCAM_E_RANGE. */
+  cells: number;
+}
+
+export function version(): string;
+export function capabilities(): Capabilities;
+
+/** Seeded watershed, scikit-image 0.19 semantics. `out` (Int32Array, H*W) receives the labels. */
+export function watershed(
+  elevation: Elevation, markers: Int32Array, mask: Uint8Array | null, out: Int32Array, options: WatershedOptions,
+): Promise<void>;
+
+/** Connected components in raster order. sizes[k] = pixels of label k (sizes[0] = background). */
+export function label(
+  input: Uint8Array | Uint16Array | Int32Array, out: Int32Array, options: LabelOptions,
+): Promise<{ count: number; sizes: Int32Array }>;
+
+/**
+ * CAM-to-cell pooling of a [C, h, w] map bilinearly upsampled (half-pixel centres) to H×W, on the fly.
+ * Slots: s = 0 is the whole cell; with `regions`, s = 1 + r is region r.
+ * mean/max: Float32Array [(1 + regionCount) * cells * C], index (s * cells + id - 1) * C + c.
+ * area: Int32Array [(1 + regionCount) * cells]. Empty (cell, slot): area 0, mean and max NaN.
+ */
+export function pool(
+  map: Float32Array, labels: LabelImage, regions: Uint8Array | null,
+  mean: Float32Array, max: Float32Array | null, area: Int32Array, options: PoolOptions,
+): Promise<{ device: 'cpu' | 'cuda' }>;
+
+/** COCO RLE counts strings (cocoapi rleToString) of every cell 1..cells, column-major. */
+export function rle(labels: LabelImage, options: RleOptions): Promise<string[]>;

@@ -1,0 +1,91 @@
+// Implementation of the shared plumbing declared in common.h.
+#include "common.h"
+
+namespace cellcam {
+
+Napi::Error MakeError(Napi::Env env, ErrorKind kind, const std::string& code, const std::string& message) {
+  Napi::Error err;
+  switch (kind) {
+    case ErrorKind::TypeError: err = Napi::TypeError::New(env, message); break;
+    case ErrorKind::RangeError: err = Napi::RangeError::New(env, message); break;
+    default: err = Napi::Error::New(env, message); break;
+  }
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+const char* TypedArrayTypeName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "TypedArray";
+  }
+}
+
+int64_t OptInt(const Napi::Object& o, const char* key, int64_t fallback) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) return fallback;
+  return v.As<Napi::Number>().Int64Value();
+}
+
+bool OptBool(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) return fallback;
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string OptString(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) return fallback;
+  return v.As<Napi::String>().Utf8Value();
+}
+
+int ResolveThreads(int64_t requested) {
+  if (requested > 0) return static_cast<int>(std::min<int64_t>(requested, 256));
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64_t, int)>& fn) {
+  if (n <= 0) return;
+  threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n)));
+  if (threads == 1) {
+    fn(0, n, 0);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(threads);
+  for (int t = 0; t < threads; ++t) {
+    int64_t b = n * t / threads, e = n * (t + 1) / threads;
+    pool.emplace_back([&, b, e, t] {
+      try {
+        fn(b, e, t);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (auto& ep : errors)
+    if (ep) std::rethrow_exception(ep);
+}
+
+ArrayView ViewOf(const Napi::TypedArray& a) {
+  ArrayView v;
+  v.type = a.TypedArrayType();
+  v.length = a.ElementLength();
+  uint8_t* base = static_cast<uint8_t*>(a.ArrayBuffer().Data());
+  v.data = base + a.ByteOffset();
+  return v;
+}
+
+}  // namespace cellcam

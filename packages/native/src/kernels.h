@@ -1,0 +1,14 @@
+// Entry points of every kernel as registered on the addon's exports (see addon.cc).
+#pragma once
+#include <napi.h>
+
+namespace cellcam {
+// watershed(elevation, markers, mask|null, out, opts) -> Promise<void>        (watershed.cc)
+Napi::Value Watershed(const Napi::CallbackInfo& info);
+// label(input, out, opts) -> Promise<{count, sizes}>                          (label.cc)
+Napi::Value Label(const Napi::CallbackInfo& info);
+// pool(map, labels, regions|null, mean, max|null, area, opts) -> Promise<{device}> (pool.cc)
+Napi::Value Pool(const Napi::CallbackInfo& info);
+// rle(labels, opts) -> Promise<string[]>                                      (rle.cc)
+Napi::Value Rle(const Napi::CallbackInfo& info);
+}  // namespace cellcam

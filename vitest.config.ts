@@ -1,0 +1,24 @@
+// Root vitest config: one project per package with tests, plus the cross-package tests/.
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const coreSrc = fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url));
+
+export default defineConfig({
+  test: {
+    // Native addons, sharp and onnxruntime are not safe under worker threads: keep forks.
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    projects: [
+      {
+        resolve: { alias: { '@cellcam/core': coreSrc } },
+        test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] },
+      },
+      {
+        resolve: { alias: { '@cellcam/core': coreSrc } },
+        test: { name: 'integration', include: ['tests/**/*.test.ts'] },
+      },
+    ],
+  },
+});
