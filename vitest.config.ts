@@ -12,10 +12,12 @@ export default defineConfig({
     hookTimeout: 120_000,
     projects: [
       {
+        extends: true,
         resolve: { alias: { '@cellcam/core': coreSrc } },
         test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] },
       },
       {
+        extends: true,
         resolve: { alias: { '@cellcam/core': coreSrc } },
         test: { name: 'integration', include: ['tests/**/*.test.ts'] },
       },

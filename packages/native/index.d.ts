@@ -40,6 +40,8 @@ export interface LabelOptions {
   /** 'binary': nonzero pixels are foreground (scipy.ndimage.label).
    *  'label': neighbouring pixels join only when their values are equal (skimage.measure.label). */
   mode: 'binary' | 'label';
+  /** worker threads (0 = all hardware threads); output is identical for any count */
+  threads?: number;
 }
 
 export interface PoolOptions {
@@ -61,6 +63,8 @@ export interface RleOptions {
   height: number;
   /** Encode ids 1..cells; an id above this rejects with CELLCAM_E_RANGE. */
   cells: number;
+  /** worker threads (0 = all hardware threads); output is identical for any count */
+  threads?: number;
 }
 
 export function version(): string;

@@ -5,17 +5,9 @@
  * mask with background gaps, the cell/nucleus label images, and a 19-channel CAM at 1/16 size.
  */
 
+import { mulberry32 } from '@cellcam/core';
 /** Deterministic 32-bit PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export interface Field {
   size: number;

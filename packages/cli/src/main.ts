@@ -1,2 +1,27 @@
 #!/usr/bin/env node
-export {};
+/** The `cellcam` command: parses arguments and delegates each command to @cellcam/core. */
+import { Command } from 'commander';
+import { VERSION } from '@cellcam/core';
+import { registerDoctor } from './commands/doctor.js';
+import { registerSynth } from './commands/synth.js';
+import { registerEvaluate } from './commands/evaluate.js';
+import { registerSubmit } from './commands/submit.js';
+import { registerBaseline } from './commands/baseline.js';
+
+const program = new Command();
+program
+  .name('cellcam')
+  .description('Per-cell protein localization from image-level labels (HPA Single Cell Classification)')
+  .version(VERSION)
+  .showHelpAfterError();
+
+registerDoctor(program);
+registerSynth(program);
+registerEvaluate(program);
+registerSubmit(program);
+registerBaseline(program);
+
+program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
+  process.stderr.write(`cellcam: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
+  process.exitCode = 1;
+});

@@ -31,6 +31,27 @@ const char* TypedArrayTypeName(napi_typedarray_type t) {
   }
 }
 
+std::string Describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsTypedArray()) {
+    Napi::TypedArray a = v.As<Napi::TypedArray>();
+    return MakeString(TypedArrayTypeName(a.TypedArrayType()), " of length ", a.ElementLength());
+  }
+  if (v.IsArray()) return MakeString("Array of length ", v.As<Napi::Array>().Length());
+  if (v.IsNumber()) return MakeString("number ", v.As<Napi::Number>().DoubleValue());
+  if (v.IsString()) return MakeString("string '", v.As<Napi::String>().Utf8Value(), "'");
+  if (v.IsBoolean()) return "boolean";
+  if (v.IsFunction()) return "function";
+  return "object";
+}
+
+bool IsIntIn(const Napi::Value& v, double lo, double hi) {
+  if (!v.IsNumber()) return false;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  return d >= lo && d <= hi && d == static_cast<double>(static_cast<int64_t>(d));
+}
+
 int64_t OptInt(const Napi::Object& o, const char* key, int64_t fallback) {
   Napi::Value v = o.Get(key);
   if (!v.IsNumber()) return fallback;

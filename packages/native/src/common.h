@@ -43,6 +43,12 @@ Napi::Error MakeError(Napi::Env env, ErrorKind kind, const std::string& code, co
 
 const char* TypedArrayTypeName(napi_typedarray_type t);
 
+// Mirrors core's describe() for boundary messages: "Float32Array of length 4", "number 6", "string 'x'".
+std::string Describe(const Napi::Value& v);
+
+// True for an integer-valued number in [lo, hi].
+bool IsIntIn(const Napi::Value& v, double lo, double hi);
+
 // Reads a numeric/boolean/string field of the flat options object.
 int64_t OptInt(const Napi::Object& o, const char* key, int64_t fallback);
 bool OptBool(const Napi::Object& o, const char* key, bool fallback);

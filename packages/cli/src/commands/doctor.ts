@@ -1,0 +1,35 @@
+/** `cellcam doctor`: prints the native build, CUDA, onnxruntime-node and sharp status. */
+import type { Command } from 'commander';
+import { doctor } from '@cellcam/core';
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('report the native addon build, CUDA, onnxruntime-node and sharp status')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const r = await doctor();
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        return;
+      }
+      const n = r.native;
+      const lines = [
+        `cellcam ${r.cellcam} on node ${r.node} (${r.platform})`,
+        n.native
+          ? `native addon: ok (${n.nativePath}), ${n.threads} CPU threads`
+          : `native addon: NOT LOADED — kernels use the TypeScript twins\n  ${(n.nativeError ?? '').split('\n').join('\n  ')}`,
+        `CUDA: ${n.compiledWithCuda ? 'compiled in' : 'not compiled in'}; ` +
+          (n.cudaDevices > 0
+            ? `${n.cudaDevices} device(s): ${n.deviceNames.join(', ')} (runtime ${n.cudaRuntimeVersion}, driver ${n.cudaDriverVersion})`
+            : `no usable device — CPU kernels will run (${n.reason})`),
+        r.onnxruntime.ok
+          ? `onnxruntime-node: ${r.onnxruntime.version}; execution providers: ${r.onnxruntime.backends.map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`).join(', ')}`
+          : `onnxruntime-node: NOT AVAILABLE (${r.onnxruntime.error})`,
+        r.sharp.ok
+          ? `sharp: ${r.sharp.version} (libvips ${r.sharp.vips}); reads ${r.sharp.inputFormats.join(', ')}`
+          : `sharp: NOT AVAILABLE (${r.sharp.error})`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,22 @@
+/** The 19 classes of the HPA Single Cell Classification challenge (ids 0..18). */
+export const HPA_CLASS_NAMES: readonly string[] = Object.freeze([
+  'Nucleoplasm',
+  'Nuclear membrane',
+  'Nucleoli',
+  'Nucleoli fibrillar center',
+  'Nuclear speckles',
+  'Nuclear bodies',
+  'Endoplasmic reticulum',
+  'Golgi apparatus',
+  'Intermediate filaments',
+  'Actin filaments',
+  'Microtubules',
+  'Mitotic spindle',
+  'Centrosome',
+  'Plasma membrane',
+  'Mitochondria',
+  'Aggresome',
+  'Cytosol',
+  'Vesicles and punctate cytosolic patterns',
+  'Negative',
+]);

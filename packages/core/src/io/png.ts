@@ -1,0 +1,97 @@
+/**
+ * Single-channel image files through sharp: 8/16-bit grey PNG (and TIFF) writing and reading with
+ * exact values. 16-bit needs the grey16 colourspace both ways, or sharp silently drops to 8 bits.
+ */
+import sharp, { type Metadata } from 'sharp';
+import { CellcamError } from '../errors.js';
+import { tempPathFor } from './atomic.js';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+sharp.cache(false);
+
+export interface GreyImage {
+  width: number;
+  height: number;
+  /** Uint8Array for 8-bit files, Uint16Array for 16-bit files (row-major). */
+  data: Uint8Array | Uint16Array;
+  bitDepth: 8 | 16;
+}
+
+/**
+ * Encodes a single-channel image as PNG (Uint8Array -> 8-bit, Uint16Array -> 16-bit).
+ *
+ * @example
+ * ```ts
+ * const png = await encodeGreyPng(new Uint16Array(512 * 512), 512, 512);
+ * ```
+ */
+export async function encodeGreyPng(data: Uint8Array | Uint16Array, width: number, height: number, compressionLevel = 6): Promise<Buffer> {
+  if (data.length !== width * height) {
+    throw new RangeError(`Expected data of length width*height = ${width * height} but received ${data.length}`);
+  }
+  if (data instanceof Uint16Array) {
+    // Pass the Uint16Array itself: sharp infers a 16-bit raw input from the TypedArray type
+    // (a Buffer view of the same bytes would be read as 8-bit pixels).
+    return sharp(data, { raw: { width, height, channels: 1, premultiplied: false } })
+      .toColourspace('grey16')
+      .png({ compressionLevel })
+      .toBuffer();
+  }
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png({ compressionLevel }).toBuffer();
+}
+
+/** Writes a single-channel PNG atomically (temp file + rename). */
+export async function writeGreyPng(path: string, data: Uint8Array | Uint16Array, width: number, height: number, compressionLevel = 6): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  try {
+    const buf = await encodeGreyPng(data, width, height, compressionLevel);
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(tmp, buf);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Reads a single-channel image with its original bit depth (8 or 16). For multi-channel files,
+ * `channel` picks the band (e.g. the stain's own colour in public HPA RGB JPEGs).
+ *
+ * @example
+ * ```ts
+ * const { data, width, bitDepth } = await readGrey('cells/abc_cells.png');
+ * ```
+ */
+export async function readGrey(path: string, channel?: number): Promise<GreyImage> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(path).metadata();
+  } catch (err) {
+    throw new CellcamError('CELLCAM_E_IO', `${path}: cannot read image (${(err as Error).message})`, { cause: err });
+  }
+  const width = meta.width ?? 0, height = meta.height ?? 0;
+  const sixteen = meta.depth === 'ushort';
+  const channels = meta.channels ?? 1;
+  const band = (channel ?? 0) as 0 | 1 | 2 | 3;
+  if (band >= channels) {
+    throw new CellcamError('CELLCAM_E_FORMAT', `${path}: expected an image with a channel ${band} but it has ${channels} channel(s)`);
+  }
+  try {
+    let img = sharp(path);
+    if (sixteen) {
+      img = channels >= 3 ? img.toColourspace('rgb16').extractChannel(band) : img.toColourspace('grey16');
+      const { data, info } = await img.raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      const u16 = data.byteOffset % 2 === 0 ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint16Array(new Uint8Array(data).buffer);
+      if (info.channels !== 1 || u16.length !== width * height) throw new Error(`decoded ${info.channels} channels`);
+      return { width, height, data: u16, bitDepth: 16 };
+    }
+    const { data, info } = await img.extractChannel(band).raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1 || data.length !== width * height) throw new Error(`decoded ${info.channels} channels`);
+    return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length), bitDepth: 8 };
+  } catch (err) {
+    throw new CellcamError('CELLCAM_E_IO', `${path}: cannot decode image (${(err as Error).message}); is the file truncated?`, { cause: err });
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * The challenge metric: mAP over the 19 classes at IoU >= 0.6, following the Open Images
+ * challenge rules the competition used (hpa-spec §2.3): evaluatable-label filter, empty masks
+ * dropped, greedy matching by descending score to the highest-IoU GT cell (a second hit on a
+ * matched cell is a false positive, no fallback), VOC all-point AP, classes without GT left out.
+ *
+ * Tie order (documented choice; numpy's unstable argsort leaves it undefined): detections with
+ * equal confidence keep their order in the submission file (row order, then triple order), both
+ * within an image and when the per-class precision/recall curve is built over all images.
+ */
+import { CellcamError } from '../errors.js';
+import { decodeCounts } from '../submit/encode.js';
+import { parsePredictions, readSubmissionRows } from '../submit/csv.js';
+import { boxIou, maskIou, rleMask, type RleMask } from './rle-iou.js';
+
+export const NUM_CLASSES = 19;
+
+export interface TruthCell {
+  mask: string;
+  labels: number[];
+}
+
+export interface ImageTruth {
+  id: string;
+  width: number;
+  height: number;
+  cells: TruthCell[];
+}
+
+export interface ImageDetections {
+  id: string;
+  width: number;
+  height: number;
+  predictions: { label: number; confidence: number; mask: string }[];
+}
+
+export interface EvaluateOptions {
+  /** IoU threshold (inclusive), default 0.6 */
+  iou?: number;
+  /** 'mask' (default, the Kaggle text) or 'box' (the organizers' committed re-scoring script) */
+  mode?: 'mask' | 'box';
+}
+
+export interface ClassResult {
+  label: number;
+  /** null when the class has no GT instance (left out of the mean) */
+  ap: number | null;
+  numGt: number;
+  numDetections: number;
+  tp: number;
+  fp: number;
+}
+
+export interface EvaluateResult {
+  mAP: number;
+  iou: number;
+  mode: 'mask' | 'box';
+  classes: ClassResult[];
+  images: { truth: number; submission: number; evaluated: number; missing: string[]; extra: string[] };
+  detections: { total: number; evaluated: number; ignoredClass: number; emptyMask: number; lowScore: number };
+}
+
+/**
+ * Reads a ground-truth file in submission format (`label 1 mask` per (cell, label)); triples that
+ * share a mask string belong to one cell.
+ */
+export async function readTruth(path: string): Promise<Map<string, ImageTruth>> {
+  const out = new Map<string, ImageTruth>();
+  for await (const row of readSubmissionRows(path)) {
+    if (out.has(row.id)) throw new CellcamError('CELLCAM_E_FORMAT', `${path}:${row.line}: image ${row.id} appears twice`);
+    const cells = new Map<string, number[]>();
+    for (const p of parsePredictions(row, path, NUM_CLASSES)) {
+      const labels = cells.get(p.mask) ?? [];
+      if (!labels.includes(p.label)) labels.push(p.label);
+      cells.set(p.mask, labels);
+    }
+    out.set(row.id, { id: row.id, width: row.width, height: row.height, cells: [...cells].map(([mask, labels]) => ({ mask, labels })) });
+  }
+  return out;
+}
+
+/** Reads a submission file into memory (use evaluateFiles for the streaming path). */
+export async function readDetections(path: string): Promise<ImageDetections[]> {
+  const out: ImageDetections[] = [];
+  for await (const row of readSubmissionRows(path)) {
+    out.push({ id: row.id, width: row.width, height: row.height, predictions: parsePredictions(row, path, NUM_CLASSES) });
+  }
+  return out;
+}
+
+interface Scored {
+  score: number;
+  tp: boolean;
+}
+
+/** Incremental evaluator: add images one at a time (bounded memory), then result(). */
+export class Evaluator {
+  private readonly thr: number;
+  private readonly mode: 'mask' | 'box';
+  private readonly truth: Map<string, ImageTruth>;
+  private readonly seen = new Set<string>();
+  private readonly scored: Scored[][] = Array.from({ length: NUM_CLASSES }, () => []);
+  private readonly numGt = new Array<number>(NUM_CLASSES).fill(0);
+  private readonly extra: string[] = [];
+  private readonly det = { total: 0, evaluated: 0, ignoredClass: 0, emptyMask: 0, lowScore: 0 };
+
+  constructor(truth: Map<string, ImageTruth>, options: EvaluateOptions = {}) {
+    const thr = options.iou ?? 0.6;
+    if (typeof thr !== 'number' || !(thr > 0 && thr <= 1)) throw new RangeError(`Expected a number in (0, 1] for options.iou but received ${thr}`);
+    const mode = options.mode ?? 'mask';
+    if (mode !== 'mask' && mode !== 'box') throw new RangeError(`Expected 'mask' or 'box' for options.mode but received ${String(mode)}`);
+    this.thr = thr;
+    this.mode = mode;
+    this.truth = truth;
+    for (const img of truth.values()) {
+      for (const cell of img.cells) {
+        // GT with an empty mask is "difficult" in the scorer: not counted as a positive.
+        if (decodeMask(cell.mask, img, 'truth').area === 0) continue;
+        for (const l of cell.labels) this.numGt[l]++;
+      }
+    }
+  }
+
+  /** Scores one image of the submission. */
+  add(d: ImageDetections, where = d.id): void {
+    const t = this.truth.get(d.id);
+    this.det.total += d.predictions.length;
+    if (!t) {
+      this.extra.push(d.id);
+      return;
+    }
+    if (this.seen.has(d.id)) throw new CellcamError('CELLCAM_E_FORMAT', `${where}: image ${d.id} appears twice in the submission`);
+    this.seen.add(d.id);
+    if (t.width !== d.width || t.height !== d.height) {
+      throw new CellcamError('CELLCAM_E_FORMAT', `${where}: image ${d.id} is ${d.width}x${d.height} in the submission but ${t.width}x${t.height} in the truth`);
+    }
+    const imageLabels = new Set<number>();
+    const gtByClass: RleMask[][] = Array.from({ length: NUM_CLASSES }, () => []);
+    for (const cell of t.cells) {
+      const m = decodeMask(cell.mask, t, 'truth');
+      for (const l of cell.labels) {
+        imageLabels.add(l);
+        if (m.area > 0) gtByClass[l].push(m);
+      }
+    }
+    const cache = new Map<string, RleMask>();
+    const byClass = new Map<number, { confidence: number; mask: RleMask }[]>();
+    for (const p of d.predictions) {
+      if (!imageLabels.has(p.label)) {
+        this.det.ignoredClass++;
+        continue;
+      }
+      if (!(p.confidence > -10)) {
+        this.det.lowScore++;
+        continue;
+      }
+      let m = cache.get(p.mask);
+      if (!m) {
+        m = decodeMask(p.mask, d, where);
+        cache.set(p.mask, m);
+      }
+      if (m.area === 0) {
+        this.det.emptyMask++;
+        continue;
+      }
+      const list = byClass.get(p.label) ?? [];
+      list.push({ confidence: p.confidence, mask: m });
+      byClass.set(p.label, list);
+    }
+    const iouFn = this.mode === 'mask' ? maskIou : boxIou;
+    for (const [label, dets] of byClass) {
+      // Stable sort: equal confidences keep file order (documented tie order).
+      const order = dets.map((_, i) => i).sort((a, b) => dets[b].confidence - dets[a].confidence || a - b);
+      const gts = gtByClass[label];
+      const matched = new Uint8Array(gts.length);
+      for (const i of order) {
+        this.det.evaluated++;
+        let best = -1, bestIou = -Infinity;
+        for (let g = 0; g < gts.length; g++) {
+          const v = iouFn(dets[i].mask, gts[g]);
+          if (v > bestIou) {
+            bestIou = v;
+            best = g;
+          }
+        }
+        let tp = false;
+        if (best >= 0 && bestIou >= this.thr && !matched[best]) {
+          matched[best] = 1;
+          tp = true;
+        }
+        this.scored[label].push({ score: dets[i].confidence, tp });
+      }
+    }
+  }
+
+  /** Per-class AP and the mean over classes that have GT. */
+  result(): EvaluateResult {
+    const classes: ClassResult[] = [];
+    for (let c = 0; c < NUM_CLASSES; c++) {
+      const s = this.scored[c];
+      const tp = s.filter((x) => x.tp).length;
+      if (this.numGt[c] === 0) {
+        classes.push({ label: c, ap: null, numGt: 0, numDetections: s.length, tp, fp: s.length - tp });
+        continue;
+      }
+      classes.push({ label: c, ap: averagePrecision(s, this.numGt[c]), numGt: this.numGt[c], numDetections: s.length, tp, fp: s.length - tp });
+    }
+    const aps = classes.filter((c) => c.ap !== null).map((c) => c.ap as number);
+    const missing = [...this.truth.keys()].filter((id) => !this.seen.has(id));
+    return {
+      mAP: aps.length ? aps.reduce((a, b) => a + b, 0) / aps.length : NaN,
+      iou: this.thr,
+      mode: this.mode,
+      classes,
+      images: { truth: this.truth.size, submission: this.seen.size + this.extra.length, evaluated: this.seen.size, missing, extra: [...this.extra] },
+      detections: { ...this.det },
+    };
+  }
+}
+
+function decodeMask(encoded: string, img: { width: number; height: number; id: string }, where: string): RleMask {
+  try {
+    return rleMask(decodeCounts(encoded, img.width, img.height), img.height);
+  } catch (err) {
+    throw new CellcamError('CELLCAM_E_FORMAT', `${where}: image ${img.id}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * VOC all-point average precision of detections (in ranking order after a stable sort by
+ * descending score) against `numGt` positives.
+ */
+export function averagePrecision(scored: { score: number; tp: boolean }[], numGt: number): number {
+  if (numGt <= 0) return NaN;
+  if (scored.length === 0) return 0;
+  const order = scored.map((_, i) => i).sort((a, b) => scored[b].score - scored[a].score || a - b);
+  const n = order.length;
+  const rec = new Float64Array(n + 2), prec = new Float64Array(n + 2);
+  let ctp = 0, cfp = 0;
+  for (let k = 0; k < n; k++) {
+    if (scored[order[k]].tp) ctp++;
+    else cfp++;
+    rec[k + 1] = ctp / numGt;
+    prec[k + 1] = ctp / (ctp + cfp);
+  }
+  rec[0] = 0;
+  prec[0] = 0;
+  rec[n + 1] = 1;
+  prec[n + 1] = 0;
+  for (let i = n; i >= 0; i--) prec[i] = Math.max(prec[i], prec[i + 1]);
+  let ap = 0;
+  for (let i = 1; i <= n + 1; i++) if (rec[i] !== rec[i - 1]) ap += (rec[i] - rec[i - 1]) * prec[i];
+  return ap;
+}
+
+/**
+ * Scores in-memory truth and detections.
+ *
+ * @example
+ * ```ts
+ * const r = evaluate(truthMap, detections, { iou: 0.6 });
+ * console.log(r.mAP, r.classes[0].ap);
+ * ```
+ */
+export function evaluate(truth: Map<string, ImageTruth>, detections: ImageDetections[], options: EvaluateOptions = {}): EvaluateResult {
+  const ev = new Evaluator(truth, options);
+  for (const d of detections) ev.add(d);
+  return ev.result();
+}
+
+/**
+ * Scores a submission file against a truth file, streaming the submission.
+ *
+ * @example
+ * ```ts
+ * const r = await evaluateFiles('data/truth.csv', 'out/submission.csv');
+ * console.log(r.mAP.toFixed(4));
+ * ```
+ */
+export async function evaluateFiles(truthPath: string, submissionPath: string, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const truth = await readTruth(truthPath);
+  const ev = new Evaluator(truth, options);
+  for await (const row of readSubmissionRows(submissionPath)) {
+    ev.add({ id: row.id, width: row.width, height: row.height, predictions: parsePredictions(row, submissionPath, NUM_CLASSES) }, `${submissionPath}:${row.line}`);
+  }
+  return ev.result();
+}

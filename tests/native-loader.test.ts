@@ -1,0 +1,83 @@
+// The addon loader: actionable errors (paths tried, build command, CUDA-off hint), the stale-binary
+// check, and capabilities() reporting the CPU fallback with its reason.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { capabilities } from '@cellcam/core';
+
+const nativeDir = resolve(__dirname, '..', 'packages', 'native');
+const builtBinary = join(nativeDir, 'build', 'Release', 'cellcam_native.node');
+
+function loadIn(dir: string, env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['-e', `try { const b = require(${JSON.stringify(join(dir, 'index.cjs'))}); console.log(JSON.stringify(b.capabilities())); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`], {
+    encoding: 'utf8',
+    env: { ...process.env, CELLCAM_NATIVE_PATH: '', ...env },
+  });
+}
+
+function fakePackage(version: string, withBinary: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cellcam-loader-'));
+  copyFileSync(join(nativeDir, 'index.cjs'), join(dir, 'index.cjs'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: '@cellcam/native', version }));
+  if (withBinary) {
+    mkdirSync(join(dir, 'build', 'Release'), { recursive: true });
+    symlinkSync(builtBinary, join(dir, 'build', 'Release', 'cellcam_native.node'));
+  }
+  return dir;
+}
+
+describe('native loader', () => {
+  it('explains which paths were tried and how to build when no binary exists', () => {
+    const dir = fakePackage('0.1.0', false);
+    try {
+      const out = JSON.parse(loadIn(dir).stdout.trim());
+      expect(out.code).toBe('CELLCAM_E_NATIVE_LOAD');
+      expect(out.message).toContain(join(dir, 'build', 'Release', 'cellcam_native.node'));
+      expect(out.message).toContain('not found');
+      expect(out.message).toContain('npm run build -w @cellcam/native');
+      expect(out.message).toContain('CELLCAM_WITH_CUDA=OFF');
+      expect(out.message).toContain('backend: "js"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!existsSync(builtBinary))('rejects a stale binary whose version differs from package.json', () => {
+    const dir = fakePackage('9.9.9', true);
+    try {
+      const out = JSON.parse(loadIn(dir).stdout.trim());
+      expect(out.code).toBe('CELLCAM_E_NATIVE_LOAD');
+      expect(out.message).toMatch(/stale binary \(built from @cellcam\/native 0\.1\.0, package is 9\.9\.9\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!existsSync(builtBinary))('honours CELLCAM_NATIVE_PATH', () => {
+    const dir = fakePackage('0.1.0', false);
+    try {
+      const out = JSON.parse(loadIn(dir, { CELLCAM_NATIVE_PATH: builtBinary }).stdout.trim());
+      expect(out.version).toBe('0.1.0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('capabilities()', () => {
+  const caps = capabilities();
+  it('reports the native build and a reason whenever no CUDA device is used', () => {
+    expect(typeof caps.native).toBe('boolean');
+    expect(caps.threads).toBeGreaterThanOrEqual(1);
+    if (caps.cudaDevices === 0) expect(caps.reason.length).toBeGreaterThan(0);
+    else expect(caps.deviceNames.length).toBe(caps.cudaDevices);
+  });
+  it.skipIf(!caps.native)('matches the CMake decision: CUDA compiled in exactly when nvcc was found', () => {
+    const nvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).status === 0;
+    if (process.env.CELLCAM_WITH_CUDA?.toUpperCase() === 'OFF') expect(caps.compiledWithCuda).toBe(false);
+    else expect(caps.compiledWithCuda).toBe(nvcc);
+    if (!caps.compiledWithCuda) expect(caps.reason).toMatch(/built without CUDA/);
+  });
+});
