@@ -93,3 +93,64 @@ export function pool(
 
 /** COCO RLE counts strings (cocoapi rleToString) of every cell 1..cells, column-major. */
 export function rle(labels: LabelImage, options: RleOptions): Promise<string[]>;
+
+export type MorphologyOp =
+  | 'threshold' | 'removeSmallObjects' | 'removeSmallHoles' | 'binaryErosion' | 'binaryFillHoles'
+  | 'findBoundaries' | 'grey' | 'otsu';
+
+/** Flat options of morphology(); each op reads the fields it needs (see morphology.cc). */
+export interface MorphologyOptions {
+  width: number;
+  height: number;
+  /** worker threads (0 = all hardware threads); output is identical for any count */
+  threads?: number;
+  /** threshold: out = input[i*channels+channel] / divisor > value */
+  value?: number;
+  divisor?: number;
+  channels?: number;
+  channel?: number;
+  /** removeSmallObjects */
+  minSize?: number;
+  mode?: 'binary' | 'label';
+  /** removeSmallHoles */
+  areaThreshold?: number;
+  /** removeSmallObjects / removeSmallHoles / binaryErosion */
+  connectivity?: 4 | 8;
+  /** binaryErosion: value of the pixels outside the image */
+  borderValue?: boolean;
+  /** grey: disk(radius) footprint and the operation */
+  radius?: number;
+  op?: 'dilation' | 'erosion' | 'closing' | 'opening';
+}
+
+/**
+ * The primitives of the HPA post-processing (scikit-image 0.19 semantics). `out` is a Uint8Array
+ * (threshold, masks, findBoundaries), the input's dtype (removeSmallObjects, grey) or null (otsu).
+ * Resolves to: otsu the threshold; threshold the pixels set; removeSmallObjects the objects kept;
+ * removeSmallHoles the holes filled; others 0.
+ */
+export function morphology(
+  op: MorphologyOp, input: Uint8Array | Uint16Array | Int32Array | Float32Array | Float64Array,
+  out: Uint8Array | Uint16Array | Int32Array | null, options: MorphologyOptions,
+): Promise<number>;
+
+export interface LabelCellNativeOptions {
+  width: number;
+  height: number;
+  /** 1, 0.5 or 0.25 (reduced-resolution fast path) */
+  scale: number;
+  /** worker threads for the parallel steps (0 = all hardware threads); output never depends on it */
+  threads: number;
+  /** watershed seed ties: 'heap' (default, scikit-image's order, exact) or 'fifo' (raster order, faster) */
+  tieBreak?: 'heap' | 'fifo';
+}
+
+/** hpacellseg label_cell on H×W×3 uint8 predictions, the whole chain in one worker. */
+export function labelCell(
+  nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array, options: LabelCellNativeOptions,
+): Promise<{ cellCount: number }>;
+
+/** hpacellseg label_nuclei on an H×W×3 uint8 prediction. */
+export function labelNuclei(
+  nucleiPred: Uint8Array, nuclei: Uint16Array, options: { width: number; height: number; threads: number; tieBreak?: 'heap' | 'fifo' },
+): Promise<{ count: number }>;

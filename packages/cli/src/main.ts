@@ -7,6 +7,8 @@ import { registerSynth } from './commands/synth.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerSubmit } from './commands/submit.js';
 import { registerBaseline } from './commands/baseline.js';
+import { registerSegment } from './commands/segment.js';
+import { registerDemo } from './commands/demo.js';
 
 const program = new Command();
 program
@@ -20,6 +22,8 @@ registerSynth(program);
 registerEvaluate(program);
 registerSubmit(program);
 registerBaseline(program);
+registerSegment(program);
+registerDemo(program);
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   process.stderr.write(`cellcam: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);

@@ -25,3 +25,13 @@ export { maskIou, boxIou, rleMask, rleIntersection, type RleMask } from './metri
 export { writeBaseline, type BaselineKind, type BaselineOptions } from './metric/baseline.js';
 export * from './synth/index.js';
 export { mulberry32 } from './util/random.js';
+export * from './model/onnx-writer.js';
+export * from './model/session.js';
+export { rescale, rescalePlane, rescaledSize, imgAsFloat, floatToUbyte, padReflect, hpaPadding, resizeArea } from './segment/resize.js';
+export * from './segment/unet.js';
+export { readRgb8 } from './io/png.js';
+export { modelFreeMaps, normalizeStain, gaussianBlur, distanceTo, type ModelFreeChannels, type ModelFreeOptions } from './segment/model-free.js';
+export { segmentImage, segmentFolder, type SegmentOptions, type SegmentResult, type SegmentFolderOptions, type SegmentFolderSummary } from './segment/segment.js';
+export { segmentationScore, segmentationMatches, combineSegmentationScores, type SegmentationScore, type SegmentationMatches } from './metric/segmentation.js';
+export * from './segment/label-cell.js';
+export * from './segment/morphology.js';

@@ -119,6 +119,17 @@ describe('evaluate: matching rules', () => {
     expect(evaluate(truth, [dets('a', [9, 1, det])], { mode: 'box' }).classes[9].ap).toBe(1);
   });
 
+  it('excludes truth images absent from the submission unless requireAll', () => {
+    const g = rect(0, 0, 4, 4);
+    const truth = truthOf({ id: 'a', cells: [{ mask: g, labels: [0] }] }, { id: 'b', cells: [{ mask: g, labels: [0] }] });
+    const sub = [dets('a', [0, 1, g])];
+    const r = evaluate(truth, sub);
+    expect(r).toMatchObject({ mAP: 1, requireAll: false, images: { evaluated: 1, missing: ['b'] } });
+    const all = evaluate(truth, sub, { requireAll: true });
+    expect(all.classes[0]).toMatchObject({ numGt: 2, tp: 1 });
+    expect(all.mAP).toBe(0.5);
+  });
+
   it('rejects a size mismatch and bad options naming them', () => {
     const t = truthOf({ id: 'a', cells: [{ mask: rect(0, 0, 2, 2), labels: [0] }] });
     expect(() => evaluate(t, [{ id: 'a', width: 12, height: 10, predictions: [] }])).toThrow(/12x10 in the submission but 10x10 in the truth/);

@@ -35,6 +35,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("label", Napi::Function::New(env, Label, "label"));
   exports.Set("pool", Napi::Function::New(env, Pool, "pool"));
   exports.Set("rle", Napi::Function::New(env, Rle, "rle"));
+  exports.Set("morphology", Napi::Function::New(env, Morphology, "morphology"));
+  exports.Set("labelCell", Napi::Function::New(env, LabelCell, "labelCell"));
+  exports.Set("labelNuclei", Napi::Function::New(env, LabelNuclei, "labelNuclei"));
   return exports;
 }
 

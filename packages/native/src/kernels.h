@@ -11,4 +11,10 @@ Napi::Value Label(const Napi::CallbackInfo& info);
 Napi::Value Pool(const Napi::CallbackInfo& info);
 // rle(labels, opts) -> Promise<string[]>                                      (rle.cc)
 Napi::Value Rle(const Napi::CallbackInfo& info);
+// morphology(op, input, out|null, opts) -> Promise<number>                    (morphology.cc)
+Napi::Value Morphology(const Napi::CallbackInfo& info);
+// labelCell(nucleiPred, cellPred, nuclei, cells, opts) -> Promise<{cellCount}> (label_cell.cc)
+Napi::Value LabelCell(const Napi::CallbackInfo& info);
+// labelNuclei(nucleiPred, nuclei, opts) -> Promise<{count}>                   (label_cell.cc)
+Napi::Value LabelNuclei(const Napi::CallbackInfo& info);
 }  // namespace cellcam

@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "kernels.h"
+#include "label.h"
 
 namespace cellcam {
 namespace {
@@ -134,6 +135,106 @@ void LabelStrip(const T* input, int32_t width, int32_t d, Strip& s, std::vector<
   }
 }
 
+// The labelling itself, shared by the worker and the C++ callers of label.h.
+template <typename T, bool kLabelMode>
+int64_t LabelImpl(const T* input, int32_t* out, int64_t width64, int64_t height, int connectivity, int threadsRequested,
+                  std::vector<int32_t>& sizes) {
+  const int32_t width = static_cast<int32_t>(width64);
+  const int64_t n = width64 * height;
+  const int32_t d = connectivity == 8 ? 1 : 0;
+
+  // Automatic (0): threads only pay beyond a few hundred thousand pixels, with strips of >= 32 rows.
+  // An explicit count is honoured up to one row per strip (tests exercise the seams that way).
+  const int threads = threadsRequested > 0 ? static_cast<int>(std::min<int64_t>(ResolveThreads(threadsRequested), height))
+                                           : static_cast<int>(std::min<int64_t>({ResolveThreads(0), std::max<int64_t>(1, n / (1 << 18)), std::max<int64_t>(1, height / 32)}));
+  std::vector<Strip> strips(threads);
+  std::vector<std::vector<int32_t>> localParent(threads);
+  for (int t = 0; t < threads; ++t) {
+    strips[t].y0 = height * t / threads;
+    strips[t].y1 = height * (t + 1) / threads;
+  }
+  ParallelFor(threads, threads, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) LabelStrip<T, kLabelMode>(input, width, d, strips[t], localParent[t]);
+  });
+
+  // Global run numbering is raster order; strip-local parents shift by the strip's offset.
+  std::vector<int64_t> offset(threads + 1, 0);
+  for (int t = 0; t < threads; ++t) offset[t + 1] = offset[t] + static_cast<int64_t>(strips[t].runs.size());
+  const int64_t total = offset[threads];
+  if (total > INT32_MAX) throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE", "too many runs for labelling");
+  std::vector<int32_t> parent(total);
+  ParallelFor(threads, threads, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      const int32_t off = static_cast<int32_t>(offset[t]);
+      const std::vector<int32_t>& lp = localParent[t];
+      for (size_t r = 0; r < lp.size(); ++r) parent[off + r] = lp[r] + off;
+      std::vector<int32_t>().swap(localParent[t]);
+    }
+  });
+  for (int t = 1; t < threads; ++t) {
+    // Seam between the last row of strip t-1 and the first row of strip t (strips are never
+    // empty: threads <= height). Those rows' runs are adjacent in the global numbering.
+    const Strip& up = strips[t - 1];
+    const Strip& dn = strips[t];
+    const size_t lastRow = up.rowStart.size() - 2;
+    std::vector<Span> seam;
+    seam.reserve((up.rowStart[lastRow + 1] - up.rowStart[lastRow]) + (dn.rowStart[1] - dn.rowStart[0]));
+    seam.insert(seam.end(), up.runs.begin() + up.rowStart[lastRow], up.runs.begin() + up.rowStart[lastRow + 1]);
+    const int32_t na = static_cast<int32_t>(seam.size());
+    seam.insert(seam.end(), dn.runs.begin(), dn.runs.begin() + dn.rowStart[1]);
+    const int32_t nb = static_cast<int32_t>(seam.size()) - na;
+    // seam[k] is global run base + k: the upper row ends exactly where strip t starts (offset[t]).
+    const int32_t base = static_cast<int32_t>(offset[t - 1] + up.rowStart[lastRow]);
+    MergeRows<kLabelMode>(seam.data(), 0, na, na, na + nb, base, d, parent.data());
+  }
+
+  // Raster-order relabel in place: parent[r] < r is already a final label when r is reached.
+  std::vector<int64_t> sizes64(1, 0);
+  int64_t count = 0, fg = 0;
+  for (int t = 0; t < threads; ++t) {
+    const int32_t off = static_cast<int32_t>(offset[t]);
+    const std::vector<Span>& runs = strips[t].runs;
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const int32_t r = off + static_cast<int32_t>(k);
+      const int32_t p = parent[r];
+      int32_t lab;
+      if (p == r) {
+        lab = static_cast<int32_t>(++count);
+        sizes64.push_back(0);
+      } else {
+        lab = parent[p];
+      }
+      parent[r] = lab;
+      const int64_t len = runs[k].x1 - runs[k].x0;
+      sizes64[lab] += len;
+      fg += len;
+    }
+  }
+  sizes64[0] = n - fg;
+  sizes.assign(sizes64.begin(), sizes64.end());
+
+  // All input has been read (runs), so `out` may alias the input.
+  ParallelFor(threads, threads, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      const Strip& s = strips[t];
+      const int32_t off = static_cast<int32_t>(offset[t]);
+      for (int64_t y = s.y0; y < s.y1; ++y) {
+        int32_t* row = out + y * width;
+        int32_t x = 0;
+        const int32_t k0 = s.rowStart[y - s.y0], k1 = s.rowStart[y - s.y0 + 1];
+        for (int32_t k = k0; k < k1; ++k) {
+          const Span& run = s.runs[k];
+          if (run.x0 > x) std::memset(row + x, 0, (run.x0 - x) * sizeof(int32_t));
+          std::fill(row + run.x0, row + run.x1, parent[off + k]);
+          x = run.x1;
+        }
+        if (x < width) std::memset(row + x, 0, (width - x) * sizeof(int32_t));
+      }
+    }
+  });
+  return count;
+}
+
 class LabelWorker : public KernelWorker {
  public:
   LabelWorker(Napi::Env env, ArrayView input, ArrayView out, int64_t width, int64_t height, int connectivity, bool labelMode, int threads)
@@ -167,102 +268,8 @@ class LabelWorker : public KernelWorker {
 
   template <typename T, bool kLabelMode>
   void Label() {
-    const T* input = static_cast<const T*>(input_.data);
-    int32_t* out = static_cast<int32_t*>(out_.data);
-    const int32_t width = static_cast<int32_t>(width_);
-    const int64_t height = height_, n = width_ * height_;
-    const int32_t d = connectivity_ == 8 ? 1 : 0;
-
-    // Automatic (0): threads only pay beyond a few hundred thousand pixels, with strips of >= 32 rows.
-    // An explicit count is honoured up to one row per strip (tests exercise the seams that way).
-    const int threads = threads_ > 0 ? static_cast<int>(std::min<int64_t>(ResolveThreads(threads_), height))
-                                     : static_cast<int>(std::min<int64_t>({ResolveThreads(0), std::max<int64_t>(1, n / (1 << 18)), std::max<int64_t>(1, height / 32)}));
-    std::vector<Strip> strips(threads);
-    std::vector<std::vector<int32_t>> localParent(threads);
-    for (int t = 0; t < threads; ++t) {
-      strips[t].y0 = height * t / threads;
-      strips[t].y1 = height * (t + 1) / threads;
-    }
-    ParallelFor(threads, threads, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) LabelStrip<T, kLabelMode>(input, width, d, strips[t], localParent[t]);
-    });
-
-    // Global run numbering is raster order; strip-local parents shift by the strip's offset.
-    std::vector<int64_t> offset(threads + 1, 0);
-    for (int t = 0; t < threads; ++t) offset[t + 1] = offset[t] + static_cast<int64_t>(strips[t].runs.size());
-    const int64_t total = offset[threads];
-    if (total > INT32_MAX) throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE", "too many runs for labelling");
-    std::vector<int32_t> parent(total);
-    ParallelFor(threads, threads, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) {
-        const int32_t off = static_cast<int32_t>(offset[t]);
-        const std::vector<int32_t>& lp = localParent[t];
-        for (size_t r = 0; r < lp.size(); ++r) parent[off + r] = lp[r] + off;
-        std::vector<int32_t>().swap(localParent[t]);
-      }
-    });
-    for (int t = 1; t < threads; ++t) {
-      // Seam between the last row of strip t-1 and the first row of strip t (strips are never
-      // empty: threads <= height). Those rows' runs are adjacent in the global numbering.
-      const Strip& up = strips[t - 1];
-      const Strip& dn = strips[t];
-      const size_t lastRow = up.rowStart.size() - 2;
-      std::vector<Span> seam;
-      seam.reserve((up.rowStart[lastRow + 1] - up.rowStart[lastRow]) + (dn.rowStart[1] - dn.rowStart[0]));
-      seam.insert(seam.end(), up.runs.begin() + up.rowStart[lastRow], up.runs.begin() + up.rowStart[lastRow + 1]);
-      const int32_t na = static_cast<int32_t>(seam.size());
-      seam.insert(seam.end(), dn.runs.begin(), dn.runs.begin() + dn.rowStart[1]);
-      const int32_t nb = static_cast<int32_t>(seam.size()) - na;
-      // seam[k] is global run base + k: the upper row ends exactly where strip t starts (offset[t]).
-      const int32_t base = static_cast<int32_t>(offset[t - 1] + up.rowStart[lastRow]);
-      MergeRows<kLabelMode>(seam.data(), 0, na, na, na + nb, base, d, parent.data());
-    }
-
-    // Raster-order relabel in place: parent[r] < r is already a final label when r is reached.
-    std::vector<int64_t> sizes64(1, 0);
-    int64_t count = 0, fg = 0;
-    for (int t = 0; t < threads; ++t) {
-      const int32_t off = static_cast<int32_t>(offset[t]);
-      const std::vector<Span>& runs = strips[t].runs;
-      for (size_t k = 0; k < runs.size(); ++k) {
-        const int32_t r = off + static_cast<int32_t>(k);
-        const int32_t p = parent[r];
-        int32_t lab;
-        if (p == r) {
-          lab = static_cast<int32_t>(++count);
-          sizes64.push_back(0);
-        } else {
-          lab = parent[p];
-        }
-        parent[r] = lab;
-        const int64_t len = runs[k].x1 - runs[k].x0;
-        sizes64[lab] += len;
-        fg += len;
-      }
-    }
-    sizes64[0] = n - fg;
-    count_ = count;
-    sizes_.assign(sizes64.begin(), sizes64.end());
-
-    // All input has been read (runs), so `out` may alias the input.
-    ParallelFor(threads, threads, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) {
-        const Strip& s = strips[t];
-        const int32_t off = static_cast<int32_t>(offset[t]);
-        for (int64_t y = s.y0; y < s.y1; ++y) {
-          int32_t* row = out + y * width;
-          int32_t x = 0;
-          const int32_t k0 = s.rowStart[y - s.y0], k1 = s.rowStart[y - s.y0 + 1];
-          for (int32_t k = k0; k < k1; ++k) {
-            const Span& run = s.runs[k];
-            if (run.x0 > x) std::memset(row + x, 0, (run.x0 - x) * sizeof(int32_t));
-            std::fill(row + run.x0, row + run.x1, parent[off + k]);
-            x = run.x1;
-          }
-          if (x < width) std::memset(row + x, 0, (width - x) * sizeof(int32_t));
-        }
-      }
-    });
+    count_ = LabelImpl<T, kLabelMode>(static_cast<const T*>(input_.data), static_cast<int32_t*>(out_.data), width_, height_,
+                                      connectivity_, threads_, sizes_);
   }
 
   ArrayView input_, out_;
@@ -276,6 +283,21 @@ class LabelWorker : public KernelWorker {
 
 
 }  // namespace
+
+int64_t LabelComponents(const void* input, napi_typedarray_type type, int32_t* out, int64_t width, int64_t height,
+                        int connectivity, bool labelMode, int threads, std::vector<int32_t>& sizes) {
+  switch (type) {
+    case napi_uint8_array:
+      return labelMode ? LabelImpl<uint8_t, true>(static_cast<const uint8_t*>(input), out, width, height, connectivity, threads, sizes)
+                       : LabelImpl<uint8_t, false>(static_cast<const uint8_t*>(input), out, width, height, connectivity, threads, sizes);
+    case napi_uint16_array:
+      return labelMode ? LabelImpl<uint16_t, true>(static_cast<const uint16_t*>(input), out, width, height, connectivity, threads, sizes)
+                       : LabelImpl<uint16_t, false>(static_cast<const uint16_t*>(input), out, width, height, connectivity, threads, sizes);
+    default:
+      return labelMode ? LabelImpl<int32_t, true>(static_cast<const int32_t*>(input), out, width, height, connectivity, threads, sizes)
+                       : LabelImpl<int32_t, false>(static_cast<const int32_t*>(input), out, width, height, connectivity, threads, sizes);
+  }
+}
 
 Napi::Value Label(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -368,21 +368,6 @@ class PoolWorker : public KernelWorker {
   }
 };
 
-std::string Describe(const Napi::Value& v) {
-  if (v.IsTypedArray()) {
-    Napi::TypedArray a = v.As<Napi::TypedArray>();
-    return MakeString(TypedArrayTypeName(a.TypedArrayType()), " of length ", a.ElementLength());
-  }
-  if (v.IsNull()) return "null";
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsNumber()) return MakeString("number ", v.As<Napi::Number>().DoubleValue());
-  if (v.IsString()) return "string '" + v.As<Napi::String>().Utf8Value() + "'";
-  if (v.IsArray()) return "Array";
-  if (v.IsFunction()) return "function";
-  if (v.IsBoolean()) return "boolean";
-  return "object";
-}
-
 bool IsTyped(const Napi::Value& v, napi_typedarray_type t) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
 }

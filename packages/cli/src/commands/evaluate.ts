@@ -11,10 +11,11 @@ export function registerEvaluate(program: Command): void {
     .requiredOption('--submission <file>', 'submission file to score')
     .option('--iou <t>', 'IoU threshold, inclusive', parseFloatOption('--iou', 0, 1), 0.6)
     .option('--mode <mode>', "'mask' IoU (Kaggle text) or 'box' IoU (organizers' re-scoring script)", parseChoice('--mode', ['mask', 'box']), 'mask')
+    .option('--require-all', 'count truth images absent from the submission as misses (default: exclude them)')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { truth: string; submission: string; iou: number; mode: 'mask' | 'box'; json?: boolean }) => {
+    .action(async (opts: { truth: string; submission: string; iou: number; mode: 'mask' | 'box'; requireAll?: boolean; json?: boolean }) => {
       const t0 = performance.now();
-      const r = await evaluateFiles(opts.truth, opts.submission, { iou: opts.iou, mode: opts.mode });
+      const r = await evaluateFiles(opts.truth, opts.submission, { iou: opts.iou, mode: opts.mode, requireAll: opts.requireAll });
       const seconds = (performance.now() - t0) / 1000;
       if (opts.json) {
         process.stdout.write(JSON.stringify({ ...r, seconds }) + '\n');
@@ -27,7 +28,7 @@ export function registerEvaluate(program: Command): void {
       }
       lines.push(`mAP@${r.iou} (${r.mode}): ${r.mAP.toFixed(4)} over ${r.classes.filter((c) => c.ap !== null).length} classes with GT`);
       lines.push(`images: ${r.images.evaluated}/${r.images.truth} scored` +
-        (r.images.missing.length ? `, ${r.images.missing.length} missing from the submission` : '') +
+        (r.images.missing.length ? `, ${r.images.missing.length} truth images not in the submission ${r.requireAll ? 'counted as misses' : 'excluded (--require-all counts them)'}` : '') +
         (r.images.extra.length ? `, ${r.images.extra.length} not in the truth (ignored)` : '') +
         `; detections: ${r.detections.evaluated} scored, ${r.detections.ignoredClass} of classes absent from the image (ignored), ${r.detections.emptyMask} empty masks; ${seconds.toFixed(2)} s`);
       process.stdout.write(lines.join('\n') + '\n');

@@ -95,3 +95,21 @@ export async function readGrey(path: string, channel?: number): Promise<GreyImag
     throw new CellcamError('CELLCAM_E_IO', `${path}: cannot decode image (${(err as Error).message}); is the file truncated?`, { cause: err });
   }
 }
+
+/**
+ * Reads an 8-bit RGB image as interleaved H×W×3 bytes (the U-Net prediction-map format).
+ *
+ * @example
+ * ```ts
+ * const { data, width, height } = await readRgb8('nuclei_pred.png');
+ * ```
+ */
+export async function readRgb8(path: string): Promise<{ width: number; height: number; data: Uint8Array }> {
+  try {
+    const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (err) {
+    throw new CellcamError('CELLCAM_E_IO', `${path}: cannot read an RGB image (${(err as Error).message})`, { cause: err });
+  }
+}

@@ -1,14 +1,16 @@
 /**
  * Reference submissions built from ground-truth cell masks, the yardsticks for the pipeline:
  * 'broadcast' copies every image label to every cell (the common Kaggle baseline), 'random' gives
- * all 19 classes random confidences, 'oracle' writes the true labels.
+ * all 19 classes random confidences, 'oracle' writes the true labels (with another segmentation,
+ * each cell takes the labels of the true cell it overlaps most).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
 import { listImageSets } from '../io/imageset.js';
 import { readGrey } from '../io/png.js';
-import { compressRleString, encodeCells } from '../submit/encode.js';
+import { compressRleString, decodeCounts, encodeCells } from '../submit/encode.js';
+import { maskIou, rleMask } from './rle-iou.js';
 import { rleToString } from '../kernels/rle.js';
 import { SubmissionWriter } from '../submit/writer.js';
 import { readTruth, NUM_CLASSES } from './evaluate.js';
@@ -66,12 +68,28 @@ export async function writeBaseline(options: BaselineOptions): Promise<{ images:
       const labels = lab.data instanceof Uint16Array ? lab.data : Uint16Array.from(lab.data);
       const masks = await encodeCells(labels, lab.width, lab.height);
       const trueLabels = new Map(t.cells.map((c) => [c.mask, c.labels]));
+      // Cells from another segmentation take the labels of their best-overlapping true cell.
+      const truthGeom = t.cells.map((c) => ({ labels: c.labels, m: rleMask(decodeCounts(c.mask, t.width, t.height), t.height) }));
+      const oracleLabels = (mask: string): number[] => {
+        const exact = trueLabels.get(mask);
+        if (exact) return exact;
+        const m = rleMask(decodeCounts(mask, t.width, t.height), t.height);
+        let best: number[] = [], bestIou = 0;
+        for (const g of truthGeom) {
+          const v = maskIou(m, g.m);
+          if (v > bestIou) {
+            bestIou = v;
+            best = g.labels;
+          }
+        }
+        return best;
+      };
       const imageLabels = [...new Set(t.cells.flatMap((c) => c.labels))].sort((a, b) => a - b);
       const preds = [];
       for (const mask of masks) {
         let scores: { label: number; confidence: number }[];
         if (kind === 'broadcast') scores = imageLabels.map((label) => ({ label, confidence: 1 }));
-        else if (kind === 'oracle') scores = (trueLabels.get(mask) ?? []).map((label) => ({ label, confidence: 1 }));
+        else if (kind === 'oracle') scores = oracleLabels(mask).map((label) => ({ label, confidence: 1 }));
         else scores = Array.from({ length: NUM_CLASSES }, (_, label) => ({ label, confidence: rand() }));
         if (scores.length) preds.push({ mask, scores });
       }

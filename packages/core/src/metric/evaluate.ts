@@ -39,6 +39,12 @@ export interface EvaluateOptions {
   iou?: number;
   /** 'mask' (default, the Kaggle text) or 'box' (the organizers' committed re-scoring script) */
   mode?: 'mask' | 'box';
+  /**
+   * Count the GT of truth images that are absent from the submission as misses (Kaggle's view of
+   * a full test set). Default false: such images are excluded, so a truth file covering train and
+   * test (as `cellcam synth` writes) scores a test-only submission; they are listed in the result.
+   */
+  requireAll?: boolean;
 }
 
 export interface ClassResult {
@@ -53,6 +59,8 @@ export interface ClassResult {
 
 export interface EvaluateResult {
   mAP: number;
+  /** whether truth images missing from the submission were counted as misses */
+  requireAll: boolean;
   iou: number;
   mode: 'mask' | 'box';
   classes: ClassResult[];
@@ -103,6 +111,7 @@ export class Evaluator {
   private readonly numGt = new Array<number>(NUM_CLASSES).fill(0);
   private readonly extra: string[] = [];
   private readonly det = { total: 0, evaluated: 0, ignoredClass: 0, emptyMask: 0, lowScore: 0 };
+  private readonly requireAll: boolean;
 
   constructor(truth: Map<string, ImageTruth>, options: EvaluateOptions = {}) {
     const thr = options.iou ?? 0.6;
@@ -112,12 +121,14 @@ export class Evaluator {
     this.thr = thr;
     this.mode = mode;
     this.truth = truth;
-    for (const img of truth.values()) {
-      for (const cell of img.cells) {
-        // GT with an empty mask is "difficult" in the scorer: not counted as a positive.
-        if (decodeMask(cell.mask, img, 'truth').area === 0) continue;
-        for (const l of cell.labels) this.numGt[l]++;
-      }
+    this.requireAll = options.requireAll ?? false;
+  }
+
+  /** Counts the positives of one truth image (GT with an empty mask is "difficult": not counted). */
+  private countGt(img: ImageTruth): void {
+    for (const cell of img.cells) {
+      if (decodeMask(cell.mask, img, 'truth').area === 0) continue;
+      for (const l of cell.labels) this.numGt[l]++;
     }
   }
 
@@ -131,6 +142,7 @@ export class Evaluator {
     }
     if (this.seen.has(d.id)) throw new CellcamError('CELLCAM_E_FORMAT', `${where}: image ${d.id} appears twice in the submission`);
     this.seen.add(d.id);
+    this.countGt(t);
     if (t.width !== d.width || t.height !== d.height) {
       throw new CellcamError('CELLCAM_E_FORMAT', `${where}: image ${d.id} is ${d.width}x${d.height} in the submission but ${t.width}x${t.height} in the truth`);
     }
@@ -195,19 +207,29 @@ export class Evaluator {
 
   /** Per-class AP and the mean over classes that have GT. */
   result(): EvaluateResult {
+    const missing = [...this.truth.keys()].filter((id) => !this.seen.has(id));
+    const numGt = [...this.numGt];
+    if (this.requireAll) {
+      for (const id of missing) {
+        for (const cell of this.truth.get(id)!.cells) {
+          if (decodeMask(cell.mask, this.truth.get(id)!, 'truth').area === 0) continue;
+          for (const l of cell.labels) numGt[l]++;
+        }
+      }
+    }
     const classes: ClassResult[] = [];
     for (let c = 0; c < NUM_CLASSES; c++) {
       const s = this.scored[c];
       const tp = s.filter((x) => x.tp).length;
-      if (this.numGt[c] === 0) {
+      if (numGt[c] === 0) {
         classes.push({ label: c, ap: null, numGt: 0, numDetections: s.length, tp, fp: s.length - tp });
         continue;
       }
-      classes.push({ label: c, ap: averagePrecision(s, this.numGt[c]), numGt: this.numGt[c], numDetections: s.length, tp, fp: s.length - tp });
+      classes.push({ label: c, ap: averagePrecision(s, numGt[c]), numGt: numGt[c], numDetections: s.length, tp, fp: s.length - tp });
     }
     const aps = classes.filter((c) => c.ap !== null).map((c) => c.ap as number);
-    const missing = [...this.truth.keys()].filter((id) => !this.seen.has(id));
     return {
+      requireAll: this.requireAll,
       mAP: aps.length ? aps.reduce((a, b) => a + b, 0) / aps.length : NaN,
       iou: this.thr,
       mode: this.mode,

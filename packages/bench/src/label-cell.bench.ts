@@ -1,0 +1,125 @@
+// Benchmark of the whole HPA post-processing (labelCell): TypeScript twin vs native (1 / all threads,
+// exact 'heap' and fast 'fifo' tie-breaking), the reduced-resolution fast path, and the scikit-image replica.
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { agreement, capabilities, labelCell, type LabelCellOptions } from '@cellcam/core';
+import { field, rng } from './data.js';
+import { runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const oracleDir = resolve(here, '..', '..', '..', 'tests', 'oracle');
+
+// The replica of hpacellseg.utils.label_cell (tests/oracle/label_cell_replica.py) on the same maps.
+const PY_SCRIPT = `
+import skimage
+sys.path.insert(0, params['oracle'])
+import warnings; warnings.filterwarnings('ignore')
+from label_cell_replica import label_cell
+n, c = inputs['nuclei'], inputs['cells']
+mm = lambda v: '.'.join(v.split('.')[:2])
+print(json.dumps({'skimage ' + mm(skimage.__version__) + ' replica': median_ms(lambda: label_cell(n, c), min_iters=1, min_time=0)}))
+`;
+
+/** Separable box blur of a 0/1 map (radius r), as floats. */
+function blur(src: Float32Array, size: number, r: number): Float32Array {
+  const tmp = new Float32Array(size * size), out = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    let s = 0;
+    for (let x = -r; x <= r; x++) s += x >= 0 && x < size ? src[y * size + x] : 0;
+    for (let x = 0; x < size; x++) {
+      tmp[y * size + x] = s / (2 * r + 1);
+      if (x + r + 1 < size) s += src[y * size + x + r + 1];
+      if (x - r >= 0) s -= src[y * size + x - r];
+    }
+  }
+  for (let x = 0; x < size; x++) {
+    let s = 0;
+    for (let y = -r; y <= r; y++) s += y >= 0 && y < size ? tmp[y * size + x] : 0;
+    for (let y = 0; y < size; y++) {
+      out[y * size + x] = s / (2 * r + 1);
+      if (y + r + 1 < size) s += tmp[(y + r + 1) * size + x];
+      if (y - r >= 0) s -= tmp[(y - r) * size + x];
+    }
+  }
+  return out;
+}
+
+/** U-Net-like prediction maps (H×W×3 uint8) of an HPA-like field: blurred interiors and borders. */
+function predictions(size: number): { nucleiPred: Uint8Array; cellPred: Uint8Array } {
+  const f = field(size);
+  const n = size * size, r = rng(11);
+  const cm = new Float32Array(n), nm = new Float32Array(n), cb = new Float32Array(n), nb = new Float32Array(n);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = y * size + x;
+      cm[i] = f.cells[i] > 0 ? 1 : 0;
+      nm[i] = f.nuclei[i] > 0 ? 1 : 0;
+      const edge = (a: Int32Array): number =>
+        (x > 0 && a[i - 1] !== a[i]) || (x < size - 1 && a[i + 1] !== a[i]) || (y > 0 && a[i - size] !== a[i]) || (y < size - 1 && a[i + size] !== a[i]) ? 1 : 0;
+      cb[i] = edge(f.cells);
+      nb[i] = edge(f.nuclei);
+    }
+  }
+  const k = Math.max(1, Math.round(size / 512));
+  const cmb = blur(cm, size, 2 * k), nmb = blur(nm, size, 2 * k), cbb = blur(cb, size, k), nbb = blur(nb, size, k);
+  const q = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
+  const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    nucleiPred[3 * i + 1] = q(255 * Math.min(1, 2 * nbb[i]) + 8 * r());
+    nucleiPred[3 * i + 2] = q(255 * nmb[i] + 10 * (r() - 0.5));
+    cellPred[3 * i + 1] = q(255 * Math.min(1, 2 * cbb[i]) + 8 * r());
+    cellPred[3 * i + 2] = q(255 * cmb[i] + 10 * (r() - 0.5));
+  }
+  return { nucleiPred, cellPred };
+}
+
+export async function run(opts: BenchOptions): Promise<Row[]> {
+  const rows: Row[] = [];
+  const hasNative = capabilities().native;
+  for (const size of opts.sizes) {
+    const { nucleiPred, cellPred } = predictions(size);
+    const base: LabelCellOptions = { width: size, height: size };
+    const contenders: { impl: string; fn: () => unknown; note?: string }[] = [];
+    // The TypeScript twin takes seconds per call beyond 2048².
+    if (size <= 2048) contenders.push({ impl: 'ts', fn: () => labelCell(nucleiPred, cellPred, { ...base, backend: 'js' }) });
+    let note05 = '', note025 = '', noteFifo = '';
+    if (hasNative) {
+      const exact = await labelCell(nucleiPred, cellPred, { ...base, backend: 'native', threads: 1 });
+      const describe = (r: { cells: Uint16Array }): string => {
+        const a = agreement(exact.cells, r.cells);
+        return `vs exact: mean IoU ${a.meanIoU.toFixed(3)}, ${(100 * a.matched).toFixed(0)}% matched (${a.cellsB}/${a.cellsA} cells)`;
+      };
+      note05 = describe(await labelCell(nucleiPred, cellPred, { ...base, scale: 0.5, backend: 'native', threads: 1 }));
+      note025 = describe(await labelCell(nucleiPred, cellPred, { ...base, scale: 0.25, backend: 'native', threads: 1 }));
+      const fifo = await labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 1 });
+      let diff = 0;
+      for (let i = 0; i < fifo.cells.length; i++) if (fifo.cells[i] !== exact.cells[i]) diff++;
+      noteFifo = `not exact: ${diff} px differ from 'heap'`;
+      contenders.push(
+        { impl: 'native-1t', fn: () => labelCell(nucleiPred, cellPred, { ...base, backend: 'native', threads: 1 }), note: `exact, ${exact.cellCount} cells` },
+        { impl: 'native-Nt', fn: () => labelCell(nucleiPred, cellPred, { ...base, backend: 'native', threads: 0 }), note: 'exact' },
+        { impl: 'native-1t fifo', fn: () => labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 1 }), note: noteFifo },
+        { impl: 'native-1t scale 0.5', fn: () => labelCell(nucleiPred, cellPred, { ...base, scale: 0.5, backend: 'native', threads: 1 }), note: note05 },
+        { impl: 'native-1t scale 0.25', fn: () => labelCell(nucleiPred, cellPred, { ...base, scale: 0.25, backend: 'native', threads: 1 }), note: note025 },
+      );
+    } else {
+      contenders.push({ impl: 'ts scale 0.25', fn: () => labelCell(nucleiPred, cellPred, { ...base, scale: 0.25, backend: 'js' }) });
+    }
+    const caseRows = await runCase('label-cell', size, contenders, opts);
+    if (opts.python && !opts.quick) {
+      const py = runPython(opts.python, PY_SCRIPT, {
+        nuclei: { data: nucleiPred, dtype: 'uint8', shape: [size, size, 3] },
+        cells: { data: cellPred, dtype: 'uint8', shape: [size, size, 3] },
+      }, { oracle: oracleDir });
+      const native1 = caseRows.find((r) => r.impl === 'native-1t');
+      for (const [impl, ms] of Object.entries(py ?? {})) {
+        caseRows.push({
+          kernel: 'label-cell', size, impl, medianMs: ms, mpixPerS: (size * size) / 1e6 / (ms / 1000), vsTs: null, iterations: 0,
+          note: `tests/oracle/label_cell_replica.py${native1 ? `; native-1t is ${(ms / native1.medianMs).toFixed(1)}× faster` : ''}`,
+        });
+      }
+    }
+    rows.push(...withRatios(caseRows));
+  }
+  return rows;
+}

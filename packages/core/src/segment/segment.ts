@@ -1,0 +1,210 @@
+/**
+ * Whole-image segmentation and the folder driver behind `cellcam segment`: prediction maps
+ * (ONNX U-Nets, or the model-free maps), the official post-processing (labelCell), 16-bit label
+ * PNGs written atomically, a resumable segmentation.csv, and parallelism across images.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { CellcamError, rangeError } from '../errors.js';
+import { listImageSets, readImageSet, type ImageSet } from '../io/imageset.js';
+import { readGrey, writeGreyPng } from '../io/png.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Backend, Device } from '../native.js';
+import { combineSegmentationScores, segmentationMatches, type SegmentationMatches, type SegmentationScore } from '../metric/segmentation.js';
+import { labelCell, type LabelCellScale } from './label-cell.js';
+import { modelFreeMaps } from './model-free.js';
+import { createUnetPool, predictMaps } from './unet.js';
+import type { OrtExecutionProvider, OrtPool } from '../model/session.js';
+
+export interface SegmentOptions {
+  /** post-processing resolution: 1 (exact), 0.5 or 0.25 (fast path) */
+  scale?: LabelCellScale;
+  /** ONNX U-Nets (both or neither); without them the model-free maps are used */
+  nucleiModel?: string;
+  cellModel?: string;
+  threads?: number;
+  backend?: Backend;
+  /** where the ONNX U-Nets run: 'auto' (CUDA EP when it loads, else CPU), 'cpu' or 'cuda' */
+  device?: Device;
+}
+
+export interface SegmentResult {
+  cells: Uint16Array;
+  nuclei: Uint16Array;
+  cellCount: number;
+  /** which maps were used */
+  maps: 'unet' | 'model-free';
+}
+
+interface Models {
+  nuclei: OrtPool;
+  cell: OrtPool;
+}
+
+/**
+ * Segments one decoded image set into cells and nuclei (nucleus id = cell id).
+ *
+ * @example
+ * ```ts
+ * const img = await readImageSet('data/test', id);
+ * const { cells, nuclei, cellCount } = await segmentImage(img);
+ * ```
+ */
+export async function segmentImage(img: ImageSet, options: SegmentOptions = {}, models?: Models): Promise<SegmentResult> {
+  const { width, height } = img;
+  let nucleiPred: Uint8Array, cellPred: Uint8Array, maps: SegmentResult['maps'];
+  if (models) {
+    const m = await predictMaps(img, { nucleiModel: models.nuclei, cellModel: models.cell });
+    nucleiPred = m.nucleiPred;
+    cellPred = m.cellPred;
+    maps = 'unet';
+  } else {
+    const m = modelFreeMaps(img);
+    nucleiPred = m.nucleiPred;
+    cellPred = m.cellPred;
+    maps = 'model-free';
+  }
+  const r = await labelCell(nucleiPred, cellPred, { width, height, scale: options.scale ?? 1, threads: options.threads, backend: options.backend });
+  return { ...r, maps };
+}
+
+export interface SegmentFolderOptions extends SegmentOptions {
+  imageDir: string;
+  outDir: string;
+  /** restrict to these IDs (default: every complete image set in imageDir) */
+  ids?: string[];
+  /** images processed concurrently (default: the number of cores) */
+  jobs?: number;
+  /** re-segment images whose outputs exist */
+  force?: boolean;
+  /** dataset folder with cells/{ID}_cells.png: score each image against it */
+  evalDir?: string;
+  onProgress?: (event: { done: number; total: number; id: string; skipped: boolean; error?: Error; ms?: number; cells?: number }) => void;
+}
+
+export interface SegmentFolderSummary {
+  total: number;
+  segmented: number;
+  skipped: number;
+  failed: { id: string; error: string }[];
+  csv: string;
+  /** AP@0.6 etc. against evalDir (null without it) */
+  score: SegmentationScore | null;
+}
+
+const CSV_HEADER = 'ID,width,height,cells,ms';
+
+function readCsvRows(path: string): Map<string, string> {
+  const rows = new Map<string, string>();
+  if (!existsSync(path)) return rows;
+  for (const line of readFileSync(path, 'utf8').split('\n').slice(1)) {
+    if (line.trim()) rows.set(line.split(',')[0], line);
+  }
+  return rows;
+}
+
+/**
+ * Segments every image set of a folder into OUT/{ID}_cells.png and {ID}_nuclei.png plus
+ * OUT/segmentation.csv. Resumes: images with both PNGs and a CSV row are skipped. One failing
+ * image is reported and does not stop the others.
+ *
+ * @example
+ * ```ts
+ * const s = await segmentFolder({ imageDir: 'data/test', outDir: 'out/seg', scale: 0.5 });
+ * if (s.failed.length) process.exitCode = 1;
+ * ```
+ */
+export async function segmentFolder(options: SegmentFolderOptions): Promise<SegmentFolderSummary> {
+  const { imageDir, outDir } = options;
+  if (!!options.nucleiModel !== !!options.cellModel) {
+    throw new CellcamError('CELLCAM_E_ARG', 'give both --nuclei-model and --cell-model, or neither (model-free maps)');
+  }
+  const jobs = options.jobs ?? availableParallelism();
+  if (!Number.isInteger(jobs) || jobs < 1) throw rangeError('options.jobs', 'a positive integer', jobs);
+  const sets = await listImageSets(imageDir);
+  let ids = sets.filter((s) => s.complete).map((s) => s.id);
+  if (options.ids) {
+    const known = new Set(sets.map((s) => s.id));
+    const unknown = options.ids.filter((id) => !known.has(id));
+    if (unknown.length) throw new CellcamError('CELLCAM_E_ARG', `${imageDir}: no image set for ID(s) ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}`);
+    ids = options.ids;
+  }
+  await mkdir(outDir, { recursive: true });
+  const csvPath = join(outDir, 'segmentation.csv');
+  const rows = readCsvRows(csvPath);
+  let models: Models | undefined;
+  if (options.nucleiModel && options.cellModel) {
+    const device = options.device ?? 'auto';
+    const executionProviders: OrtExecutionProvider[] = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : ['cuda', 'cpu'];
+    models = {
+      nuclei: await createUnetPool(options.nucleiModel, { executionProviders }),
+      cell: await createUnetPool(options.cellModel, { executionProviders }),
+    };
+  }
+  const summary: SegmentFolderSummary = { total: ids.length, segmented: 0, skipped: 0, failed: [], csv: csvPath, score: null };
+  const matches: SegmentationMatches[] = [];
+  let done = 0;
+  let csvWrite: Promise<void> = Promise.resolve();
+  const flushCsv = () => {
+    // Serialised, whole-file atomic rewrites: a kill leaves either the old or the new CSV.
+    const text = [CSV_HEADER, ...[...rows.values()]].join('\n') + '\n';
+    csvWrite = csvWrite.then(() => writeFileAtomic(csvPath, text));
+    return csvWrite;
+  };
+  const queue = [...ids];
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const cellsPng = join(outDir, `${id}_cells.png`), nucleiPng = join(outDir, `${id}_nuclei.png`);
+      const isDone = !options.force && rows.has(id) && existsSync(cellsPng) && existsSync(nucleiPng);
+      try {
+        let cells: Uint16Array, width: number, height: number, ms: number | undefined, count: number | undefined;
+        if (isDone) {
+          summary.skipped++;
+          if (!options.evalDir) {
+            options.onProgress?.({ done: ++done, total: ids.length, id, skipped: true });
+            continue;
+          }
+          const g = await readGrey(cellsPng);
+          cells = g.data instanceof Uint16Array ? g.data : Uint16Array.from(g.data);
+          width = g.width;
+          height = g.height;
+        } else {
+          const t0 = performance.now();
+          const img = await readImageSet(imageDir, id);
+          const r = await segmentImage(img, options, models);
+          ({ width, height } = img);
+          cells = r.cells;
+          await writeGreyPng(nucleiPng, r.nuclei, width, height);
+          await writeGreyPng(cellsPng, r.cells, width, height);
+          ms = Math.round(performance.now() - t0);
+          count = r.cellCount;
+          rows.set(id, `${id},${width},${height},${r.cellCount},${ms}`);
+          await flushCsv();
+          summary.segmented++;
+        }
+        if (options.evalDir) {
+          const truthFile = join(options.evalDir, 'cells', `${id}_cells.png`);
+          const t = await readGrey(truthFile);
+          if (t.width !== width || t.height !== height) throw new CellcamError('CELLCAM_E_FORMAT', `${truthFile}: ${t.width}x${t.height} but the image is ${width}x${height}`);
+          matches.push(segmentationMatches(cells, t.data));
+        }
+        options.onProgress?.({ done: ++done, total: ids.length, id, skipped: isDone, ms, cells: count });
+      } catch (err) {
+        summary.failed.push({ id, error: (err as Error).message });
+        options.onProgress?.({ done: ++done, total: ids.length, id, skipped: false, error: err as Error });
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, ids.length)) }, worker));
+    await csvWrite;
+    if (rows.size === 0) await flushCsv();
+  } finally {
+    await models?.nuclei.close();
+    await models?.cell.close();
+  }
+  if (options.evalDir) summary.score = combineSegmentationScores(matches);
+  return summary;
+}

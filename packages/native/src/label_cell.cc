@@ -1,0 +1,367 @@
+// The HPA post-processing (hpacellseg 0.1.8 label_cell / label_nuclei) chained in C++ in one worker:
+// thresholds, size filters, three watersheds, closing, hole filling, relabelling. Twin:
+// packages/core/src/segment/label-cell.ts; semantics and quirks: docs/segmentation.md.
+#include "label_cell.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "kernels.h"
+#include "label.h"
+#include "morphology.h"
+#include "watershed.h"
+
+namespace cellcam {
+
+// TEMPORARY (until watershed.cc defines WatershedFlood, see watershed.h): a weak stand-in so the
+// addon links and loads meanwhile; the real definition overrides it.
+__attribute__((weak)) void WatershedFlood(const void*, napi_typedarray_type, const int32_t*, const uint8_t*, int32_t*, int64_t,
+                                          int64_t, int, bool, bool) {
+  throw KernelError(ErrorKind::Error, "CELLCAM_E_INTERNAL", "labelCell needs WatershedFlood from watershed.cc (not built in yet)");
+}
+
+namespace {
+
+
+struct Constants {
+  int64_t seedMinSize, holeArea, maskMinSize, nucleusMinSize, cellMinSize;
+  int closingRadius;
+};
+
+// numpy's round(): half to even.
+double RoundHalfEven(double x) {
+  const double f = std::floor(x), d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return std::fmod(f, 2.0) == 0 ? f : f + 1;
+}
+
+Constants ConstantsFor(double s) {
+  auto a = [&](double n) { return static_cast<int64_t>(RoundHalfEven(n * s * s)); };
+  return {a(500), a(1000), a(8), a(2500), a(5500), static_cast<int>(RoundHalfEven(6 * s))};
+}
+
+// The float64 comparisons of the official code on 0..255 values, as tables.
+struct Tables {
+  uint8_t border[256], seed[256], nucleus[256], green[256];
+  Tables() {
+    const double seedT = 0.4 + -0.25;
+    for (int v = 0; v < 256; ++v) {
+      border[v] = 1 - v / 255.0 > 0.05;
+      seed[v] = v / 255.0 > seedT;
+      nucleus[v] = v / 255.0 > 0.4;
+      green[v] = v / 255.0 > 0.05;
+    }
+  }
+};
+
+// Keeps the labels of size >= min, renumbered 1.. in the same (raster) order. Returns the count.
+int64_t Compact(int32_t* lab, int64_t n, int64_t count, const std::vector<int32_t>& sizes, int64_t min) {
+  std::vector<int32_t> map(static_cast<size_t>(count + 1), 0);
+  int32_t k = 0;
+  for (int64_t l = 1; l <= count; ++l)
+    if (sizes[l] >= min) map[l] = ++k;
+  const int32_t* const mp = map.data();
+  for (int64_t i = 0; i < n; ++i) lab[i] = mp[lab[i]];
+  return k;
+}
+
+// hpacellseg's __fill_holes: zero thick boundaries, binary_fill_holes(> 0), ndi.label (4-conn).
+// `b` is an n-byte scratch buffer.
+template <typename T>
+int64_t FillHoles(const T* labels, int64_t W, int64_t H, int32_t* out, uint8_t* b, int threads) {
+  const int64_t n = W * H;
+  morph::FindBoundaries(labels, b, W, H, threads);
+  for (int64_t i = 0; i < n; ++i) b[i] = !((labels[i] != 0) & (b[i] == 0));  // background of the boundary-free mask
+  std::vector<int32_t> sizes;
+  const int64_t count = LabelComponents(b, napi_uint8_array, out, W, H, 4, false, threads, sizes);
+  std::vector<uint8_t> outside(static_cast<size_t>(count + 1), 0);
+  for (int64_t x = 0; x < W; ++x) outside[out[x]] = outside[out[(H - 1) * W + x]] = 1;
+  for (int64_t y = 0; y < H; ++y) outside[out[y * W]] = outside[out[y * W + W - 1]] = 1;
+  const uint8_t* const os = outside.data();
+  for (int64_t i = 0; i < n; ++i) b[i] = (b[i] == 0) | (os[out[i]] == 0);
+  return LabelComponents(b, napi_uint8_array, out, W, H, 4, false, threads, sizes);
+}
+
+// round(s / c), ties to even (cvRound), s >= 0, c > 0.
+inline uint8_t DivRoundEven(int64_t s, int64_t c) {
+  const int64_t q = s / c, r = s - q * c;
+  return static_cast<uint8_t>(2 * r > c || (2 * r == c && (q & 1)) ? q + 1 : q);
+}
+
+// Block-mean downscale of channels 1 and 2 by f (partial blocks at the right/bottom edge average
+// the pixels they have); channel 0 stays 0.
+std::vector<uint8_t> Downscale(const uint8_t* pred, int64_t W, int64_t H, int64_t f, int64_t w, int64_t h) {
+  std::vector<uint8_t> out(static_cast<size_t>(w * h * 3), 0);
+  std::vector<int64_t> s1(w), s2(w);
+  for (int64_t by = 0; by < h; ++by) {
+    std::fill(s1.begin(), s1.end(), 0);
+    std::fill(s2.begin(), s2.end(), 0);
+    const int64_t y1 = std::min(H, (by + 1) * f);
+    for (int64_t y = by * f; y < y1; ++y) {
+      const uint8_t* row = pred + y * W * 3;
+      for (int64_t x = 0; x < W; ++x) {
+        s1[x / f] += row[3 * x + 1];
+        s2[x / f] += row[3 * x + 2];
+      }
+    }
+    const int64_t bh = y1 - by * f;
+    for (int64_t bx = 0; bx < w; ++bx) {
+      const int64_t cnt = bh * (std::min(W, (bx + 1) * f) - bx * f);
+      uint8_t* o = out.data() + (by * w + bx) * 3;
+      o[1] = DivRoundEven(s1[bx], cnt);
+      o[2] = DivRoundEven(s2[bx], cnt);
+    }
+  }
+  return out;
+}
+
+void Upscale(const uint16_t* low, int64_t w, uint16_t* out, int64_t W, int64_t H, int64_t f) {
+  for (int64_t y = 0; y < H; ++y) {
+    const uint16_t* src = low + (y / f) * w;
+    uint16_t* dst = out + y * W;
+    for (int64_t x = 0; x < W; ++x) dst[x] = src[x / f];
+  }
+}
+
+// heap: skimage's binary-heap order for watershed seeds of equal level in all three watersheds
+// (exact; the golden cases and the replica need it in the 2nd and 3rd), else raster order (faster).
+int64_t LabelCellCore(const uint8_t* np, const uint8_t* cp, int64_t W, int64_t H, const Constants& k, int threads,
+                      bool heap, uint16_t* nucleiOut, uint16_t* cellsOut) {
+  const int64_t n = W * H;
+  static const Tables T;
+  const Tables* tp = &T;
+  std::vector<int32_t> sizes;
+  // Pointwise passes split in bands: by-value captures and raw pointers (uint8 stores alias all).
+  const int pt = static_cast<int>(std::min<int64_t>(threads, std::max<int64_t>(1, n >> 18)));
+  auto bufA = morph::Buffer<uint8_t>(n), bufB = morph::Buffer<uint8_t>(n), bufC = morph::Buffer<uint8_t>(n), bufD = morph::Buffer<uint8_t>(n);
+  auto bufI = morph::Buffer<int32_t>(n), bufJ = morph::Buffer<int32_t>(n), bufK = morph::Buffer<int32_t>(n);
+  uint8_t *const A = bufA.get(), *const B = bufB.get(), *const C = bufC.get(), *const E = bufD.get();
+  int32_t *const I = bufI.get(), *const J = bufJ.get(), *const K = bufK.get();
+
+  // Nuclei. numpy adds the two uint8 border channels modulo 256.
+  uint8_t* const seedMask = A;
+  uint8_t* const mask = B;
+  ParallelFor(n, pt, [=](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      const uint8_t n2 = np[3 * i + 2];
+      seedMask[i] = tp->border[static_cast<uint8_t>(np[3 * i + 1] + cp[3 * i + 1])] & tp->seed[n2];
+      mask[i] = tp->nucleus[n2];
+    }
+  });
+  // remove_small_objects(seeds) then ndi.label: dropping components keeps the raster order.
+  int32_t* const markers = I;
+  int64_t count = LabelComponents(seedMask, napi_uint8_array, markers, W, H, 4, false, threads, sizes);
+  Compact(markers, n, count, sizes, k.seedMinSize);
+  morph::RemoveSmallHoles(mask, mask, W, H, 4, k.holeArea, threads);
+  morph::RemoveSmallObjectsBinary(mask, mask, W, H, 4, k.maskMinSize, threads);
+  // Elevation = the 0/1 mask itself: every pixel that floods is on one level.
+  int32_t* const ws = J;
+  WatershedFlood(mask, napi_uint8_array, markers, mask, ws, W, H, 4, true, heap);
+  morph::RemoveSmallObjectsLabels<int32_t>(ws, ws, n, k.nucleusMinSize);
+  int32_t* const nucleiLabel = I;
+  LabelComponents(ws, napi_int32_array, nucleiLabel, W, H, 8, true, threads, sizes);
+
+  // Cells. -distance: clip(a, lo, a) is a itself, so 255 - c2 orders like the official float.
+  uint8_t* const c2 = A;
+  uint8_t* const elev = C;
+  ParallelFor(n, pt, [=](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      const uint8_t v = cp[3 * i + 2];
+      c2[i] = v;
+      elev[i] = static_cast<uint8_t>(255 - v);
+    }
+  });
+  const double t = morph::Otsu<uint8_t>(c2, n, 255.0) * 0.5;
+  const double thr = t > 0.22 ? t : 0.22;  // Python max(0.22, t)
+  uint8_t above[256];
+  for (int v = 0; v < 256; ++v) above[v] = v / 255.0 > thr;
+  uint8_t* const region = B;
+  ParallelFor(n, pt, [=, &above](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) region[i] = above[c2[i]];
+  });
+  int32_t* const cl = J;
+  WatershedFlood(elev, napi_uint8_array, nucleiLabel, region, cl, W, H, 4, false, heap);
+  morph::RemoveSmallObjectsLabels<int32_t>(cl, cl, n, k.cellMinSize);
+  uint8_t* const lab8 = A;  // c2 is not needed any more (elev holds it)
+  ParallelFor(n, pt, [=](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) lab8[i] = static_cast<uint8_t>(cl[i]);  // .astype(np.uint8) wraps
+  });
+  uint8_t* const closed = B;
+  morph::Grey<uint8_t>(lab8, closed, W, H, k.closingRadius, morph::GreyOp::kClosing, threads);
+  int32_t* const filled = K;
+  FillHoles<uint8_t>(closed, W, H, filled, E, threads);
+  uint8_t* const sk = B;
+  ParallelFor(n, pt, [=](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) sk[i] = (filled[i] > 0) | tp->green[cp[3 * i + 1]];
+  });
+  WatershedFlood(elev, napi_uint8_array, filled, sk, cl, W, H, 4, false, heap);
+  FillHoles<int32_t>(cl, W, H, filled, E, threads);
+  int32_t* const cellsL = J;
+  count = LabelComponents(filled, napi_int32_array, cellsL, W, H, 8, false, threads, sizes);
+  const int64_t cellCount = Compact(cellsL, n, count, sizes, k.cellMinSize);
+  ParallelFor(n, pt, [=](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) cellsOut[i] = static_cast<uint16_t>(cellsL[i]);
+  });
+
+  // Nuclei inside kept cells, large enough, carry their cell's id.
+  uint8_t* const nb = E;
+  ParallelFor(n, pt, [=](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) nb[i] = (cellsOut[i] != 0) & (nucleiLabel[i] != 0);
+  });
+  count = LabelComponents(nb, napi_uint8_array, K, W, H, 8, false, threads, sizes);
+  std::vector<uint8_t> bigEnough(static_cast<size_t>(count + 1), 0);
+  for (int64_t l = 1; l <= count; ++l) bigEnough[l] = sizes[l] >= k.nucleusMinSize;
+  const uint8_t* const be = bigEnough.data();
+  ParallelFor(n, pt, [=](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) nucleiOut[i] = be[K[i]] ? cellsOut[i] : 0;
+  });
+  return cellCount;
+}
+
+class LabelCellWorker : public KernelWorker {
+ public:
+  LabelCellWorker(Napi::Env env, const uint8_t* np, const uint8_t* cp, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
+                  double scale, int threads, bool heap)
+      : KernelWorker(env, "cellcam.labelCell"), np_(np), cp_(cp), nuclei_(nuclei), cells_(cells), W_(W), H_(H),
+        scale_(scale), threads_(threads), heap_(heap) {}
+
+ protected:
+  void Run() override {
+    if (cp_) count_ = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, heap_);
+    else count_ = LabelNucleiRun(np_, nuclei_, W_, H_, threads_, heap_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set(cp_ ? "cellCount" : "count", Napi::Number::New(env, static_cast<double>(count_)));
+    return o;
+  }
+
+ private:
+  const uint8_t *np_, *cp_;
+  uint16_t *nuclei_, *cells_;
+  int64_t W_, H_;
+  double scale_;
+  int threads_;
+  bool heap_;
+  int64_t count_ = 0;
+};
+
+bool IsType(const Napi::Value& v, napi_typedarray_type t) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+}
+
+bool Overlap(const ArrayView& a, size_t ab, const ArrayView& b, size_t bb) {
+  const auto* pa = static_cast<const uint8_t*>(a.data);
+  const auto* pb = static_cast<const uint8_t*>(b.data);
+  return ab > 0 && bb > 0 && pa < pb + bb && pb < pa + ab;
+}
+
+// Shared argument checks of labelCell / labelNuclei: sizes, threads, lengths, no aliasing.
+Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
+  Napi::Env env = info.Env();
+  const Napi::Value npV = info[0];
+  const Napi::Value cpV = cellsToo ? info[1] : env.Null();
+  const Napi::Value nuV = cellsToo ? info[2] : info[1];
+  const Napi::Value ceV = cellsToo ? info[3] : env.Null();
+  const Napi::Value optV = cellsToo ? info[4] : info[2];
+  CELLCAM_TYPE_CHECK(IsType(npV, napi_uint8_array), env, "Expected Uint8Array for nucleiPred but received ", Describe(npV));
+  if (cellsToo) CELLCAM_TYPE_CHECK(IsType(cpV, napi_uint8_array), env, "Expected Uint8Array for cellPred but received ", Describe(cpV));
+  CELLCAM_TYPE_CHECK(IsType(nuV, napi_uint16_array), env, "Expected Uint16Array for nuclei but received ", Describe(nuV));
+  if (cellsToo) CELLCAM_TYPE_CHECK(IsType(ceV, napi_uint16_array), env, "Expected Uint16Array for cells but received ", Describe(ceV));
+  CELLCAM_TYPE_CHECK(optV.IsObject() && !optV.IsArray() && !optV.IsTypedArray(), env, "Expected an object for options but received ", Describe(optV));
+  const Napi::Object o = optV.As<Napi::Object>();
+  CELLCAM_RANGE_CHECK(IsIntIn(o.Get("width"), 1, 65536), env, "Expected an integer in [1, 65536] for options.width but received ", Describe(o.Get("width")));
+  CELLCAM_RANGE_CHECK(IsIntIn(o.Get("height"), 1, 65536), env, "Expected an integer in [1, 65536] for options.height but received ", Describe(o.Get("height")));
+  const int64_t W = OptInt(o, "width", 0), H = OptInt(o, "height", 0), n = W * H;
+  CELLCAM_SHAPE_CHECK(n <= (int64_t{1} << 30), env, "Expected at most 2^30 pixels for options.width*height but received number ", n);
+  const Napi::Value thrV = o.Get("threads");
+  CELLCAM_RANGE_CHECK(thrV.IsUndefined() || IsIntIn(thrV, 0, 1024), env, "Expected an integer in [0, 1024] for options.threads but received ", Describe(thrV));
+  const int threads = ResolveThreads(OptInt(o, "threads", 1));
+  double scale = 1;
+  if (cellsToo) {
+    const Napi::Value sv = o.Get("scale");
+    scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : (sv.IsUndefined() ? 1.0 : -1.0);
+    CELLCAM_RANGE_CHECK(scale == 1 || scale == 0.5 || scale == 0.25, env, "Expected 1, 0.5 or 0.25 for options.scale but received ", Describe(sv));
+  }
+  const std::string tie = OptString(o, "tieBreak", "heap");
+  CELLCAM_THROW_IF(tie != "heap" && tie != "fifo", env, RangeError, "CELLCAM_E_ARG", "Expected 'heap' or 'fifo' for options.tieBreak but received ",
+                   Describe(o.Get("tieBreak")));
+  const ArrayView np = ViewOf(npV.As<Napi::TypedArray>());
+  const ArrayView nu = ViewOf(nuV.As<Napi::TypedArray>());
+  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(np.length) == 3 * n, env, "Expected Uint8Array of length width*height*3 = ", 3 * n, " for nucleiPred but received ", Describe(npV));
+  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(nu.length) == n, env, "Expected Uint16Array of length width*height = ", n, " for nuclei but received ", Describe(nuV));
+  ArrayView cp{}, ce{};
+  if (cellsToo) {
+    cp = ViewOf(cpV.As<Napi::TypedArray>());
+    ce = ViewOf(ceV.As<Napi::TypedArray>());
+    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(cp.length) == 3 * n, env, "Expected Uint8Array of length width*height*3 = ", 3 * n, " for cellPred but received ", Describe(cpV));
+    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(ce.length) == n, env, "Expected Uint16Array of length width*height = ", n, " for cells but received ", Describe(ceV));
+  }
+  // The outputs are written while the predictions are still read.
+  const size_t pb = static_cast<size_t>(3 * n), ob = static_cast<size_t>(2 * n);
+  const bool bad = Overlap(nu, ob, np, pb) || (cellsToo && (Overlap(nu, ob, cp, pb) || Overlap(ce, ob, np, pb) || Overlap(ce, ob, cp, pb) || Overlap(nu, ob, ce, ob)));
+  CELLCAM_THROW_IF(bad, env, RangeError, "CELLCAM_E_ARG", "Expected output memory not overlapping the predictions or the other output for ",
+                   cellsToo ? "nuclei/cells" : "nuclei", " but received ", Describe(nuV));
+
+  auto* w = new LabelCellWorker(env, static_cast<const uint8_t*>(np.data), cellsToo ? static_cast<const uint8_t*>(cp.data) : nullptr,
+                                static_cast<uint16_t*>(nu.data), cellsToo ? static_cast<uint16_t*>(ce.data) : nullptr, W, H, scale, threads,
+                                tie == "heap");
+  w->Pin(npV);
+  w->Pin(nuV);
+  if (cellsToo) {
+    w->Pin(cpV);
+    w->Pin(ceV);
+  }
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace
+
+int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
+                     double scale, int threads, bool heap) {
+  const Constants k = ConstantsFor(scale);
+  if (scale == 1) return LabelCellCore(nucleiPred, cellPred, W, H, k, threads, heap, nuclei, cells);
+  const int64_t f = static_cast<int64_t>(std::lround(1 / scale));
+  const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f;
+  const std::vector<uint8_t> np = Downscale(nucleiPred, W, H, f, w, h), cp = Downscale(cellPred, W, H, f, w, h);
+  std::vector<uint16_t> ln(static_cast<size_t>(w * h)), lc(static_cast<size_t>(w * h));
+  const int64_t count = LabelCellCore(np.data(), cp.data(), w, h, k, threads, heap, ln.data(), lc.data());
+  Upscale(ln.data(), w, nuclei, W, H, f);
+  Upscale(lc.data(), w, cells, W, H, f);
+  return count;
+}
+
+int64_t LabelNucleiRun(const uint8_t* np, uint16_t* nuclei, int64_t W, int64_t H, int threads, bool heap) {
+  const int64_t n = W * H;
+  std::vector<int32_t> sizes;
+  // Raw 0..255 values against 0.05 / 0.15 / 0.4: "> 0" tests, as upstream.
+  std::vector<uint8_t> seeds(n), mask(n), eroded(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t p1 = np[3 * i + 1], p2 = np[3 * i + 2];
+    seeds[i] = p1 == 0 && p2 > 0;
+    mask[i] = p2 > 0;
+  }
+  morph::BinaryErosion(seeds.data(), eroded.data(), W, H, 4, true, threads);
+  std::vector<int32_t> markers(n), ws(n);
+  LabelComponents(eroded.data(), napi_uint8_array, markers.data(), W, H, 8, false, threads, sizes);
+  morph::RemoveSmallHoles(mask.data(), mask.data(), W, H, 4, 1000, threads);
+  WatershedFlood(mask.data(), napi_uint8_array, markers.data(), mask.data(), ws.data(), W, H, 4, true, heap);
+  morph::RemoveSmallObjectsLabels<int32_t>(ws.data(), ws.data(), n, 2500);
+  const int64_t count = LabelComponents(ws.data(), napi_int32_array, markers.data(), W, H, 8, true, threads, sizes);
+  for (int64_t i = 0; i < n; ++i) nuclei[i] = static_cast<uint16_t>(markers[i]);
+  return count;
+}
+
+// labelCell(nucleiPred, cellPred, nuclei, cells, {width, height, scale, threads, tieBreak}) -> Promise<{cellCount}>
+Napi::Value LabelCell(const Napi::CallbackInfo& info) { return Start(info, true); }
+
+// labelNuclei(nucleiPred, nuclei, {width, height, threads, tieBreak}) -> Promise<{count}>
+Napi::Value LabelNuclei(const Napi::CallbackInfo& info) { return Start(info, false); }
+
+}  // namespace cellcam

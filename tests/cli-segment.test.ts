@@ -1,0 +1,71 @@
+// `cellcam segment` end to end on synthetic images: label PNGs, segmentation.csv, resume,
+// one broken image reported without stopping the others, --eval against the synthetic truth.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+
+const cli = resolve(__dirname, '..', 'packages', 'cli', 'dist', 'main.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+const dir = mkdtempSync(join(tmpdir(), 'cellcam-cli-seg-'));
+const data = join(dir, 'syn');
+const out = join(dir, 'seg');
+
+describe.skipIf(!existsSync(cli))('cellcam segment', () => {
+  let ids: string[] = [];
+  beforeAll(() => {
+    const r = run('synth', '--out', data, '--images', '2', '--size', '1024', '--seed', '4', '--test-fraction', '0', '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    ids = [...new Set(readdirSync(join(data, 'train')).map((f) => f.replace(/_(red|green|blue|yellow)\.png$/, '')))].sort();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes 16-bit label PNGs and segmentation.csv, and scores them with --eval', async () => {
+    const r = run('segment', join(data, 'train'), '--out', out, '--eval', data, '--quiet');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/segmented 2, skipped 0 \(already done\), failed 0 of 2/);
+    const ap = Number(/cell-mask AP@0\.6: ([\d.]+)/.exec(r.stdout)?.[1]);
+    expect(ap).toBeGreaterThan(0.7);
+    for (const id of ids) {
+      for (const kind of ['cells', 'nuclei']) {
+        const m = await sharp(join(out, `${id}_${kind}.png`)).metadata();
+        expect(m).toMatchObject({ width: 1024, height: 1024, depth: 'ushort' });
+      }
+    }
+    const csv = readFileSync(join(out, 'segmentation.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('ID,width,height,cells,ms');
+    expect(csv.slice(1).map((l) => l.split(',')[0]).sort()).toEqual(ids);
+    for (const l of csv.slice(1)) expect(Number(l.split(',')[3])).toBeGreaterThan(5);
+  });
+
+  it('resumes: a rerun skips finished images', () => {
+    const r = run('segment', join(data, 'train'), '--out', out, '--quiet');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/segmented 0, skipped 2/);
+  });
+
+  it('one truncated channel fails that image only', () => {
+    const imgs = join(dir, 'mixed');
+    spawnSync('cp', ['-r', join(data, 'train'), imgs]);
+    const victim = join(imgs, `${ids[0]}_blue.png`);
+    writeFileSync(victim, readFileSync(victim).subarray(0, 100));
+    const r = run('segment', imgs, '--out', join(dir, 'seg2'), '--quiet');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/segmented 1, skipped 0 \(already done\), failed 1 of 2/);
+    expect(r.stdout).toContain(`${ids[0]}_blue.png`);
+    expect(existsSync(join(dir, 'seg2', `${ids[1]}_cells.png`))).toBe(true);
+  });
+
+  it.each([
+    [['segment', 'nowhere', '--out', 'x'], /nowhere: cannot list image folder/],
+    [['segment', '.', '--out', 'x', '--scale', '0.3'], /--scale/],
+    [['segment', '.', '--out', 'x', '--nuclei-model', 'n.onnx'], /both --nuclei-model and --cell-model/],
+    [['label-cells', '--nuclei-pred', 'missing.png', '--cell-pred', 'c.png', '--out', 'x'], /missing\.png: cannot read/],
+  ])('bad input %j gets a clear error', (args, msg) => {
+    const r = run(...(args as string[]));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr + r.stdout).toMatch(msg);
+  });
+});
