@@ -15,16 +15,7 @@
 #include "watershed.h"
 
 namespace cellcam {
-
-// TEMPORARY (until watershed.cc defines WatershedFlood, see watershed.h): a weak stand-in so the
-// addon links and loads meanwhile; the real definition overrides it.
-__attribute__((weak)) void WatershedFlood(const void*, napi_typedarray_type, const int32_t*, const uint8_t*, int32_t*, int64_t,
-                                          int64_t, int, bool, bool) {
-  throw KernelError(ErrorKind::Error, "CELLCAM_E_INTERNAL", "labelCell needs WatershedFlood from watershed.cc (not built in yet)");
-}
-
 namespace {
-
 
 struct Constants {
   int64_t seedMinSize, holeArea, maskMinSize, nucleusMinSize, cellMinSize;
