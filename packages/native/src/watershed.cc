@@ -6,9 +6,14 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <vector>
 #if defined(_MSC_VER)
 #include <intrin.h>
+#endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <cstdlib>
 #endif
 
 #include "common.h"
@@ -53,6 +58,49 @@ inline void Prefetch(const T* base, int64_t i, int64_t n) {
   (void)base;
 #endif
 }
+
+
+// An uninitialised array for the flood's randomly accessed state. On Linux, large ones are
+// 2 MiB-aligned and asked for transparent huge pages: the flood touches a few rows around each of
+// thousands of wavefront pixels spread over the image, which with 4 KiB pages overflows the TLB
+// from 2048^2 up (a page walk per neighbour row); huge pages also cut the first-touch faults.
+template <typename T>
+class FloodBuffer {
+ public:
+  explicit FloodBuffer(size_t n) {
+    const size_t bytes = std::max<size_t>(n, 1) * sizeof(T);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    constexpr size_t kHuge = size_t{1} << 21;
+    if (bytes >= kHuge) {
+      const size_t rounded = (bytes + kHuge - 1) & ~(kHuge - 1);
+      void* p = nullptr;
+      if (posix_memalign(&p, kHuge, rounded) == 0) {
+        madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure just means 4 KiB pages
+        data_ = static_cast<T*>(p);
+        aligned_ = true;
+        return;
+      }
+    }
+#endif
+    data_ = new T[bytes / sizeof(T)];
+  }
+  ~FloodBuffer() {
+#if defined(__linux__)
+    if (aligned_) {
+      free(data_);
+      return;
+    }
+#endif
+    delete[] data_;
+  }
+  FloodBuffer(const FloodBuffer&) = delete;
+  FloodBuffer& operator=(const FloodBuffer&) = delete;
+  T* get() const { return data_; }
+
+ private:
+  T* data_ = nullptr;
+  bool aligned_ = false;
+};
 
 struct Shape {
   int32_t W;
@@ -199,7 +247,7 @@ void FloodFifo(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const 
     head[l] = tail[l] = acc;
     acc += hist[l];
   }
-  std::unique_ptr<int32_t[]> q(new int32_t[static_cast<size_t>(std::max<int64_t>(inMask, 1))]);
+  FloodBuffer<int32_t> q(static_cast<size_t>(std::max<int64_t>(inMask, 1)));
   int32_t* const qp = q.get();
   int32_t* const hp = head.data();
   int32_t* const tp = tail.data();
@@ -259,57 +307,32 @@ void FloodFifo(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const 
 }
 
 // The default mode (fifo, no line) for integer elevation, on its own data layout tuned for memory
-// traffic: the flood reads and writes ONE 32-bit word per pixel at random,
+// traffic: the flood reads and writes ONE word per pixel at random (16 bits for uint8 elevation
+// with < 64 distinct labels, else 32; B = its bit count),
 //   bits [0, LB)        level (the elevation value)
-//   bits [LB, 30)       compact label id (index into the sorted distinct seed labels, plus 1)
-//   bit 30 (kBorder)    on the image border: its neighbours need bounds checks
-//   bit 31 (kBlocked)   outside the mask, or already queued
+//   bits [LB, B - 2)    compact label id (index into the sorted distinct seed labels, plus 1)
+//   bit B - 2 (kBorder) on the image border: its neighbours need bounds checks
+//   bit B - 1 (kBlocked) outside the mask, or already queued
 // queue entries are 4-byte pixel indices (sign bit = border pixel, so the interior needs neither
 // bounds checks nor a division), and `out` is written once, sequentially, at the end.
 // Same pop order as FloodFifo (tests compare them through the TypeScript twin).
-constexpr uint32_t kBlocked = 0x80000000u, kBorder = 0x40000000u;
 
-// Returns false, before writing `out`, when the seed labels do not fit the id bits.
-template <typename LT, int LB, int CONN>
-bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const uint8_t* mask, int32_t* out) {
+// The flood on words of WT (16 bits: uint8 levels and < 64 labels, half the memory traffic).
+template <typename LT, int LB, int CONN, typename WT>
+void FloodPlain(const Shape& s, WT* const wl, const int32_t* markers, const std::vector<int32_t>& seeds,
+                const std::vector<int32_t>& labels, const std::vector<int32_t>& hist4, int32_t* out) {
   constexpr int32_t levels = 1 << LB;
   constexpr uint32_t kLevel = (1u << LB) - 1;
-  constexpr uint32_t kIds = ~(kBlocked | kBorder | kLevel);
+  constexpr int kBits = 8 * sizeof(WT);
+  constexpr WT kBlocked = WT(1) << (kBits - 1), kBorder = WT(1) << (kBits - 2);
+  constexpr WT kIds = WT(~(kBlocked | kBorder | kLevel));
   // 256 levels: the next non-empty level is found by a short scan, with no bookkeeping per push.
   constexpr bool kScan = LB <= 8;
   const int32_t W = s.W, H = s.H;
   const int64_t N = s.N;
-  std::unique_ptr<uint32_t[]> wbuf(new uint32_t[static_cast<size_t>(N)]);
-  uint32_t* const wl = wbuf.get();
-
-  // Init. Four interleaved histograms break the store-to-load chain of equal consecutive levels;
-  // negative markers are found by OR-ing all of them (and located only on failure).
-  std::vector<int32_t> hist4(static_cast<size_t>(4 * levels), 0);
-  std::vector<int32_t> seeds;
-  int32_t neg = 0;
-  for (int64_t i = 0; i < N; ++i) {
-    const int32_t v = markers[i];
-    neg |= v;
-    const uint32_t l = lev[i];
-    const uint32_t inside = mask ? (mask[i] != 0) : 1u;
-    wl[i] = l | ((inside && v == 0) ? 0u : kBlocked);
-    hist4[(i & 3) * levels + l] += static_cast<int32_t>(inside);
-    if (inside && v > 0) seeds.push_back(static_cast<int32_t>(i));
-  }
-  if (neg < 0) {
-    for (int64_t i = 0; i < N; ++i)
-      if (markers[i] < 0)
-        throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
-                          MakeString("Expected a value >= 0 for markers[", i, "] but received number ", markers[i]));
-  }
-  std::vector<int32_t> labels(seeds.size());
-  for (size_t k = 0; k < seeds.size(); ++k) labels[k] = markers[seeds[k]];
-  std::sort(labels.begin(), labels.end());
-  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
-  if (labels.size() >= (size_t{1} << (30 - LB))) return false;
   for (int32_t p : seeds) {
     const auto id = static_cast<uint32_t>(std::lower_bound(labels.begin(), labels.end(), markers[p]) - labels.begin()) + 1;
-    wl[p] |= id << LB;
+    wl[p] = static_cast<WT>(wl[p] | (id << LB));
   }
   for (int32_t x = 0; x < W; ++x) {
     wl[x] |= kBorder;
@@ -328,7 +351,7 @@ bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const u
     head[l] = tail[l] = acc;
     acc += hist4[l] + hist4[levels + l] + hist4[2 * levels + l] + hist4[3 * levels + l] + 1;
   }
-  std::unique_ptr<int32_t[]> qbuf(new int32_t[static_cast<size_t>(acc)]);
+  FloodBuffer<int32_t> qbuf(static_cast<size_t>(acc));
   int32_t* const q = qbuf.get();
   int32_t* const hp = head.data();
   int32_t* const tp = tail.data();
@@ -337,7 +360,7 @@ bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const u
   for (int32_t p : seeds) {
     const int32_t l = static_cast<int32_t>(wl[p] & kLevel);
     if (!kScan && hp[l] == tp[l]) bits.Set(l);
-    q[tp[l]++] = (wl[p] & kBorder) ? static_cast<int32_t>(static_cast<uint32_t>(p) | kBlocked) : p;
+    q[tp[l]++] = (wl[p] & kBorder) ? static_cast<int32_t>(static_cast<uint32_t>(p) | 0x80000000u) : p;
     if (l < cur) cur = l;
   }
 
@@ -361,12 +384,12 @@ bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const u
     for (int j = 0; j < kBuf; ++j) bufLevel[j] = levels;
     nb = 0;
   };
-  auto visit = [&](int32_t n, uint32_t mark) CELLCAM_WS_INLINE {
-    const uint32_t w = wl[n];
+  auto visit = [&](int32_t n, WT mark) CELLCAM_WS_INLINE {
+    const WT w = wl[n];
     if (w & kBlocked) return;
-    wl[n] = w | mark;
+    wl[n] = static_cast<WT>(w | mark);
     const int32_t l = static_cast<int32_t>(w & kLevel);
-    const int32_t entry = n | static_cast<int32_t>((w & kBorder) << 1);
+    const int32_t entry = n | static_cast<int32_t>(static_cast<uint32_t>(w & kBorder) << (33 - kBits));
     if (kScan) {
       // Branch-free choice between the buffer and the level queue (the unused target gets a
       // harmless write: the buffer slot past the end, or the spare slot of the level).
@@ -426,7 +449,7 @@ bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const u
     }
     if (e >= 0) {
       const int32_t p = e;
-      const uint32_t mark = kBlocked | (wl[p] & kIds);
+      const WT mark = static_cast<WT>(kBlocked | (wl[p] & kIds));
       visit(p - W, mark);
       visit(p - 1, mark);
       visit(p + 1, mark);
@@ -439,7 +462,7 @@ bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const u
       }
     } else {
       const int32_t p = e & 0x7FFFFFFF;
-      const uint32_t mark = kBlocked | (wl[p] & kIds);
+      const WT mark = static_cast<WT>(kBlocked | (wl[p] & kIds));
       const int32_t y = s.Row(p), x = p - y * W;
       const bool up = y > 0, down = y < H - 1, left = x > 0, right = x < W - 1;
       if (up) visit(p - W, mark);
@@ -465,6 +488,60 @@ bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const u
   std::copy(labels.begin(), labels.end(), table.begin() + 1);
   const int32_t* const tb = table.data();
   for (int64_t i = 0; i < N; ++i) out[i] = tb[(wl[i] & kIds) >> LB];
+}
+
+// Returns false, before writing `out`, when the seed labels do not fit the id bits.
+template <typename LT, int LB, int CONN>
+bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const uint8_t* mask, int32_t* out) {
+  // The init writes level and blocked flag only: 16-bit words for uint8 levels (widened below
+  // when there are too many labels for 16-bit words), 32-bit otherwise.
+  using WT = std::conditional_t<(LB <= 8), uint16_t, uint32_t>;
+  constexpr int32_t levels = 1 << LB;
+  constexpr WT kBlocked = WT(1) << (8 * sizeof(WT) - 1);
+  const int64_t N = s.N;
+  FloodBuffer<WT> wbuf(static_cast<size_t>(N));
+  WT* const wl = wbuf.get();
+
+  // Init. Four interleaved histograms break the store-to-load chain of equal consecutive levels;
+  // negative markers are found by OR-ing all of them (and located only on failure).
+  std::vector<int32_t> hist4(static_cast<size_t>(4 * levels), 0);
+  std::vector<int32_t> seeds;
+  int32_t neg = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    const int32_t v = markers[i];
+    neg |= v;
+    const uint32_t l = lev[i];
+    const uint32_t inside = mask ? (mask[i] != 0) : 1u;
+    wl[i] = static_cast<WT>(l | ((inside && v == 0) ? 0u : kBlocked));
+    hist4[(i & 3) * levels + l] += static_cast<int32_t>(inside);
+    if (inside && v > 0) seeds.push_back(static_cast<int32_t>(i));
+  }
+  if (neg < 0) {
+    for (int64_t i = 0; i < N; ++i)
+      if (markers[i] < 0)
+        throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
+                          MakeString("Expected a value >= 0 for markers[", i, "] but received number ", markers[i]));
+  }
+  std::vector<int32_t> labels(seeds.size());
+  for (size_t k = 0; k < seeds.size(); ++k) labels[k] = markers[seeds[k]];
+  std::sort(labels.begin(), labels.end());
+  labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+  if (labels.size() >= (size_t{1} << (30 - LB))) return false;
+  if constexpr (sizeof(WT) == 2) {
+    if (labels.size() < (size_t{1} << (14 - LB))) {
+      FloodPlain<LT, LB, CONN, uint16_t>(s, wl, markers, seeds, labels, hist4, out);
+      return true;
+    }
+    FloodBuffer<uint32_t> wide(static_cast<size_t>(N));
+    uint32_t* const w32 = wide.get();
+    for (int64_t i = 0; i < N; ++i) {
+      const uint32_t w = wl[i];
+      w32[i] = (w & ((1u << LB) - 1)) | ((w & kBlocked) ? 0x80000000u : 0u);
+    }
+    FloodPlain<LT, LB, CONN, uint32_t>(s, w32, markers, seeds, labels, hist4, out);
+  } else {
+    FloodPlain<LT, LB, CONN, uint32_t>(s, wl, markers, seeds, labels, hist4, out);
+  }
   return true;
 }
 
@@ -532,6 +609,142 @@ class SkimageHeap {
   std::vector<HeapItem> items_;
 };
 
+// The same heap with 8-byte items, used when level, age and pixel index fit one word:
+// item = level << (A + I) | age << I | index, compared on item >> I, which is (level, age) and so
+// the same predicate as the 16-byte key: every push and pop makes the same moves. Half the memory
+// for millions of seed items, and two children share 16 bytes. The label is not in the item: the
+// state holds it (no line: labelled at push; line: -label pending from the first push, and the
+// first push of a pixel pops first, as its later pushes have the same level and larger ages).
+class CompactHeap {
+ public:
+  CompactHeap(size_t reserve, int indexBits) : shift_(indexBits) { items_.reserve(std::max<size_t>(reserve, 1024)); }
+  bool Empty() const { return items_.empty(); }
+  std::vector<uint64_t> Take() { return std::move(items_); }
+  void Push(uint64_t it) {
+    size_t child = items_.size();
+    items_.push_back(it);
+    uint64_t* h = items_.data();
+    const uint64_t k = it >> shift_;
+    while (child > 0) {
+      const size_t parent = (child + 1) / 2 - 1;
+      const uint64_t hp = h[parent];
+      if (k < (hp >> shift_)) {
+        h[child] = hp;
+        child = parent;
+      } else {
+        break;
+      }
+    }
+    h[child] = it;
+  }
+  uint64_t Pop() {
+    uint64_t* h = items_.data();
+    const uint64_t top = h[0];
+    const size_t n = items_.size() - 1;
+    if (n == 0) {
+      items_.pop_back();
+      return top;
+    }
+    const uint64_t x = h[n];
+    items_.pop_back();
+    const int sh = shift_;
+    const uint64_t xk = x >> sh;
+    size_t i = 0;
+    for (;;) {
+      const size_t l = 2 * i + 1, r = l + 1;
+      if (l >= n) break;
+      size_t smallest = i;
+      uint64_t sk = xk;
+      const uint64_t lk = h[l] >> sh;
+      if (lk < sk) {
+        smallest = l;
+        sk = lk;
+      }
+      if (r < n && (h[r] >> sh) < sk) smallest = r;
+      if (smallest == i) break;
+      h[i] = h[smallest];
+      i = smallest;
+    }
+    h[i] = x;
+    return top;
+  }
+
+ private:
+  int shift_;
+  std::vector<uint64_t> items_;
+};
+
+inline int BitWidth(uint64_t v) {
+  int b = 0;
+  while (v) {
+    ++b;
+    v >>= 1;
+  }
+  return b;
+}
+
+template <typename LT, int CONN, bool WSL>
+void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const std::vector<int32_t>& hist,
+                      int64_t inMask, const std::vector<int32_t>& seeds, std::vector<Quirk>& quirks, int ageBits,
+                      int indexBits) {
+  const int I = indexBits, AI = ageBits + indexBits;
+  const uint64_t indexMask = (uint64_t{1} << I) - 1, ageMask = (uint64_t{1} << ageBits) - 1;
+  CompactHeap heap(seeds.size() * 4, I);
+  for (int32_t p : seeds) heap.Push((static_cast<uint64_t>(lev[p]) << AI) | static_cast<uint64_t>(p));
+  size_t seedsLeft = seeds.size();
+  uint64_t age = 1;
+  while (!heap.Empty() && seedsLeft > 0) {
+    const uint64_t e = heap.Pop();
+    const int32_t p = static_cast<int32_t>(e & indexMask);
+    const bool seed = ((e >> I) & ageMask) == 0;
+    seedsLeft -= seed;
+    int32_t label;
+    if (WSL) {
+      const int32_t v = S[p];
+      if (!seed && (v > 0 || v == kMasked)) continue;  // already labelled, or a line pixel
+      if (DiffNeighbours<CONN>(s, S, p)) {
+        if (seed) quirks.push_back({p, v});
+        S[p] = kMasked;
+        continue;
+      }
+      label = seed ? v : -v;
+      S[p] = label;
+    } else {
+      label = S[p];
+    }
+    ForNeighbours<CONN>(s, p, [&](int32_t n) CELLCAM_WS_INLINE {
+      const int32_t v = S[n];
+      if (WSL) {
+        if (v > 0 || v == kMasked) return;  // pending (< 0) pixels are pushed again, as in skimage
+        if (v == 0) S[n] = -label;
+      } else {
+        if (v != 0) return;
+        S[n] = label;
+      }
+      heap.Push((static_cast<uint64_t>(lev[n]) << AI) | (++age << I) | static_cast<uint64_t>(n));
+    });
+  }
+  if (heap.Empty()) return;
+  std::vector<uint64_t> rest = heap.Take();
+  std::sort(rest.begin(), rest.end());  // no seeds left: (level, age) are distinct, index breaks no tie
+  std::vector<int32_t> entries;
+  entries.reserve(rest.size());
+  if (!WSL) {
+    for (uint64_t it : rest) entries.push_back(static_cast<int32_t>(it & indexMask));
+  } else {
+    // Pending pixels already hold -label (the FIFO flood's pending state); keep each one's first entry.
+    std::vector<uint8_t> taken(static_cast<size_t>(s.N), 0);
+    for (uint64_t it : rest) {
+      const int32_t p = static_cast<int32_t>(it & indexMask);
+      if (S[p] < 0 && S[p] != kMasked && !taken[p]) {
+        taken[p] = 1;
+        entries.push_back(p);
+      }
+    }
+  }
+  FloodFifo<LT, CONN, WSL>(s, lev, S, levels, hist, inMask, entries, quirks);
+}
+
 // Emulates skimage's heap exactly while seeds (age 0, the only equal keys) remain in it. After the
 // last seed pops every key is distinct, so any exact (value, age) order is skimage's order: the
 // rest is sorted and handed to the FIFO flood, whose per-level FIFO is exactly age order. (wsl:
@@ -539,6 +752,16 @@ class SkimageHeap {
 template <typename LT, int CONN, bool WSL>
 void FloodHeap(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const std::vector<int32_t>& hist,
                int64_t inMask, const std::vector<int32_t>& seeds, std::vector<Quirk>& quirks) {
+  {
+    // Pushes: at most one per pixel without a line, one per (pixel, popped neighbour) with one.
+    const int ageBits = BitWidth(static_cast<uint64_t>(s.N) * (WSL ? CONN + 1 : 1) + 1);
+    const int indexBits = std::max(1, BitWidth(static_cast<uint64_t>(s.N - 1)));
+    const int levelBits = BitWidth(static_cast<uint64_t>(std::max(levels - 1, 1)));
+    if (levelBits + ageBits + indexBits <= 64) {
+      FloodHeapCompact<LT, CONN, WSL>(s, lev, S, levels, hist, inMask, seeds, quirks, ageBits, indexBits);
+      return;
+    }
+  }
   SkimageHeap heap(seeds.size() * 4);
   for (int32_t p : seeds) heap.Push({static_cast<uint64_t>(lev[p]) << kAgeBits, p, S[p]});
   size_t seedsLeft = seeds.size();
