@@ -60,6 +60,11 @@ export async function runCase(
   return withRatios(rows);
 }
 
+/** A row for a reference tool timed outside this process (its vsTs is filled by withRatios). */
+export function comparatorRow(kernel: string, size: number, impl: string, medianMs: number, note?: string): Row {
+  return { kernel, size, impl, medianMs, mpixPerS: (size * size) / 1e6 / (medianMs / 1000), vsTs: null, iterations: 0, note };
+}
+
 /** Fills vsTs from the 'ts' row of the same kernel and size. */
 export function withRatios(rows: Row[]): Row[] {
   const ts = rows.find((r) => r.impl === 'ts');

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agreement, capabilities, labelCell, type LabelCellOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const oracleDir = resolve(here, '..', '..', '..', 'tests', 'oracle');
@@ -113,10 +113,8 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       }, { oracle: oracleDir });
       const native1 = caseRows.find((r) => r.impl === 'native-1t');
       for (const [impl, ms] of Object.entries(py ?? {})) {
-        caseRows.push({
-          kernel: 'label-cell', size, impl, medianMs: ms, mpixPerS: (size * size) / 1e6 / (ms / 1000), vsTs: null, iterations: 0,
-          note: `tests/oracle/label_cell_replica.py${native1 ? `; native-1t is ${(ms / native1.medianMs).toFixed(1)}× faster` : ''}`,
-        });
+        caseRows.push(comparatorRow('label-cell', size, impl, ms,
+          `tests/oracle/label_cell_replica.py${native1 ? `; native-1t is ${(ms / native1.medianMs).toFixed(1)}× faster` : ''}`));
       }
     }
     rows.push(...withRatios(caseRows));

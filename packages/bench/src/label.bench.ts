@@ -2,7 +2,7 @@
 // 8-connectivity, TypeScript vs native (1 vs all threads) vs scipy / scikit-image / OpenCV.
 import { capabilities, label, type LabelOptions } from '@cellcam/core';
 import { field } from './data.js';
-import { runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
 
 // Each tool labels the same uint8 0/1 mask with the 3×3 structure; output dtypes are their defaults.
 const PY_SCRIPT = `
@@ -49,10 +49,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     if (opts.python && !opts.quick) {
       const py = runPython(opts.python, PY_SCRIPT, { binary: { data: f.binary, dtype: 'uint8', shape: [size, size] } });
       for (const [impl, ms] of Object.entries(py ?? {})) {
-        caseRows.push({
-          kernel: 'label', size, impl, medianMs: ms, mpixPerS: (size * size) / 1e6 / (ms / 1000), vsTs: null, iterations: 0,
-          note: NOTES[impl.split(' ')[0]],
-        });
+        caseRows.push(comparatorRow('label', size, impl, ms, NOTES[impl.split(' ')[0]]));
       }
     }
     rows.push(...withRatios(caseRows));

@@ -2,7 +2,7 @@
 // 2048², TypeScript vs native (mean only / mean+max, 1 vs all threads) vs CUDA vs OpenCV+numpy.
 import { poolCells, type PoolCellsOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
 
 // The usual numpy approach: materialize each upsampled channel, then one weighted bincount per channel.
 const PY_SCRIPT = `
@@ -42,10 +42,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
         cells: { data: f.cells, dtype: 'int32', shape: [size, size] },
       }, { cells: f.cellCount, size });
       if (py) {
-        caseRows.push({
-          kernel: 'pool', size, impl: 'opencv resize + bincount', medianMs: py.opencv,
-          mpixPerS: (size * size) / 1e6 / (py.opencv / 1000), vsTs: null, iterations: 0, note: `OpenCV ${String(py.version)}, mean only, materializes each channel`,
-        });
+        caseRows.push(comparatorRow('pool', size, 'opencv resize + bincount', py.opencv, `OpenCV ${String(py.version)}, mean only, materializes each channel`));
       }
     }
     rows.push(...withRatios(caseRows));

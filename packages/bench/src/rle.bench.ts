@@ -2,7 +2,7 @@
 // TypeScript vs native (1 vs all threads), and a rough numpy comparator (pycocotools is absent).
 import { capabilities, cellRle, type CellRleOptions } from '@cellcam/core';
 import { field } from './data.js';
-import { runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
 
 // Not pycocotools: a column-major copy, per-cell run boundaries with numpy, then cocoapi's
 // rleToString in pure Python. Only a rough reference for what a numpy user would write.
@@ -54,10 +54,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     if (opts.python && !opts.quick) {
       const py = runPython(opts.python, PY_SCRIPT, { cells: { data: f.cells16, dtype: 'uint16', shape: [size, size] } }, { cells: f.cellCount });
       if (py) {
-        caseRows.push({
-          kernel: 'rle', size, impl: 'numpy scan (rough)', medianMs: py.numpy, mpixPerS: (size * size) / 1e6 / (py.numpy / 1000), vsTs: null,
-          iterations: 0, note: `numpy ${String(py.version)} F-order copy + per-cell np.diff + Python rleToString; not pycocotools`,
-        });
+        caseRows.push(comparatorRow('rle', size, 'numpy scan (rough)', py.numpy, `numpy ${String(py.version)} F-order copy + per-cell np.diff + Python rleToString; not pycocotools`));
       }
     }
     rows.push(...withRatios(caseRows));

@@ -2,7 +2,7 @@
 // 2048², foreground mask): TS twin, native fifo, native heap, and scikit-image / OpenCV.
 import { capabilities, watershed, type WatershedOptions } from '@cellcam/core';
 import { field } from './data.js';
-import { runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
 
 // skimage gets the same inputs and options as the 'heap' row (its labels are identical to ours).
 // cv2.watershed is a different algorithm (Meyer flooding on the colour gradient of a 3-channel
@@ -58,10 +58,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
         mask: { data: f.mask, dtype: 'uint8', shape: [size, size] },
       });
       for (const [impl, ms] of Object.entries(py ?? {})) {
-        caseRows.push({
-          kernel: 'watershed', size, impl, medianMs: ms, mpixPerS: (size * size) / 1e6 / (ms / 1000), vsTs: null, iterations: 0,
-          note: NOTES[impl.split(' ')[0]],
-        });
+        caseRows.push(comparatorRow('watershed', size, impl, ms, NOTES[impl.split(' ')[0]]));
       }
     }
     rows.push(...withRatios(caseRows));

@@ -109,4 +109,14 @@ ArrayView ViewOf(const Napi::TypedArray& a) {
   return v;
 }
 
+bool IsType(const Napi::Value& v, napi_typedarray_type t) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+}
+
+bool Overlap(const ArrayView& a, size_t aBytes, const ArrayView& b, size_t bBytes) {
+  const auto* pa = static_cast<const uint8_t*>(a.data);
+  const auto* pb = static_cast<const uint8_t*>(b.data);
+  return aBytes > 0 && bBytes > 0 && pa < pb + bBytes && pb < pa + aBytes;
+}
+
 }  // namespace cellcam

@@ -134,4 +134,11 @@ struct ArrayView {
 };
 ArrayView ViewOf(const Napi::TypedArray& a);
 
+// True when v is a TypedArray of type t.
+bool IsType(const Napi::Value& v, napi_typedarray_type t);
+
+// True when the byte ranges [a, a + aBytes) and [b, b + bBytes) share memory: kernels that write
+// an output while reading an input reject aliasing they cannot handle.
+bool Overlap(const ArrayView& a, size_t aBytes, const ArrayView& b, size_t bBytes);
+
 }  // namespace cellcam

@@ -305,7 +305,7 @@ Napi::Value Label(const Napi::CallbackInfo& info) {
   const napi_typedarray_type it = in0.IsTypedArray() ? in0.As<Napi::TypedArray>().TypedArrayType() : napi_float64_array;
   CELLCAM_TYPE_CHECK(in0.IsTypedArray() && (it == napi_uint8_array || it == napi_uint16_array || it == napi_int32_array), env,
                      "Expected Uint8Array or Uint16Array or Int32Array for input but received ", Describe(in0));
-  CELLCAM_TYPE_CHECK(in1.IsTypedArray() && in1.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, env,
+  CELLCAM_TYPE_CHECK(IsType(in1, napi_int32_array), env,
                      "Expected Int32Array for out but received ", Describe(in1));
   CELLCAM_TYPE_CHECK(in2.IsObject() && !in2.IsArray() && !in2.IsTypedArray(), env, "Expected an object for options but received ", Describe(in2));
   Napi::TypedArray input = in0.As<Napi::TypedArray>(), out = in1.As<Napi::TypedArray>();

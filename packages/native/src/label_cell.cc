@@ -241,15 +241,7 @@ class LabelCellWorker : public KernelWorker {
   int64_t count_ = 0;
 };
 
-bool IsType(const Napi::Value& v, napi_typedarray_type t) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
-}
 
-bool Overlap(const ArrayView& a, size_t ab, const ArrayView& b, size_t bb) {
-  const auto* pa = static_cast<const uint8_t*>(a.data);
-  const auto* pb = static_cast<const uint8_t*>(b.data);
-  return ab > 0 && bb > 0 && pa < pb + bb && pb < pa + ab;
-}
 
 // Shared argument checks of labelCell / labelNuclei: sizes, threads, lengths, no aliasing.
 Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {

@@ -539,15 +539,7 @@ class MorphologyWorker : public KernelWorker {
   double result_ = 0;
 };
 
-bool IsType(const Napi::Value& v, napi_typedarray_type t) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
-}
 
-bool Overlap(const ArrayView& a, size_t ab, const ArrayView& b, size_t bb) {
-  const auto* pa = static_cast<const uint8_t*>(a.data);
-  const auto* pb = static_cast<const uint8_t*>(b.data);
-  return ab > 0 && bb > 0 && pa < pb + bb && pb < pa + ab;
-}
 
 size_t ElementSize(napi_typedarray_type t) {
   switch (t) {

@@ -368,9 +368,6 @@ class PoolWorker : public KernelWorker {
   }
 };
 
-bool IsTyped(const Napi::Value& v, napi_typedarray_type t) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
-}
 
 // Reads an integer option in [lo, hi]; throws a coded JS error naming options.<key> otherwise.
 int64_t IntOption(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi) {
@@ -393,18 +390,18 @@ Napi::Value Pool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value vMap = info[0], vLabels = info[1], vRegions = info[2], vMean = info[3], vMax = info[4],
                     vArea = info[5], vOpts = info[6];
-  CELLCAM_TYPE_CHECK(IsTyped(vMap, napi_float32_array), env, "Expected Float32Array for map but received ", Describe(vMap));
-  CELLCAM_TYPE_CHECK(IsTyped(vLabels, napi_uint16_array) || IsTyped(vLabels, napi_int32_array), env,
+  CELLCAM_TYPE_CHECK(IsType(vMap, napi_float32_array), env, "Expected Float32Array for map but received ", Describe(vMap));
+  CELLCAM_TYPE_CHECK(IsType(vLabels, napi_uint16_array) || IsType(vLabels, napi_int32_array), env,
                      "Expected Uint16Array or Int32Array for labels but received ", Describe(vLabels));
-  CELLCAM_TYPE_CHECK(vRegions.IsNull() || vRegions.IsUndefined() || IsTyped(vRegions, napi_uint8_array), env,
+  CELLCAM_TYPE_CHECK(vRegions.IsNull() || vRegions.IsUndefined() || IsType(vRegions, napi_uint8_array), env,
                      "Expected Uint8Array or null for regions but received ", Describe(vRegions));
-  CELLCAM_TYPE_CHECK(IsTyped(vMean, napi_float32_array), env, "Expected Float32Array for mean but received ", Describe(vMean));
-  CELLCAM_TYPE_CHECK(vMax.IsNull() || vMax.IsUndefined() || IsTyped(vMax, napi_float32_array), env,
+  CELLCAM_TYPE_CHECK(IsType(vMean, napi_float32_array), env, "Expected Float32Array for mean but received ", Describe(vMean));
+  CELLCAM_TYPE_CHECK(vMax.IsNull() || vMax.IsUndefined() || IsType(vMax, napi_float32_array), env,
                      "Expected Float32Array or null for max but received ", Describe(vMax));
-  CELLCAM_TYPE_CHECK(IsTyped(vArea, napi_int32_array), env, "Expected Int32Array for area but received ", Describe(vArea));
+  CELLCAM_TYPE_CHECK(IsType(vArea, napi_int32_array), env, "Expected Int32Array for area but received ", Describe(vArea));
   CELLCAM_TYPE_CHECK(vOpts.IsObject(), env, "Expected an object for options but received ", Describe(vOpts));
   const Napi::Object o = vOpts.As<Napi::Object>();
-  const bool hasRegions = IsTyped(vRegions, napi_uint8_array), hasMax = IsTyped(vMax, napi_float32_array);
+  const bool hasRegions = IsType(vRegions, napi_uint8_array), hasMax = IsType(vMax, napi_float32_array);
 
   const int64_t C = IntOption(env, o, "channels", 1, 4096);
   const int64_t h = IntOption(env, o, "mapHeight", 1, 65536);

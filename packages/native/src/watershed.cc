@@ -969,11 +969,6 @@ class WatershedWorker : public KernelWorker {
   Params params_;
 };
 
-bool Overlaps(const ArrayView& a, size_t aBytes, const ArrayView& b, size_t bBytes) {
-  const uint8_t* pa = static_cast<const uint8_t*>(a.data);
-  const uint8_t* pb = static_cast<const uint8_t*>(b.data);
-  return aBytes > 0 && bBytes > 0 && pa < pb + bBytes && pb < pa + aBytes;
-}
 
 }  // namespace
 
@@ -981,19 +976,16 @@ bool Overlaps(const ArrayView& a, size_t aBytes, const ArrayView& b, size_t bByt
 Napi::Value Watershed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value elevation = info[0], markers = info[1], mask = info[2], out = info[3], options = info[4];
-  const auto isType = [](const Napi::Value& v, napi_typedarray_type t) {
-    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
-  };
-  CELLCAM_TYPE_CHECK(isType(elevation, napi_uint8_array) || isType(elevation, napi_uint16_array) ||
-                         isType(elevation, napi_float32_array),
+  CELLCAM_TYPE_CHECK(IsType(elevation, napi_uint8_array) || IsType(elevation, napi_uint16_array) ||
+                         IsType(elevation, napi_float32_array),
                      env, "Expected Uint8Array or Uint16Array or Float32Array for elevation but received ",
                      Describe(elevation));
-  CELLCAM_TYPE_CHECK(isType(markers, napi_int32_array), env, "Expected Int32Array for markers but received ",
+  CELLCAM_TYPE_CHECK(IsType(markers, napi_int32_array), env, "Expected Int32Array for markers but received ",
                      Describe(markers));
   const bool hasMask = !mask.IsNull() && !mask.IsUndefined();
-  CELLCAM_TYPE_CHECK(!hasMask || isType(mask, napi_uint8_array), env,
+  CELLCAM_TYPE_CHECK(!hasMask || IsType(mask, napi_uint8_array), env,
                      "Expected Uint8Array or null for mask but received ", Describe(mask));
-  CELLCAM_TYPE_CHECK(isType(out, napi_int32_array), env, "Expected Int32Array for out but received ", Describe(out));
+  CELLCAM_TYPE_CHECK(IsType(out, napi_int32_array), env, "Expected Int32Array for out but received ", Describe(out));
 
   CELLCAM_TYPE_CHECK(options.IsObject(), env, "Expected an object for options but received ", Describe(options));
   const Napi::Object o = options.As<Napi::Object>();
@@ -1037,9 +1029,9 @@ Napi::Value Watershed(const Napi::CallbackInfo& info) {
   // overlap anything else that is read during the flood.
   const size_t esize = ev.type == napi_uint8_array ? 1 : ev.type == napi_uint16_array ? 2 : 4;
   const bool sameAsMarkers = ov.data == mv.data;
-  CELLCAM_THROW_IF(Overlaps(ov, ov.length * 4, ev, ev.length * esize) ||
-                       (hasMask && Overlaps(ov, ov.length * 4, kv, kv.length)) ||
-                       (!sameAsMarkers && Overlaps(ov, ov.length * 4, mv, mv.length * 4)),
+  CELLCAM_THROW_IF(Overlap(ov, ov.length * 4, ev, ev.length * esize) ||
+                       (hasMask && Overlap(ov, ov.length * 4, kv, kv.length)) ||
+                       (!sameAsMarkers && Overlap(ov, ov.length * 4, mv, mv.length * 4)),
                    env, RangeError, "CELLCAM_E_ARG",
                    "Expected memory not overlapping elevation, mask or (partially) markers for out but received ",
                    Describe(out));

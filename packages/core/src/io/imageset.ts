@@ -7,6 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { CellcamError } from '../errors.js';
+import { readGrey } from './png.js';
 
 export const CHANNELS = ['red', 'green', 'blue', 'yellow'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
@@ -88,7 +89,6 @@ const JPEG_BAND: Record<ChannelName, 0 | 1 | 2> = { red: 0, green: 1, blue: 2, y
  * ```
  */
 export async function readImageSet(dir: string, id: string, options: { allowNonSquare?: boolean } = {}): Promise<ImageSet> {
-  const { readGrey } = await import('./png.js');
   const sets = await listImageSetsFor(dir, id);
   if (!sets.complete) {
     throw new CellcamError('CELLCAM_E_IO', `${join(dir, id)}: missing channel file(s) ${sets.missing.map((c) => `${id}_${c}.png`).join(', ')} (expected {ID}_{red,green,blue,yellow}.{png,jpg,tif})`);

@@ -5,7 +5,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { CellcamError } from '../errors.js';
 import { tempPathFor } from './atomic.js';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 sharp.cache(false);
@@ -47,7 +47,6 @@ export async function writeGreyPng(path: string, data: Uint8Array | Uint16Array,
   const tmp = tempPathFor(path);
   try {
     const buf = await encodeGreyPng(data, width, height, compressionLevel);
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(tmp, buf);
     await rename(tmp, path);
   } catch (err) {

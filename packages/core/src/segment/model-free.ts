@@ -182,7 +182,8 @@ export function modelFreeMaps(img: ModelFreeChannels, options: ModelFreeOptions 
   const { width: W, height: H, bitDepth } = img;
   const s = options.lengthScale ?? W / 2048;
   const n = W * H;
-  const blue = gaussianBlur(normalizeStain(img.channels.blue, bitDepth), W, H, (options.nucleusSigma ?? 3) * s);
+  const blueRaw = normalizeStain(img.channels.blue, bitDepth);
+  const blue = gaussianBlur(blueRaw.slice(), W, H, (options.nucleusSigma ?? 3) * s);
   const tb = otsu01(blue);
   const nucleiPred = new Uint8Array(n * 3);
   const nucMask = new Uint8Array(n);
@@ -195,7 +196,6 @@ export function modelFreeMaps(img: ModelFreeChannels, options: ModelFreeOptions 
     nucMask[i] = p > 0.5 ? 1 : 0;
   }
   const red = normalizeStain(img.channels.red, bitDepth), yellow = normalizeStain(img.channels.yellow, bitDepth);
-  const blueRaw = normalizeStain(img.channels.blue, bitDepth);
   const cyto = new Float32Array(n);
   for (let i = 0; i < n; i++) cyto[i] = Math.max(red[i], yellow[i], 0.5 * blueRaw[i]);
   gaussianBlur(cyto, W, H, (options.cellSigma ?? 8) * s);

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { CellcamError } from '../errors.js';
 import { imageSize, listImageSets } from '../io/imageset.js';
-import { readSubmissionRows, SUBMISSION_HEADER } from './csv.js';
+import { readSubmissionRows } from './csv.js';
 import { decodeCounts } from './encode.js';
 import { rleArea } from '../kernels/rle.js';
 
@@ -124,4 +124,3 @@ export async function validateSubmission(file: string, options: ValidateOptions 
   };
 }
 
-export { SUBMISSION_HEADER };
