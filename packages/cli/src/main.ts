@@ -9,6 +9,7 @@ import { registerSubmit } from './commands/submit.js';
 import { registerBaseline } from './commands/baseline.js';
 import { registerSegment } from './commands/segment.js';
 import { registerDemo } from './commands/demo.js';
+import { registerRun } from './commands/run.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerEvaluate(program);
 registerSubmit(program);
 registerBaseline(program);
 registerSegment(program);
+registerRun(program);
 registerDemo(program);
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {

@@ -17,6 +17,8 @@ export type CellcamErrorCode =
   | 'CELLCAM_E_MODEL'
   | 'CELLCAM_E_NATIVE_LOAD'
   | 'CELLCAM_E_NOMEM'
+  | 'CELLCAM_E_TRAINER'
+  | 'CELLCAM_E_CONFIG'
   | 'CELLCAM_E_INTERNAL';
 
 /** An error raised by cellcam outside argument checking (I/O, native failures, CUDA, models). */

@@ -35,3 +35,18 @@ export { segmentImage, segmentFolder, type SegmentOptions, type SegmentResult, t
 export { segmentationScore, segmentationMatches, combineSegmentationScores, type SegmentationScore, type SegmentationMatches } from './metric/segmentation.js';
 export * from './segment/label-cell.js';
 export * from './segment/morphology.js';
+export * from './model/contracts.js';
+export { FEATURE_NAMES, FEATURE_COUNT, FEATURE_LAYOUT, FEATURE_STRIDE, featureModel } from './features/bank.js';
+export { imageTensor, resamplePlane } from './features/input.js';
+export { imageClassifierModel, type LinearHead } from './cam/image-model.js';
+export { cellClassifierModel, cellInputTransform, CELL_LOG_EPS } from './train/cell-model.js';
+export { trainLogistic, trainMlp, mlpLogits, fitStandardizer, applyStandardizer, balancedPosWeight, activate, sigmoid, type Matrix, type Mlp, type Standardizer, type LinearModel } from './train/optim.js';
+export * from './pseudolabel/pseudolabel.js';
+export { truthLabelsForMasks } from './metric/truth-match.js';
+export { resolveConfig, readConfigFile, DEFAULT_CONFIG, type RunConfig, type CombineRule } from './pipeline/config.js';
+export { readImageLabels, loadRunDataset, type RunDataset, type DatasetOptions } from './pipeline/dataset.js';
+export * from './pipeline/stages.js';
+export { runPipeline, PIPELINE_STAGES, type PipelineStage, type RunOptions, type RunRecord, type StageRecord } from './pipeline/run.js';
+export { cellCrops, writeCellCrops, encodeNpy, decodeNpy, DEFAULT_CROP_SIZE, DEFAULT_CROP_PADDING_FRACTION, CROP_MANIFEST_COLUMNS, type CellCropOptions, type CellCrops, type CellCropItem, type WriteCellCropsOptions, type WriteCellCropsResult, type NpyArray } from './io/crops.js';
+export { runExternalTrainer, parseProgressLine, checkTrainerJob, trainerCommandLine, TRAINER_MANIFEST_COLUMNS, TRAINER_CONTRACTS, type TrainerJob, type TrainerStage, type TrainerContract, type ExternalTrainerOptions, type ExternalTrainerResult } from './train/external.js';
+export { combine } from './predict/combine.js';

@@ -1,48 +1,44 @@
 /**
- * `cellcam demo`: the built-in end-to-end job on synthetic data. Synthesizes a small HPA-like set,
- * segments its test images with the model-free maps and the official post-processing, scores the
- * segmentation, writes the broadcast / random / oracle baselines on both the true and the predicted
- * cells, validates and scores every submission. The learned pipeline (issue 5) plugs in here.
+ * `cellcam demo`: the built-in end-to-end job. Synthesizes a balanced HPA-like set with per-cell
+ * truth, runs the whole weakly supervised pipeline on it (`cellcam run`), validates the submission
+ * and prints the cell-level mAP of each cycle next to the broadcast and oracle references.
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluateFiles, segmentFolder, synthesize, validateSubmission, writeBaseline, type BaselineKind } from '@cellcam/core';
+import { resolveConfig, runPipeline, synthesize, validateSubmission } from '@cellcam/core';
 import { parseIntOption } from '../options.js';
+import { stageReporter, summaryTable } from './run.js';
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('synthesize a small dataset and run segmentation, baselines, validation and scoring end to end')
+    .description('synthesize a balanced dataset and run the whole pipeline on it, scored against the per-cell truth')
     .option('--out <dir>', 'working folder', 'cellcam-demo')
-    .option('--images <n>', 'synthetic images (>= 19 for a balanced set)', parseIntOption('--images', 19, 10000), 24)
+    .option('--images <n>', 'synthetic images (>= 19 for a balanced set)', parseIntOption('--images', 19, 10000), 80)
     .option('--size <px>', 'image side', parseIntOption('--size', 512, 4096), 1024)
     .option('--seed <k>', 'seed', parseIntOption('--seed', 0), 1)
-    .action(async (opts: { out: string; images: number; size: number; seed: number }) => {
+    .option('--cycles <n>', 'pseudo-label cycles', parseIntOption('--cycles', 1, 10), 2)
+    .option('--quiet', 'no progress output')
+    .action(async (opts: { out: string; images: number; size: number; seed: number; cycles: number; quiet?: boolean }) => {
       const t0 = performance.now();
       const data = join(opts.out, 'data');
       const say = (s: string) => process.stdout.write(`${s}\n`);
       if (!existsSync(join(data, 'synth.json'))) {
-        say(`1/4 synth: ${opts.images} images of ${opts.size}² -> ${data}`);
+        say(`synth: ${opts.images} images of ${opts.size}² (balanced, 25 % test) -> ${data}`);
         await synthesize({ out: data, images: opts.images, size: opts.size, seed: opts.seed, balanced: true, testFraction: 0.25 });
-      } else say(`1/4 synth: ${data} exists, reusing it`);
-      say('2/4 segment: model-free maps + official post-processing on the test images');
-      const seg = await segmentFolder({ imageDir: join(data, 'test'), outDir: join(opts.out, 'segmentation'), evalDir: data });
-      const sc = seg.score!;
-      say(`    cell-mask AP@0.6 ${sc.ap.toFixed(3)} (recall ${sc.recall.toFixed(3)}, precision ${sc.precision.toFixed(3)}, ${sc.truth} GT cells)`);
-      say('3/4 baselines and 4/4 scoring (mAP@0.6, mask IoU, test images)');
-      const rows: string[] = [];
-      for (const cells of ['truth', 'predicted'] as const) {
-        for (const kind of ['broadcast', 'random', 'oracle'] as BaselineKind[]) {
-          const file = join(opts.out, `${kind}-${cells}-cells.csv`);
-          await writeBaseline({ dataset: data, kind, out: file, cells: cells === 'predicted' ? join(opts.out, 'segmentation') : undefined });
-          const v = await validateSubmission(file, { images: join(data, 'test') });
-          const e = await evaluateFiles(join(data, 'truth.csv'), file);
-          rows.push(`| ${kind} | ${cells} | ${e.mAP.toFixed(4)} | ${v.ok ? 'valid' : `${v.problems.length} problems`} |`);
-        }
-      }
-      say('\n| submission | cells | mAP@0.6 | submit validate |\n|---|---|---:|---|');
-      for (const r of rows) say(r);
-      say(`\ndone in ${((performance.now() - t0) / 1000).toFixed(1)} s; outputs in ${opts.out}`);
+      } else say(`synth: ${data} exists, reusing it`);
+      say(`run: segment → features → train-image → cam → (pseudo-label → train-cell → predict) × ${opts.cycles} → evaluate`);
+      const rep = stageReporter(opts.quiet);
+      const run = await runPipeline({
+        train: join(data, 'train'), test: join(data, 'test'), out: join(opts.out, 'run'),
+        config: resolveConfig({ cycles: opts.cycles, seed: opts.seed }), resume: true, onEvent: rep.onEvent,
+      });
+      rep.stop();
+      process.stdout.write(summaryTable(run));
+      const v = await validateSubmission(run.submission!, { images: join(data, 'test') });
+      say(`submit validate: ${v.ok ? 'valid' : `${v.problems.length} problems`}`);
+      say(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; outputs in ${opts.out}`);
+      if (!v.ok) process.exitCode = 1;
     });
 }

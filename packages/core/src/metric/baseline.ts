@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
 import { listImageSets } from '../io/imageset.js';
 import { readGrey } from '../io/png.js';
-import { compressRleString, decodeCounts, encodeCells } from '../submit/encode.js';
-import { maskIou, rleMask } from './rle-iou.js';
+import { compressRleString, encodeCells } from '../submit/encode.js';
+import { truthLabelsForMasks } from './truth-match.js';
 import { rleToString } from '../kernels/rle.js';
 import { SubmissionWriter } from '../submit/writer.js';
 import { readTruth, NUM_CLASSES } from './evaluate.js';
@@ -67,29 +67,13 @@ export async function writeBaseline(options: BaselineOptions): Promise<{ images:
       }
       const labels = lab.data instanceof Uint16Array ? lab.data : Uint16Array.from(lab.data);
       const masks = await encodeCells(labels, lab.width, lab.height);
-      const trueLabels = new Map(t.cells.map((c) => [c.mask, c.labels]));
-      // Cells from another segmentation take the labels of their best-overlapping true cell.
-      const truthGeom = t.cells.map((c) => ({ labels: c.labels, m: rleMask(decodeCounts(c.mask, t.width, t.height), t.height) }));
-      const oracleLabels = (mask: string): number[] => {
-        const exact = trueLabels.get(mask);
-        if (exact) return exact;
-        const m = rleMask(decodeCounts(mask, t.width, t.height), t.height);
-        let best: number[] = [], bestIou = 0;
-        for (const g of truthGeom) {
-          const v = maskIou(m, g.m);
-          if (v > bestIou) {
-            bestIou = v;
-            best = g.labels;
-          }
-        }
-        return best;
-      };
+      const oracle = kind === 'oracle' ? truthLabelsForMasks(t, masks) : null;
       const imageLabels = [...new Set(t.cells.flatMap((c) => c.labels))].sort((a, b) => a - b);
       const preds = [];
-      for (const mask of masks) {
+      for (const [k, mask] of masks.entries()) {
         let scores: { label: number; confidence: number }[];
         if (kind === 'broadcast') scores = imageLabels.map((label) => ({ label, confidence: 1 }));
-        else if (kind === 'oracle') scores = oracleLabels(mask).map((label) => ({ label, confidence: 1 }));
+        else if (kind === 'oracle') scores = (oracle![k] ?? []).map((label) => ({ label, confidence: 1 }));
         else scores = Array.from({ length: NUM_CLASSES }, (_, label) => ({ label, confidence: rand() }));
         if (scores.length) preds.push({ mask, scores });
       }

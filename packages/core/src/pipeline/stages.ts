@@ -1,0 +1,664 @@
+/**
+ * The stages of `cellcam run`, each a function over a run folder: features, train-image, cam,
+ * pseudo-label, train-cell, predict and evaluate (segmentation reuses segment/segment.ts). Every
+ * output records the hash of what it was computed from; an output whose key still matches is
+ * reused, so reruns skip finished work and a killed run resumes.
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CellcamError } from '../errors.js';
+import { readImageSet, CHANNELS } from '../io/imageset.js';
+import { readGrey } from '../io/png.js';
+import { poolCells } from '../kernels/pool.js';
+import { encodeCells } from '../submit/encode.js';
+import { SubmissionWriter } from '../submit/writer.js';
+import { NUM_CLASSES, evaluateFiles, readTruth, type EvaluateResult, type ImageTruth } from '../metric/evaluate.js';
+import { truthLabelsForMasks } from '../metric/truth-match.js';
+import { OrtPool, type OrtTensorData } from '../model/session.js';
+import { decodeOnnxModel } from '../model/onnx-writer.js';
+import { CELL_CROP_CONTRACT, CELL_FEATURES_CONTRACT, IMAGE_CLASSIFIER_CONTRACT, META, UNKNOWN_CLASS } from '../model/contracts.js';
+import { cellCrops } from '../io/crops.js';
+import { FEATURE_COUNT, FEATURE_LAYOUT, featureModel } from '../features/bank.js';
+import { imageTensor } from '../features/input.js';
+import { imageClassifierModel } from '../cam/image-model.js';
+import { activate, applyStandardizer, fitStandardizer, mlpLogits, sigmoid, trainLogistic, trainMlp, type Matrix } from '../train/optim.js';
+import { cellClassifierModel, cellInputTransform } from '../train/cell-model.js';
+import { pseudoLabelImage, pseudoLabelQuality, singleTarget, type PseudoLabelQuality } from '../pseudolabel/pseudolabel.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { hashFile, hashValue, readJson, readJsonOrNull, writeJson } from './store.js';
+import type { RunConfig } from './config.js';
+import { combine } from '../predict/combine.js';
+import type { RunDataset } from './dataset.js';
+import { VERSION } from '../version.js';
+import { forEachLimit } from '../util/concurrency.js';
+
+/** Per-cell features of one image: `feats` is cells × CELL_FEATURE_COUNT (see docs/pipeline.md). */
+export interface CellRecord {
+  id: string;
+  key: string;
+  width: number;
+  height: number;
+  /** label ids of the non-empty cells, ascending */
+  cellIds: number[];
+  area: number[];
+  /** encoded masks (submission encoding), one per cell */
+  masks: string[];
+  /** image-level spatial mean of each feature-bank channel */
+  gap: number[];
+  feats: number[];
+}
+
+/** Cell feature layout: bank means over the whole cell, nucleus and cytoplasm, then bank maxima over the cell. */
+export const CELL_FEATURE_COUNT = 4 * FEATURE_COUNT;
+
+export interface CamRecord {
+  id: string;
+  key: string;
+  logits: number[];
+  /** cells × 19: CAM mean and max over each cell (logit scale) */
+  mean: number[];
+  max: number[];
+}
+
+export interface RunEvent {
+  stage: string;
+  done: number;
+  total: number;
+  id?: string;
+  message?: string;
+}
+
+export interface StageContext {
+  out: string;
+  config: RunConfig;
+  data: RunDataset;
+  jobs: number;
+  force: boolean;
+  onEvent: (e: RunEvent) => void;
+}
+
+export const dirs = (out: string) => ({
+  segment: (split: 'train' | 'test') => join(out, 'segment', split),
+  features: join(out, 'features'),
+  trainImage: join(out, 'train-image'),
+  cam: join(out, 'cam'),
+  pseudo: (k: number) => join(out, 'pseudo-label', `cycle-${k}`),
+  trainCell: (k: number) => join(out, 'train-cell', `cycle-${k}`),
+  predict: (k: number) => join(out, 'predict', `cycle-${k}`),
+  evaluate: join(out, 'evaluate'),
+});
+
+/** Which image folder an id lives in (train and test ids are disjoint: loadRunDataset checks it). */
+export const splitOf = (data: RunDataset, id: string): 'train' | 'test' => (data.labels.has(id) ? 'train' : 'test');
+
+async function imageFilesHash(dir: string, id: string): Promise<string> {
+  const img = await readImageSet(dir, id, { allowNonSquare: true }).catch((e) => {
+    throw e;
+  });
+  return hashValue(await Promise.all(CHANNELS.map((c) => hashFile(img.files[c]))));
+}
+
+const nz = (v: number) => (Number.isFinite(v) ? v : 0);
+
+// ---------------------------------------------------------------------------------------------
+// features: the feature bank on every image, pooled over each cell (whole, nucleus, cytoplasm)
+
+export async function featuresStage(ctx: StageContext, ids: readonly string[]): Promise<{ computed: number; reused: number; cells: number }> {
+  const { out, config, data } = ctx;
+  const d = dirs(out);
+  const size = config.image.inputSize;
+  // One pool shared by the concurrent workers: keep the promise, so that two workers cannot both create one.
+  let poolP: Promise<OrtPool> | null = null;
+  let computed = 0, reused = 0, cells = 0, done = 0;
+  try {
+    await forEachLimit(ids, ctx.jobs, async (id) => {
+      const split = splitOf(data, id);
+      const imageDir = split === 'train' ? data.trainDir : data.testDir;
+      const segDir = d.segment(split);
+      const cellsPng = join(segDir, `${id}_cells.png`), nucleiPng = join(segDir, `${id}_nuclei.png`);
+      const key = hashValue([FEATURE_LAYOUT, size, await imageFilesHash(imageDir, id), await hashFile(cellsPng), await hashFile(nucleiPng)]);
+      const path = join(d.features, `${id}.json`);
+      const old = ctx.force ? null : await readJsonOrNull<CellRecord>(path);
+      if (old && old.key === key) {
+        reused++;
+        cells += old.cellIds.length;
+      } else {
+        poolP ??= OrtPool.create(featureModel(size), { name: 'feature bank', executionProviders: ['cpu'] });
+        const pool = await poolP;
+        const img = await readImageSet(imageDir, id, { allowNonSquare: true });
+        const [lab, nuc] = await Promise.all([readGrey(cellsPng), readGrey(nucleiPng)]);
+        if (lab.width !== img.width || lab.height !== img.height) {
+          throw new CellcamError('CELLCAM_E_FORMAT', `${cellsPng}: ${lab.width}x${lab.height} but the image is ${img.width}x${img.height}`);
+        }
+        const x = imageTensor(img, size);
+        const res = await pool.run({ image: { dtype: 'float32', dims: [1, 4, size, size], data: x } });
+        const f = res.features;
+        const [, K, h, w] = f.dims;
+        const map = f.data as Float32Array;
+        const labels = toU16(lab.data), nuclei = toU16(nuc.data);
+        const rec = await cellRecord(id, key, img.width, img.height, map, K, h, w, labels, nuclei);
+        await writeJson(path, rec);
+        computed++;
+        cells += rec.cellIds.length;
+      }
+      ctx.onEvent({ stage: 'features', done: ++done, total: ids.length, id });
+    });
+  } finally {
+    if (poolP) await (await (poolP as Promise<OrtPool>).catch(() => null))?.close();
+  }
+  return { computed, reused, cells };
+}
+
+function toU16(a: Uint8Array | Uint16Array): Uint16Array {
+  return a instanceof Uint16Array ? a : Uint16Array.from(a);
+}
+
+/** Pools a [K,h,w] feature map over the cells of one image into a {@link CellRecord}. */
+export async function cellRecord(
+  id: string, key: string, width: number, height: number, map: Float32Array, K: number, h: number, w: number, labels: Uint16Array, nuclei: Uint16Array,
+): Promise<CellRecord> {
+  let maxId = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] > maxId) maxId = labels[i];
+  const gap = new Array<number>(K).fill(0);
+  for (let k = 0; k < K; k++) {
+    let s = 0;
+    for (let i = k * h * w; i < (k + 1) * h * w; i++) s += map[i];
+    gap[k] = s / (h * w);
+  }
+  const rec: CellRecord = { id, key, width, height, cellIds: [], area: [], masks: [], gap, feats: [] };
+  if (maxId === 0) return rec;
+  const st = await poolCells(map, labels, { channels: K, mapHeight: h, mapWidth: w, width, height, cells: maxId, nuclei, stats: 'mean+max' });
+  const masks = await encodeCells(labels, width, height);
+  for (let c = 1; c <= maxId; c++) {
+    const area = st.area[c - 1];
+    if (area === 0) continue;
+    rec.cellIds.push(c);
+    rec.area.push(area);
+    rec.masks.push(masks[c - 1]);
+    for (let s = 0; s < 3; s++) for (let k = 0; k < K; k++) rec.feats.push(nz(st.mean[(s * maxId + c - 1) * K + k]));
+    for (let k = 0; k < K; k++) rec.feats.push(nz(st.max![(c - 1) * K + k]));
+  }
+  return rec;
+}
+
+async function loadCellRecords(out: string, ids: readonly string[]): Promise<Map<string, CellRecord>> {
+  const m = new Map<string, CellRecord>();
+  for (const id of ids) m.set(id, await readJson<CellRecord>(join(dirs(out).features, `${id}.json`), `features of ${id}`));
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// train-image: the linear CAM head on pooled features (GAP commutes with a linear head)
+
+export interface ImageTrainReport {
+  key: string;
+  source: 'built-in' | 'external' | 'given';
+  model: string;
+  images: number;
+  loss?: number;
+}
+
+export async function trainImageStage(ctx: StageContext): Promise<ImageTrainReport> {
+  const { out, config, data } = ctx;
+  const d = dirs(out).trainImage;
+  const modelPath = join(d, 'model.onnx');
+  if (config.image.model) {
+    if (!existsSync(config.image.model)) throw new CellcamError('CELLCAM_E_MODEL', `${config.image.model}: image classifier not found (config image.model)`);
+    return { key: await hashFile(config.image.model), source: 'given', model: config.image.model, images: 0 };
+  }
+  const recs = await loadCellRecords(out, data.train);
+  const key = hashValue(['train-image', VERSION, config.image, config.seed, config.trainer, config.trainer ? config.trainerParams : null, data.train.map((id) => [id, data.labels.get(id), recs.get(id)!.key])]);
+  const reportPath = join(d, 'report.json');
+  const old = ctx.force ? null : await readJsonOrNull<ImageTrainReport>(reportPath);
+  if (old && old.key === key && existsSync(modelPath)) return old;
+  if (config.trainer) {
+    const { trainImageExternal } = await import('./external-stages.js');
+    const r = await trainImageExternal(ctx, modelPath);
+    const report: ImageTrainReport = { key, source: 'external', model: modelPath, images: data.train.length, ...r };
+    await writeJson(reportPath, report);
+    return report;
+  }
+  const n = data.train.length, K = FEATURE_COUNT;
+  const X: Matrix = { data: new Float64Array(n * K), rows: n, cols: K };
+  const Y: Matrix = { data: new Float64Array(n * NUM_CLASSES), rows: n, cols: NUM_CLASSES };
+  data.train.forEach((id, i) => {
+    recs.get(id)!.gap.forEach((v, k) => (X.data[i * K + k] = v));
+    for (const c of data.labels.get(id)!) Y.data[i * NUM_CLASSES + c] = 1;
+  });
+  ctx.onEvent({ stage: 'train-image', done: 0, total: 1, message: `logistic head on ${n} images × ${K} pooled features` });
+  const st = fitStandardizer(X);
+  const m = trainLogistic(applyStandardizer(X, st), Y, { l2: config.image.l2, epochs: config.image.epochs, lr: config.image.lr });
+  // Fold the standardisation into the head: w' = w / sd, b' = b - Σ w·mean / sd.
+  const weights = new Float32Array(NUM_CLASSES * K), bias = new Float32Array(NUM_CLASSES);
+  for (let c = 0; c < NUM_CLASSES; c++) {
+    let b = m.b[c];
+    for (let k = 0; k < K; k++) {
+      const wk = m.W[c * K + k] * st.invStd[k];
+      weights[c * K + k] = wk;
+      b -= wk * st.mean[k];
+    }
+    bias[c] = b;
+  }
+  await mkdir(d, { recursive: true });
+  await writeFileAtomic(modelPath, imageClassifierModel({ weights, bias }, config.image.inputSize));
+  const report: ImageTrainReport = { key, source: 'built-in', model: modelPath, images: n, loss: m.loss };
+  await writeJson(reportPath, report);
+  ctx.onEvent({ stage: 'train-image', done: 1, total: 1 });
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// cam: the image classifier on every image; CAMs pooled over each cell
+
+async function decodedModel(path: string): Promise<Record<string, any> | null> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return decodeOnnxModel(await readFile(path));
+  } catch {
+    return null; // ORT reports an unreadable model with its own message
+  }
+}
+
+/** Name of a model's first graph input ('' when unreadable). */
+export async function modelInputName(path: string): Promise<string> {
+  return (await decodedModel(path))?.graph?.input?.[0]?.name ?? '';
+}
+
+/** An integer the model declares: metadata `key`, else its first input's dimension `axis`, else the fallback. */
+export async function modelMetaInt(path: string, key: string, axis: number, fallback: number): Promise<number> {
+  const m = await decodedModel(path);
+  const meta = (m?.metadataProps ?? []).find((p: { key: string }) => p.key === key);
+  if (meta && Number.isInteger(Number(meta.value)) && Number(meta.value) > 0) return Number(meta.value);
+  const dv = m?.graph?.input?.[0]?.type?.tensorType?.shape?.dim?.[axis]?.dimValue;
+  if (dv !== undefined && Number(dv) > 0) return Number(dv);
+  return fallback;
+}
+
+/** The square input side a model declares (metadata, else its input shape, else the config). */
+export async function modelInputSize(path: string, fallback: number): Promise<number> {
+  return modelMetaInt(path, META.inputSize, 2, fallback);
+}
+
+export async function camStage(ctx: StageContext, ids: readonly string[], modelPath: string): Promise<{ computed: number; reused: number }> {
+  const { out, config, data } = ctx;
+  const d = dirs(out);
+  const modelHash = await hashFile(modelPath);
+  const size = await modelInputSize(modelPath, config.image.inputSize);
+  let pool: OrtPool | null = null;
+  let computed = 0, reused = 0, done = 0;
+  try {
+    pool = await OrtPool.create(modelPath, { contract: { ...IMAGE_CLASSIFIER_CONTRACT, exactInputs: true } });
+    const p = pool;
+    await forEachLimit(ids, ctx.jobs, async (id) => {
+      const rec = await readJson<CellRecord>(join(d.features, `${id}.json`), `features of ${id}`);
+      const key = hashValue([modelHash, size, rec.key]);
+      const path = join(d.cam, `${id}.json`);
+      const old = ctx.force ? null : await readJsonOrNull<CamRecord>(path);
+      if (old && old.key === key) reused++;
+      else {
+        const split = splitOf(data, id);
+        const img = await readImageSet(split === 'train' ? data.trainDir : data.testDir, id, { allowNonSquare: true });
+        const res = await p.run({ image: { dtype: 'float32', dims: [1, 4, size, size], data: imageTensor(img, size) } }, { outputs: ['logits', 'cam'] });
+        const [, C, h, w] = res.cam.dims;
+        if (C !== NUM_CLASSES) throw new CellcamError('CELLCAM_E_MODEL', `${modelPath}: cam has ${C} channels but ${NUM_CLASSES} are required`);
+        const labels = toU16((await readGrey(join(d.segment(split), `${id}_cells.png`))).data);
+        const n = rec.cellIds.length;
+        const camRec: CamRecord = { id, key, logits: Array.from(res.logits.data as Float32Array), mean: new Array(n * C), max: new Array(n * C) };
+        if (n) {
+          const maxId = rec.cellIds[n - 1];
+          const st = await poolCells(res.cam.data as Float32Array, labels, { channels: C, mapHeight: h, mapWidth: w, width: rec.width, height: rec.height, cells: maxId });
+          rec.cellIds.forEach((cid, i) => {
+            for (let c = 0; c < C; c++) {
+              camRec.mean[i * C + c] = nz(st.mean[(cid - 1) * C + c]);
+              camRec.max[i * C + c] = nz(st.max![(cid - 1) * C + c]);
+            }
+          });
+        }
+        await writeJson(path, camRec);
+        computed++;
+      }
+      ctx.onEvent({ stage: 'cam', done: ++done, total: ids.length, id });
+    });
+  } finally {
+    await pool?.close();
+  }
+  return { computed, reused };
+}
+
+// ---------------------------------------------------------------------------------------------
+// pseudo-label: image labels + evidence → per-cell labels
+
+export interface PseudoLabels {
+  key: string;
+  cycle: number;
+  /** per image, per cell (in CellRecord order): labels ([] = unknown) */
+  labels: Record<string, number[][]>;
+  stats: {
+    images: number;
+    cells: number;
+    labelled: number;
+    unknown: number;
+    perClass: number[];
+    quality: PseudoLabelQuality | null;
+  };
+}
+
+/** Per-cell evidence in [0, 1]: sigmoid of the pooled CAM, fused with out-of-fold cell probabilities after cycle 1. */
+export function cellEvidence(cam: CamRecord, statistic: 'mean' | 'max', previous: number[] | null, fuse: number): Float64Array {
+  const src = statistic === 'max' ? cam.max : cam.mean;
+  const e = Float64Array.from(src, (v) => sigmoid(v));
+  if (previous) for (let i = 0; i < e.length; i++) e[i] = fuse * previous[i] + (1 - fuse) * e[i];
+  return e;
+}
+
+export async function pseudoLabelStage(ctx: StageContext, cycle: number, oofKey: string | null): Promise<PseudoLabels> {
+  const { out, config, data } = ctx;
+  const d = dirs(out);
+  const cams = new Map<string, CamRecord>();
+  for (const id of data.train) cams.set(id, await readJson<CamRecord>(join(d.cam, `${id}.json`), `CAM of ${id}`));
+  const pl = config.pseudoLabel;
+  const key = hashValue(['pseudo', cycle, pl, oofKey, data.train.map((id) => [id, data.labels.get(id), cams.get(id)!.key])]);
+  const path = join(d.pseudo(cycle), 'labels.json');
+  const old = ctx.force ? null : await readJsonOrNull<PseudoLabels>(path);
+  if (old && old.key === key) return old;
+  const oof = cycle > 1 ? await readJson<{ probs: Record<string, number[]> }>(join(d.trainCell(cycle - 1), 'oof.json'), `cycle ${cycle - 1} out-of-fold predictions`) : null;
+  const truth = data.truthPath ? await readTruth(data.truthPath) : null;
+  const res: PseudoLabels = { key, cycle, labels: {}, stats: { images: data.train.length, cells: 0, labelled: 0, unknown: 0, perClass: new Array(NUM_CLASSES).fill(0), quality: null } };
+  const allPseudo: number[][] = [], allTruth: (number[] | null)[] = [];
+  for (const id of data.train) {
+    const cam = cams.get(id)!;
+    const n = cam.mean.length / NUM_CLASSES;
+    const ev = cellEvidence(cam, pl.statistic, oof ? oof.probs[id] : null, pl.fuse);
+    const labels = pseudoLabelImage(data.labels.get(id)!, ev, n, pl);
+    res.labels[id] = labels;
+    res.stats.cells += n;
+    for (const l of labels) {
+      if (l.length) res.stats.labelled++;
+      else res.stats.unknown++;
+      for (const c of l) res.stats.perClass[c]++;
+    }
+    const t = truth?.get(id);
+    if (t) {
+      const rec = await readJson<CellRecord>(join(d.features, `${id}.json`), `features of ${id}`);
+      allPseudo.push(...labels);
+      allTruth.push(...truthLabelsForMasks(t, rec.masks, 0.5));
+    }
+  }
+  if (allPseudo.length) res.stats.quality = pseudoLabelQuality(allPseudo, allTruth);
+  await writeJson(path, res);
+  ctx.onEvent({ stage: `pseudo-label ${cycle}`, done: 1, total: 1 });
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// train-cell: an MLP on pooled cell features; out-of-fold probabilities for the next cycle
+
+export interface CellTrainReport {
+  key: string;
+  cycle: number;
+  source: 'built-in' | 'external';
+  model: string;
+  cells: number;
+  classes: number;
+  loss?: number;
+}
+
+function cellMatrix(recs: CellRecord[]): Matrix {
+  const n = recs.reduce((s, r) => s + r.cellIds.length, 0);
+  const X = new Float64Array(n * CELL_FEATURE_COUNT);
+  let o = 0;
+  for (const r of recs) {
+    cellInputTransform(r.feats, X.subarray(o, o + r.feats.length));
+    o += r.feats.length;
+  }
+  return { data: X, rows: n, cols: CELL_FEATURE_COUNT };
+}
+
+function cellTargets(ids: readonly string[], pseudo: PseudoLabels, mode: 'single' | 'multi'): { y: Float64Array; weight: Float64Array } {
+  const rows = ids.flatMap((id) => pseudo.labels[id]);
+  const C = mode === 'single' ? NUM_CLASSES + 1 : NUM_CLASSES;
+  const y = new Float64Array(mode === 'single' ? rows.length : rows.length * C);
+  const count = new Float64Array(C);
+  rows.forEach((l, i) => {
+    if (mode === 'single') count[(y[i] = singleTarget(l))]++;
+    else for (const c of l) (y[i * C + c] = 1), count[c]++;
+  });
+  // Inverse square-root class frequency: rare classes count more without drowning the common ones.
+  const weight = new Float64Array(rows.length).fill(1);
+  if (mode === 'single') {
+    rows.forEach((_, i) => (weight[i] = 1 / Math.sqrt(count[y[i]])));
+    const mean = weight.reduce((a, b) => a + b, 0) / (weight.length || 1);
+    for (let i = 0; i < weight.length; i++) weight[i] /= mean;
+  }
+  return { y, weight };
+}
+
+function fitCellMlp(config: RunConfig, X: Matrix, y: Float64Array, weight: Float64Array, seed: number) {
+  const st = fitStandardizer(X);
+  const mode = config.cell.mode === 'single' ? 'softmax' : 'sigmoid';
+  const classes = config.cell.mode === 'single' ? NUM_CLASSES + 1 : NUM_CLASSES;
+  const mlp = trainMlp(applyStandardizer(X, st), y, {
+    mode, classes, hidden: config.cell.hidden, epochs: config.cell.epochs, lr: config.cell.lr, l2: config.cell.l2, seed, sampleWeight: weight,
+  });
+  return { st, mlp };
+}
+
+/** Probabilities per 19 classes from a cell model's logits (softmax over 20 drops 'unknown'). */
+export function cellProbabilities(logits: ArrayLike<number>, width: number): Float64Array {
+  const rows = logits.length / width;
+  const p = activate(Float64Array.from(logits as ArrayLike<number>), width, width === NUM_CLASSES + 1 ? 'softmax' : 'sigmoid');
+  if (width === NUM_CLASSES) return p;
+  const out = new Float64Array(rows * NUM_CLASSES);
+  for (let i = 0; i < rows; i++) for (let c = 0; c < NUM_CLASSES; c++) out[i * NUM_CLASSES + c] = p[i * width + c];
+  return out;
+}
+
+export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: PseudoLabels): Promise<CellTrainReport> {
+  const { out, config, data } = ctx;
+  const d = dirs(out).trainCell(cycle);
+  const modelPath = join(d, 'model.onnx'), reportPath = join(d, 'report.json'), oofPath = join(d, 'oof.json');
+  const key = hashValue(['train-cell', VERSION, cycle, config.cell, config.seed, config.trainer, config.trainer ? config.trainerParams : null, pseudo.key]);
+  const old = ctx.force ? null : await readJsonOrNull<CellTrainReport>(reportPath);
+  if (old && old.key === key && existsSync(modelPath) && existsSync(oofPath)) return old;
+  const recs = await loadCellRecords(out, data.train);
+  const ids = data.train;
+  const X = cellMatrix(ids.map((id) => recs.get(id)!));
+  const { y, weight } = cellTargets(ids, pseudo, config.cell.mode);
+  if (X.rows === 0) throw new CellcamError('CELLCAM_E_ARG', 'no cells in the training images: nothing to train the cell classifier on');
+  const classes = config.cell.mode === 'single' ? NUM_CLASSES + 1 : NUM_CLASSES;
+  ctx.onEvent({ stage: `train-cell ${cycle}`, done: 0, total: config.cell.folds + 1, message: `${X.rows} cells` });
+  // Out-of-fold probabilities, folds grouped by image, so the next cycle never relabels a cell
+  // with a model that saw that cell's own pseudo-label.
+  // With a single training image there is nothing to hold out: its probabilities are in-sample.
+  const folds = Math.max(1, Math.min(config.cell.folds, ids.length));
+  const rowsOf: number[][] = [];
+  let r0 = 0;
+  for (const id of ids) {
+    const n = recs.get(id)!.cellIds.length;
+    rowsOf.push(Array.from({ length: n }, (_, k) => r0 + k));
+    r0 += n;
+  }
+  const probs: Record<string, number[]> = {};
+  for (let f = 0; f < folds; f++) {
+    const trainRows = folds === 1 ? rowsOf.flat() : ids.flatMap((_, i) => (i % folds !== f ? rowsOf[i] : []));
+    const pick = (src: Float64Array, w: number, rows: number[]) => {
+      const o = new Float64Array(rows.length * w);
+      rows.forEach((r, i) => o.set(src.subarray(r * w, r * w + w), i * w));
+      return o;
+    };
+    const Xf: Matrix = { data: pick(X.data, X.cols, trainRows), rows: trainRows.length, cols: X.cols };
+    const yW = config.cell.mode === 'single' ? 1 : NUM_CLASSES;
+    const { st, mlp } = fitCellMlp(config, Xf, pick(y, yW, trainRows), pick(weight, 1, trainRows), config.seed + cycle * 100 + f);
+    for (let i = f; i < ids.length; i += folds) {
+      const rows = rowsOf[i];
+      const Xi: Matrix = { data: pick(X.data, X.cols, rows), rows: rows.length, cols: X.cols };
+      probs[ids[i]] = Array.from(cellProbabilities(mlpLogits(mlp, applyStandardizer(Xi, st)), classes));
+    }
+    ctx.onEvent({ stage: `train-cell ${cycle}`, done: f + 1, total: folds + 1 });
+  }
+  await writeJson(oofPath, { key, probs });
+  let report: CellTrainReport;
+  if (config.trainer) {
+    const { trainCellExternal } = await import('./external-stages.js');
+    const r = await trainCellExternal(ctx, cycle, pseudo, modelPath);
+    report = { key, cycle, source: 'external', model: modelPath, cells: X.rows, classes, ...r };
+  } else {
+    const { st, mlp } = fitCellMlp(config, X, y, weight, config.seed + cycle * 100 + 99);
+    await mkdir(d, { recursive: true });
+    await writeFileAtomic(modelPath, cellClassifierModel(mlp, st));
+    report = { key, cycle, source: 'built-in', model: modelPath, cells: X.rows, classes, loss: mlp.loss };
+  }
+  await writeJson(reportPath, report);
+  ctx.onEvent({ stage: `train-cell ${cycle}`, done: folds + 1, total: folds + 1 });
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// predict: cell × image probabilities → submission rows
+
+export interface PredictReport {
+  cycle: number;
+  submissions: { test: string; val: string | null };
+  images: number;
+  cells: number;
+}
+
+export async function predictStage(ctx: StageContext, cycle: number, cellModel: string): Promise<PredictReport> {
+  const { out, config, data } = ctx;
+  const d = dirs(out);
+  const crops = (await modelInputName(cellModel)) === 'crop';
+  const cropSize = crops ? await modelMetaInt(cellModel, META.cropSize, 2, config.cell.cropSize) : 0;
+  const pool = await OrtPool.create(cellModel, { contract: crops ? CELL_CROP_CONTRACT : CELL_FEATURES_CONTRACT, executionProviders: ['cpu'] });
+  const width = pool.info.outputs.find((v) => v.name === 'logits')?.shape[1];
+  try {
+    const outDir = d.predict(cycle);
+    await mkdir(outDir, { recursive: true });
+    const result: PredictReport = { cycle, submissions: { test: join(outDir, 'submission.csv'), val: data.val.length ? join(outDir, 'validation.csv') : null }, images: 0, cells: 0 };
+    const probs: Record<string, { image: number[]; cell: number[] }> = {};
+    for (const [split, ids] of [['val', data.val], ['test', data.test]] as const) {
+      if (!ids.length) continue;
+      const writer = await SubmissionWriter.open(split === 'test' ? result.submissions.test : result.submissions.val!);
+      try {
+        let done = 0;
+        for (const id of ids) {
+          const rec = await readJson<CellRecord>(join(d.features, `${id}.json`), `features of ${id}`);
+          const cam = await readJson<CamRecord>(join(d.cam, `${id}.json`), `CAM of ${id}`);
+          const n = rec.cellIds.length;
+          const pi = cam.logits.map(sigmoid);
+          let pc: Float64Array = new Float64Array(0);
+          if (n) {
+            let feeds: Record<string, OrtTensorData>;
+            if (crops) {
+              const imageDir = split === 'test' ? data.testDir : data.trainDir;
+              const img = await readImageSet(imageDir, id, { allowNonSquare: true });
+              const labels = toU16((await readGrey(join(d.segment(splitOf(data, id)), `${id}_cells.png`))).data);
+              const c = cellCrops(img, labels, { size: cropSize, ids: rec.cellIds });
+              feeds = { crop: { dtype: 'float32', dims: [n, 4, cropSize, cropSize], data: c.data } };
+            } else feeds = { cell_features: { dtype: 'float32', dims: [n, CELL_FEATURE_COUNT], data: Float32Array.from(rec.feats) } };
+            const res = await pool.run(feeds);
+            const w = res.logits.dims[1];
+            if (w !== NUM_CLASSES && w !== NUM_CLASSES + 1) throw new CellcamError('CELLCAM_E_MODEL', `${cellModel}: logits have ${w} columns but 19 or 20 are required`);
+            pc = cellProbabilities(res.logits.data as Float32Array, w);
+          }
+          probs[id] = { image: pi, cell: Array.from(pc) };
+          const cells = rec.masks.map((mask, i) => ({
+            mask,
+            scores: Array.from({ length: NUM_CLASSES }, (_, c) => combine(config.predict.combine, pi[c], pc[i * NUM_CLASSES + c])),
+          }));
+          await writer.addImage(id, rec.width, rec.height, cells);
+          result.images++;
+          result.cells += n;
+          ctx.onEvent({ stage: `predict ${cycle} (${split})`, done: ++done, total: ids.length, id });
+        }
+        await writer.close();
+      } catch (e) {
+        await writer.abort();
+        throw e;
+      }
+    }
+    await writeJson(join(outDir, 'probabilities.json'), { cycle, width, probs });
+    return result;
+  } finally {
+    await pool.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// evaluate: cell-level mAP per cycle and the reference submissions on the same cells
+
+export interface EvaluationSummary {
+  split: 'val' | 'test';
+  rows: { name: string; mAP: number; file: string }[];
+}
+
+/** Writes broadcast (true image labels, confidence 1), image-only and oracle submissions for ids. */
+export async function writeReferences(out: string, ids: readonly string[], truth: Map<string, ImageTruth>, split: string): Promise<Record<string, string>> {
+  const d = dirs(out);
+  const files: Record<string, string> = {
+    broadcast: join(d.evaluate, `${split}-broadcast.csv`),
+    'image-only': join(d.evaluate, `${split}-image-only.csv`),
+    oracle: join(d.evaluate, `${split}-oracle.csv`),
+  };
+  const writers = Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, f]) => [k, await SubmissionWriter.open(f)] as const)));
+  try {
+    for (const id of ids) {
+      const rec = await readJson<CellRecord>(join(d.features, `${id}.json`), `features of ${id}`);
+      const cam = await readJson<CamRecord>(join(d.cam, `${id}.json`), `CAM of ${id}`);
+      const t = truth.get(id);
+      if (!t) continue;
+      const imageLabels = [...new Set(t.cells.flatMap((c) => c.labels))].sort((a, b) => a - b);
+      const oracle = truthLabelsForMasks(t, rec.masks);
+      const pi = cam.logits.map(sigmoid);
+      await writers.broadcast.addImage(id, rec.width, rec.height, rec.masks.map((mask) => ({ mask, scores: imageLabels.map((label) => ({ label, confidence: 1 })) })));
+      await writers['image-only'].addImage(id, rec.width, rec.height, rec.masks.map((mask) => ({ mask, scores: pi })));
+      await writers.oracle.addImage(id, rec.width, rec.height, rec.masks.map((mask, i) => ({ mask, scores: (oracle[i] ?? []).map((label) => ({ label, confidence: 1 })) })));
+    }
+    for (const w of Object.values(writers)) await w.close();
+  } catch (e) {
+    for (const w of Object.values(writers)) await w.abort();
+    throw e;
+  }
+  return files;
+}
+
+export async function evaluateStage(ctx: StageContext, predictions: PredictReport[]): Promise<EvaluationSummary[] | null> {
+  const { out, data } = ctx;
+  if (!data.truthPath) return null;
+  const truth = await readTruth(data.truthPath);
+  await mkdir(dirs(out).evaluate, { recursive: true });
+  const summaries: EvaluationSummary[] = [];
+  for (const split of ['val', 'test'] as const) {
+    const ids = split === 'val' ? data.val : data.test;
+    if (!ids.length || !ids.some((id) => truth.has(id))) continue;
+    const refs = await writeReferences(out, ids, truth, split);
+    const rows: EvaluationSummary['rows'] = [];
+    const score = async (name: string, file: string) => {
+      const r: EvaluateResult = await evaluateFiles(data.truthPath!, file);
+      rows.push({ name, mAP: r.mAP, file });
+      await writeJson(join(dirs(out).evaluate, `${split}-${name}.json`), r);
+    };
+    await score('broadcast', refs.broadcast);
+    await score('image-only', refs['image-only']);
+    for (const p of predictions) {
+      const file = split === 'test' ? p.submissions.test : p.submissions.val;
+      if (file) await score(`cycle ${p.cycle}`, file);
+    }
+    await score('oracle', refs.oracle);
+    summaries.push({ split, rows });
+    ctx.onEvent({ stage: 'evaluate', done: summaries.length, total: 2, message: split });
+  }
+  return summaries;
+}
+
+/** Copies the last cycle's test submission to OUT/submission.csv (atomically). */
+export async function publishSubmission(out: string, p: PredictReport): Promise<string> {
+  const dst = join(out, 'submission.csv');
+  const tmp = `${dst}.tmp-${process.pid}`;
+  await copyFile(p.submissions.test, tmp);
+  const { rename } = await import('node:fs/promises');
+  await rename(tmp, dst);
+  return dst;
+}
+
+export { UNKNOWN_CLASS };

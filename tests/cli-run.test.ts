@@ -1,0 +1,182 @@
+// `cellcam run` and the stage commands end to end on a small synthetic set: outputs, run.json,
+// reuse on rerun, resume after a kill, stopping after a stage, an external trainer, and bad input
+// that fails with a clear error while the earlier stages' outputs are kept.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..');
+const cli = join(root, 'packages', 'cli', 'dist', 'main.js');
+const tiny = join(root, 'examples', 'trainer', 'tiny-trainer.mjs');
+const dir = mkdtempSync(join(tmpdir(), 'cellcam-cli-run-'));
+const data = join(dir, 'syn');
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+const io = (out: string) => ['--train', join(data, 'train'), '--test', join(data, 'test'), '--out', out, '--quiet'];
+const readRun = (out: string) => JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+const stage = (r: { stages: { stage: string; counts: Record<string, number> }[] }, name: string) => r.stages.find((s) => s.stage === name)!;
+
+describe.skipIf(!existsSync(cli))('cellcam run', () => {
+  beforeAll(() => {
+    const r = run(['synth', '--out', data, '--images', '20', '--size', '512', '--seed', '5', '--balanced', '--test-fraction', '0.25', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs every stage, writes a valid submission and run.json, and scores each cycle', () => {
+    const out = join(dir, 'full');
+    const r = run(['run', ...io(out)]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    for (const f of ['segment/train', 'segment/test', 'features', 'train-image/model.onnx', 'cam', 'pseudo-label/cycle-1/labels.json',
+      'train-cell/cycle-2/model.onnx', 'predict/cycle-2/submission.csv', 'submission.csv', 'evaluate/test-broadcast.json']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const rec = readRun(out);
+    expect(rec.status).toBe('finished');
+    expect(rec.split).toEqual({ train: 13, val: 2, test: 5 }); // round(15 × 0.1) validation images
+    expect(rec.stages.map((s: { stage: string }) => s.stage)).toEqual([
+      'segment (train)', 'segment (test)', 'features', 'train-image', 'cam', 'pseudo-label 1', 'train-cell 1', 'predict 1',
+      'pseudo-label 2', 'train-cell 2', 'predict 2', 'evaluate',
+    ]);
+    expect(rec.versions.cellcam).toMatch(/^\d+\.\d+\.\d+/);
+    expect(rec.pseudoLabels).toHaveLength(2);
+    expect(rec.pseudoLabels[0].quality.precision).toBeGreaterThan(0.5);
+    const test = rec.evaluation.find((e: { split: string }) => e.split === 'test');
+    const names = test.rows.map((x: { name: string }) => x.name);
+    expect(names).toEqual(['broadcast', 'image-only', 'cycle 1', 'cycle 2', 'oracle']);
+    for (const row of test.rows) expect(row.mAP).toBeGreaterThan(0.3);
+    expect(r.stdout).toMatch(/\| cycle 2 \| 0\.\d{4} \|/);
+    expect(r.stdout).toMatch(/pseudo-labels cycle 1: \d+ of \d+ cells labelled/);
+    const v = run(['submit', 'validate', join(out, 'submission.csv'), '--images', join(data, 'test')]);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+  }, 300_000);
+
+  it('reuses every finished output on a rerun', () => {
+    const out = join(dir, 'full');
+    const r = run(['run', ...io(out)]);
+    expect(r.status, r.stderr).toBe(0);
+    const rec = readRun(out);
+    expect(stage(rec, 'segment (train)').counts).toMatchObject({ segmented: 0, reused: 15 });
+    expect(stage(rec, 'features').counts).toMatchObject({ computed: 0, reused: 20 });
+    expect(stage(rec, 'cam').counts).toMatchObject({ computed: 0, reused: 20 });
+  }, 300_000);
+
+  it('stops after a stage (cellcam pseudo-label) and continues from there', () => {
+    const out = join(dir, 'staged');
+    const r = run(['pseudo-label', ...io(out), '--cycles', '1']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readRun(out).stoppedAfter).toBe('pseudo-label 1');
+    expect(existsSync(join(out, 'pseudo-label/cycle-1/labels.json'))).toBe(true);
+    expect(existsSync(join(out, 'train-cell'))).toBe(false);
+    const p = run(['predict', ...io(out), '--cycles', '1']);
+    expect(p.status, p.stderr).toBe(0);
+    const rec = readRun(out);
+    expect(stage(rec, 'features').counts.computed).toBe(0);
+    expect(existsSync(join(out, 'submission.csv'))).toBe(true);
+  }, 300_000);
+
+  it('resumes after a kill, and refuses to silently reuse an unfinished run', async () => {
+    const out = join(dir, 'killed');
+    const child = spawn(process.execPath, [cli, 'run', ...io(out), '--cycles', '1'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const featuresDir = join(out, 'features');
+    let killed = false;
+    const poll = setInterval(() => {
+      if (!killed && existsSync(featuresDir) && readdirSync(featuresDir).filter((f) => f.endsWith('.json') && !f.startsWith('.cellcam-tmp')).length >= 3) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    }, 20);
+    await exited;
+    clearInterval(poll);
+    expect(killed, 'the run finished before it could be killed').toBe(true);
+    expect(readRun(out).status).toBe('running');
+    const refused = run(['run', ...io(out), '--cycles', '1']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/unfinished run .*--resume/);
+    const r = run(['run', ...io(out), '--cycles', '1', '--resume']);
+    expect(r.status, r.stderr).toBe(0);
+    const rec = readRun(out);
+    expect(rec.status).toBe('finished');
+    const features = stage(rec, 'features').counts;
+    expect(features.reused).toBeGreaterThanOrEqual(3);
+    expect(features.reused + features.computed).toBe(20);
+    expect(stage(rec, 'segment (train)').counts.reused).toBe(15);
+  }, 300_000);
+
+  it('hands both training stages to an external trainer (cell-features contract)', () => {
+    const out = join(dir, 'external');
+    const r = run(['run', ...io(out), '--cycles', '1', '--trainer', `"${process.execPath}" "${tiny}"`]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const img = JSON.parse(readFileSync(join(out, 'train-image/report.json'), 'utf8'));
+    const cell = JSON.parse(readFileSync(join(out, 'train-cell/cycle-1/report.json'), 'utf8'));
+    expect([img.source, cell.source]).toEqual(['external', 'external']);
+    const job = JSON.parse(readFileSync(join(out, 'train-cell/cycle-1/external/job.json'), 'utf8'));
+    expect(job).toMatchObject({ version: 1, stage: 'train-cell', contract: 'cell-features', multiLabel: false });
+    expect(job.classes).toHaveLength(20);
+    const manifest = readFileSync(job.manifest, 'utf8').split('\n');
+    expect(manifest[0]).toBe('ID,cell,file,index,labels,split');
+    expect(existsSync(join(out, 'train-image/external/trainer.log'))).toBe(true);
+    expect(existsSync(join(out, 'submission.csv'))).toBe(true);
+  }, 300_000);
+
+  it.each([
+    ['a label file naming an image without an image set', (f: string) => writeFileSync(f, 'ID,Label\nnot-an-image,0\n'), /not-an-image/],
+    ['a class id out of range', (f: string) => writeFileSync(f, 'ID,Label\nx,25\n'), /:2: image x: expected class ids 0\.\.18/],
+    ['an empty training set', (f: string) => writeFileSync(f, 'ID,Label\n'), /no labelled training images/],
+  ])('fails clearly on %s', (_name, make, message) => {
+    const labels = join(dir, `labels-${Math.random().toString(36).slice(2)}.csv`);
+    make(labels);
+    const r = run(['run', ...io(join(dir, 'bad-labels')), '--labels', labels]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(labels);
+  });
+
+  it('rejects an unknown config key, naming the file and the key', () => {
+    const cfg = join(dir, 'bad.json');
+    writeFileSync(cfg, JSON.stringify({ pseudoLabel: { relativ: 0.5 } }));
+    const r = run(['run', ...io(join(dir, 'bad-config')), '--config', cfg]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unknown key 'pseudoLabel\.relativ'.*CELLCAM_E_CONFIG/s);
+    expect(r.stderr).toContain(cfg);
+  });
+
+  it('fails on an image classifier that breaks the contract and keeps the earlier outputs', () => {
+    const out = join(dir, 'full-bad-model');
+    // Start from the finished run's segmentation and features.
+    spawnSync('cp', ['-r', join(dir, 'full'), out]);
+    const model = join(dir, 'not-a-model.onnx');
+    writeFileSync(model, 'garbage bytes, not protobuf');
+    const cfg = join(dir, 'model.json');
+    writeFileSync(cfg, JSON.stringify({ image: { model } }));
+    const r = run(['run', ...io(out), '--config', cfg, '--force']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(model);
+    expect(r.stderr).toMatch(/CELLCAM_E_MODEL/);
+    expect(readRun(out).status).toBe('failed');
+    expect(readdirSync(join(out, 'features')).length).toBe(20);
+  }, 300_000);
+
+  it('fails when the external trainer exits non-zero, with its stderr, keeping the earlier outputs', () => {
+    const out = join(dir, 'trainer-fails');
+    spawnSync('cp', ['-r', join(dir, 'full'), out]);
+    rmSync(join(out, 'run.json'));
+    const r = run(['run', ...io(out), '--cycles', '1', '--trainer', `"${process.execPath}" "${tiny}"`], { TINY_TRAINER_FAIL: 'exit' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/exited with code \d+.*CELLCAM_E_TRAINER/s);
+    expect(readdirSync(join(out, 'features')).length).toBe(20);
+    expect(existsSync(join(out, 'segment/test'))).toBe(true);
+  }, 300_000);
+
+  it('accepts the documented example config (docs/cellcam.example.json)', () => {
+    const example = join(root, 'docs', 'cellcam.example.json');
+    expect(existsSync(example)).toBe(true);
+    const out = join(dir, 'example-config');
+    copyFileSync(example, join(dir, 'example.json'));
+    const r = run(['train-image', ...io(out), '--config', join(dir, 'example.json')]);
+    expect(r.status, r.stderr).toBe(0);
+  }, 300_000);
+});
