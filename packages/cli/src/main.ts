@@ -10,6 +10,7 @@ import { registerBaseline } from './commands/baseline.js';
 import { registerSegment } from './commands/segment.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRun } from './commands/run.js';
+import { registerReport } from './commands/report.js';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerSubmit(program);
 registerBaseline(program);
 registerSegment(program);
 registerRun(program);
+registerReport(program);
 registerDemo(program);
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {

@@ -50,3 +50,4 @@ export { runPipeline, PIPELINE_STAGES, type PipelineStage, type RunOptions, type
 export { cellCrops, writeCellCrops, encodeNpy, decodeNpy, DEFAULT_CROP_SIZE, DEFAULT_CROP_PADDING_FRACTION, CROP_MANIFEST_COLUMNS, type CellCropOptions, type CellCrops, type CellCropItem, type WriteCellCropsOptions, type WriteCellCropsResult, type NpyArray } from './io/crops.js';
 export { runExternalTrainer, parseProgressLine, checkTrainerJob, trainerCommandLine, TRAINER_MANIFEST_COLUMNS, TRAINER_CONTRACTS, type TrainerJob, type TrainerStage, type TrainerContract, type ExternalTrainerOptions, type ExternalTrainerResult } from './train/external.js';
 export { combine } from './predict/combine.js';
+export { buildReport, loadRunView, type ReportOptions, type ReportResult, type CellRow, type RunView } from './report/index.js';

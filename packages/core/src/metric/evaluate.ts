@@ -113,6 +113,11 @@ export class Evaluator {
   private readonly det = { total: 0, evaluated: 0, ignoredClass: 0, emptyMask: 0, lowScore: 0 };
   private readonly requireAll: boolean;
 
+  /** The (confidence, true positive) of every scored detection of a class so far, in arrival order (for PR curves). */
+  scoredDetections(label: number): readonly { score: number; tp: boolean }[] {
+    return this.scored[label] ?? [];
+  }
+
   constructor(truth: Map<string, ImageTruth>, options: EvaluateOptions = {}) {
     const thr = options.iou ?? 0.6;
     if (typeof thr !== 'number' || !(thr > 0 && thr <= 1)) throw new RangeError(`Expected a number in (0, 1] for options.iou but received ${thr}`);
@@ -248,13 +253,28 @@ function decodeMask(encoded: string, img: { width: number; height: number; id: s
   }
 }
 
+export interface PrCurve {
+  /** recall and interpolated precision (VOC envelope) at each recall change, from recall 0 */
+  recall: number[];
+  precision: number[];
+  /** area under the envelope = averagePrecision(scored, numGt) */
+  ap: number;
+}
+
 /**
- * VOC all-point average precision of detections (in ranking order after a stable sort by
- * descending score) against `numGt` positives.
+ * The VOC all-point precision envelope of ranked detections: detections sorted stably by
+ * descending score (ties keep their order), precision made monotone from the right, one point per
+ * recall change. `ap` is the sum of recall steps × envelope precision, exactly as averagePrecision.
+ *
+ * @example
+ * ```ts
+ * const c = prCurve([{ score: 0.9, tp: true }, { score: 0.5, tp: false }, { score: 0.4, tp: true }], 2);
+ * // c.recall [0, 0.5, 1], c.precision [1, 1, 0.6667], c.ap 0.8333
+ * ```
  */
-export function averagePrecision(scored: { score: number; tp: boolean }[], numGt: number): number {
-  if (numGt <= 0) return NaN;
-  if (scored.length === 0) return 0;
+export function prCurve(scored: readonly { score: number; tp: boolean }[], numGt: number): PrCurve {
+  if (numGt <= 0) return { recall: [], precision: [], ap: NaN };
+  if (scored.length === 0) return { recall: [0], precision: [0], ap: 0 };
   const order = scored.map((_, i) => i).sort((a, b) => scored[b].score - scored[a].score || a - b);
   const n = order.length;
   const rec = new Float64Array(n + 2), prec = new Float64Array(n + 2);
@@ -265,14 +285,26 @@ export function averagePrecision(scored: { score: number; tp: boolean }[], numGt
     rec[k + 1] = ctp / numGt;
     prec[k + 1] = ctp / (ctp + cfp);
   }
-  rec[0] = 0;
-  prec[0] = 0;
   rec[n + 1] = 1;
   prec[n + 1] = 0;
   for (let i = n; i >= 0; i--) prec[i] = Math.max(prec[i], prec[i + 1]);
+  const recall = [0], precision = [prec[1]];
   let ap = 0;
-  for (let i = 1; i <= n + 1; i++) if (rec[i] !== rec[i - 1]) ap += (rec[i] - rec[i - 1]) * prec[i];
-  return ap;
+  for (let i = 1; i <= n + 1; i++) {
+    if (rec[i] === rec[i - 1]) continue;
+    ap += (rec[i] - rec[i - 1]) * prec[i];
+    recall.push(rec[i]);
+    precision.push(prec[i]);
+  }
+  return { recall, precision, ap };
+}
+
+/**
+ * VOC all-point average precision of detections (in ranking order after a stable sort by
+ * descending score) against `numGt` positives: the area under {@link prCurve}'s envelope.
+ */
+export function averagePrecision(scored: readonly { score: number; tp: boolean }[], numGt: number): number {
+  return prCurve(scored, numGt).ap;
 }
 
 /**

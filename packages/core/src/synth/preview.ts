@@ -2,6 +2,7 @@
  * HPA-style RGB composite of the four stains (red = microtubules, green = protein, blue = nucleus,
  * yellow added to red and green), optionally with cell (white) and nucleus (cyan) outlines.
  */
+import { stretchScale } from '../util/display.js';
 import sharp from 'sharp';
 import { checkInt } from '../util/validate.js';
 import { rangeError } from '../errors.js';
@@ -26,24 +27,7 @@ export interface CompositeOptions {
   palette?: boolean;
 }
 
-/** Scale that maps a channel's 99.8th percentile to full brightness (display stretch). */
-function stretch(a: Uint8Array | Uint16Array): number {
-  const max = a instanceof Uint16Array ? 65535 : 255;
-  const bins = 1024, shift = a instanceof Uint16Array ? 6 : 0;
-  const hist = new Uint32Array(bins);
-  for (let i = 0; i < a.length; i++) hist[a[i] >> shift]++;
-  let acc = 0, hi = bins - 1;
-  const target = a.length * 0.998;
-  for (let b = 0; b < bins; b++) {
-    acc += hist[b];
-    if (acc >= target) {
-      hi = b;
-      break;
-    }
-  }
-  const v = Math.max((hi + 1) << shift, max * 0.08);
-  return 1 / v;
-}
+const stretch = (a: Uint8Array | Uint16Array): number => stretchScale(a, a instanceof Uint16Array ? 16 : 8);
 
 /**
  * Renders the composite as an RGB PNG.
