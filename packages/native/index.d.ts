@@ -42,6 +42,9 @@ export interface LabelOptions {
   mode: 'binary' | 'label';
   /** worker threads (0 = all hardware threads); output is identical for any count */
   threads?: number;
+  /** 'cpu' (default) or 'cuda' (device 0; rejects with CELLCAM_E_CUDA and the reason when unusable).
+   *  Output is identical on both. */
+  device?: 'cpu' | 'cuda';
 }
 
 export interface PoolOptions {
@@ -65,6 +68,9 @@ export interface RleOptions {
   cells: number;
   /** worker threads (0 = all hardware threads); output is identical for any count */
   threads?: number;
+  /** 'cpu' (default) or 'cuda' (device 0 finds the runs, the CPU encodes them; rejects with
+   *  CELLCAM_E_CUDA and the reason when unusable). Strings are identical on both. */
+  device?: 'cpu' | 'cuda';
 }
 
 export function version(): string;

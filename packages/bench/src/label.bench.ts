@@ -1,5 +1,5 @@
 // Benchmark of connected-component labelling: the binary foreground of an HPA-like field with
-// 8-connectivity, TypeScript vs native (1 vs all threads) vs scipy / scikit-image / OpenCV.
+// 8-connectivity, TypeScript vs native (1 vs all threads) vs CUDA vs scipy / scikit-image / OpenCV.
 import { capabilities, label, type LabelOptions } from '@cellcam/core';
 import { field } from './data.js';
 import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
@@ -41,9 +41,12 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     ];
     if (hasNative) {
       contenders.push(
-        { impl: 'native-1t', fn: () => label(f.binary, { ...base, backend: 'native', threads: 1 }) },
-        { impl: 'native-Nt', fn: () => label(f.binary, { ...base, backend: 'native', threads: 0 }) },
+        { impl: 'native-1t', fn: () => label(f.binary, { ...base, backend: 'native', device: 'cpu', threads: 1 }) },
+        { impl: 'native-Nt', fn: () => label(f.binary, { ...base, backend: 'native', device: 'cpu', threads: 0 }) },
       );
+    }
+    if (opts.cuda) {
+      contenders.push({ impl: 'cuda', fn: () => label(f.binary, { ...base, backend: 'native', device: 'cuda' }), note: 'incl. host<->device copies' });
     }
     const caseRows = await runCase('label', size, contenders, opts);
     if (opts.python && !opts.quick) {

@@ -1,5 +1,5 @@
 // Benchmark of cell RLE: COCO counts strings of every cell of an HPA-like 16-bit label image,
-// TypeScript vs native (1 vs all threads), and a rough numpy comparator (pycocotools is absent).
+// TypeScript vs native (1 vs all threads) vs CUDA, and a rough numpy comparator (pycocotools is absent).
 import { capabilities, cellRle, type CellRleOptions } from '@cellcam/core';
 import { field } from './data.js';
 import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
@@ -46,9 +46,12 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     ];
     if (hasNative) {
       contenders.push(
-        { impl: 'native-1t', fn: () => cellRle(f.cells16, { ...base, backend: 'native', threads: 1 }), note },
-        { impl: 'native-Nt', fn: () => cellRle(f.cells16, { ...base, backend: 'native', threads: 0 }), note },
+        { impl: 'native-1t', fn: () => cellRle(f.cells16, { ...base, backend: 'native', device: 'cpu', threads: 1 }), note },
+        { impl: 'native-Nt', fn: () => cellRle(f.cells16, { ...base, backend: 'native', device: 'cpu', threads: 0 }), note },
       );
+    }
+    if (opts.cuda) {
+      contenders.push({ impl: 'cuda', fn: () => cellRle(f.cells16, { ...base, backend: 'native', device: 'cuda' }), note: `${note}; runs on the GPU, strings on the CPU, incl. copies` });
     }
     const caseRows = await runCase('rle', size, contenders, opts);
     if (opts.python && !opts.quick) {

@@ -80,3 +80,25 @@ export function capabilities(): {
   const c = native.capabilities();
   return { native: true, nativePath: native.path ?? null, nativeError: null, ...c };
 }
+
+/**
+ * Where a kernel with a CUDA path runs (as poolCells decides): 'cuda' rejects with CELLCAM_E_CUDA
+ * and the reason when no device is usable; 'auto' falls back to the CPU (or the twin) with a note.
+ */
+export function pickDevice(device: Device, hasNativeBackend: boolean, backend: Backend | undefined): { run: 'cpu' | 'cuda' | 'js'; note?: string } {
+  if (device === 'cuda') {
+    if (!hasNativeBackend) {
+      const why = backend === 'js' ? "options.backend is 'js'" : `the native addon is not loaded (${nativeLoadError()?.message.split('\n')[0] ?? 'unknown'})`;
+      throw new CellcamError('CELLCAM_E_CUDA', `options.device is 'cuda' but ${why}`);
+    }
+    const caps = capabilities();
+    if (caps.cudaDevices === 0) throw new CellcamError('CELLCAM_E_CUDA', `options.device is 'cuda' but no CUDA device is usable: ${caps.reason}`);
+    return { run: 'cuda' };
+  }
+  if (device === 'auto') {
+    const caps = hasNativeBackend ? capabilities() : null;
+    if (caps && caps.cudaDevices > 0) return { run: 'cuda' };
+    return { run: hasNativeBackend ? 'cpu' : 'js', note: `CUDA not used: ${caps ? caps.reason : 'the native addon is not in use'}` };
+  }
+  return { run: hasNativeBackend ? 'cpu' : 'js' };
+}

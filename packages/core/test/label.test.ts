@@ -1,13 +1,13 @@
-// Tests of connected-component labelling: hand cases, native/TS parity across threads, scipy and
-// scikit-image oracles, and argument errors from core and from the addon directly.
+// Tests of connected-component labelling: hand cases, native/TS parity across threads, CUDA/CPU
+// parity (on a GPU), device selection, scipy and scikit-image oracles, and argument errors.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { label, labelJs, type LabelInput, type LabelOptions } from '../src/kernels/label.js';
-import { nativeOrNull } from '../src/native.js';
-import { hasNative, randInt, rng, skimagePython } from './helpers.js';
+import { capabilities, nativeOrNull } from '../src/native.js';
+import { hasCuda, hasNative, randInt, rng, skimagePython } from './helpers.js';
 
 type Mode = 'binary' | 'label';
 type Ctor = Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor;
@@ -107,6 +107,34 @@ function ctorInt(a: Int32Array): Int32Array {
   return Int32Array.from(a);
 }
 
+/** Smooth blobs with 5 ids: components that cross every strip seam and touch each other. */
+function blobby(w: number, h: number): Uint16Array {
+  const r = rng(5);
+  const cx = Array.from({ length: 40 }, () => r() * w), cy = Array.from({ length: 40 }, () => r() * h);
+  const input = new Uint16Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let best = 0, bd = 1e18;
+      for (let k = 0; k < 40; k++) {
+        const d = (x - cx[k]) ** 2 + (y - cy[k]) ** 2;
+        if (d < bd) { bd = d; best = k; }
+      }
+      input[y * w + x] = Math.sin(x * 0.05 + best) * Math.cos(y * 0.045) > 0.1 ? 1 + (best % 5) : 0;
+    }
+  }
+  return input;
+}
+
+/** One serpentine component: full rows joined at alternating ends (a path of w*h/2 pixels). */
+function serpentine(w: number, h: number): Uint8Array {
+  const a = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    if (y % 2 === 0) a.fill(1, y * w, (y + 1) * w);
+    else a[y * w + ((y >> 1) % 2 === 0 ? w - 1 : 0)] = 1;
+  }
+  return a;
+}
+
 describe('label: randomized', { timeout: 60_000 }, () => {
   const sizes: [number, number][] = [[1, 1], [1, 37], [41, 1], [17, 13], [64, 64], [203, 97]];
   const densities = [0, 0.1, 0.45, 0.6, 0.9, 1];
@@ -170,7 +198,7 @@ describe('label: randomized', { timeout: 60_000 }, () => {
               const opts: LabelOptions = { width: w, height: h, connectivity: cfg.connectivity, mode: cfg.mode };
               const ts = await label(input, { ...opts, backend: 'js' });
               for (const threads of [1, 0, 3, 16]) {
-                const nat = await label(input, { ...opts, backend: 'native', threads });
+                const nat = await label(input, { ...opts, backend: 'native', device: 'cpu', threads });
                 const tag = `${ctor.name} ${w}x${h} d=${density} ${cfg.mode}/${cfg.connectivity} threads=${threads}`;
                 expect(nat.count, tag).toBe(ts.count);
                 expect(same(nat.labels, ts.labels), tag).toBe(true);
@@ -185,27 +213,14 @@ describe('label: randomized', { timeout: 60_000 }, () => {
     });
 
     it('thread counts agree on a large blobby image (auto threading path)', async () => {
-      // 1100×900 smooth blobs: many strips, components that cross every seam.
       const w = 1100, h = 900;
-      const r = rng(5);
-      const cx = Array.from({ length: 40 }, () => r() * w), cy = Array.from({ length: 40 }, () => r() * h);
-      const input = new Uint16Array(w * h);
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          let best = 0, bd = 1e18;
-          for (let k = 0; k < 40; k++) {
-            const d = (x - cx[k]) ** 2 + (y - cy[k]) ** 2;
-            if (d < bd) { bd = d; best = k; }
-          }
-          input[y * w + x] = Math.sin(x * 0.05 + best) * Math.cos(y * 0.045) > 0.1 ? 1 + (best % 5) : 0;
-        }
-      }
+      const input = blobby(w, h);
       for (const mode of ['binary', 'label'] as const) {
         for (const connectivity of [4, 8] as const) {
           const ts = await label(input, { width: w, height: h, connectivity, mode, backend: 'js' });
           expect(ts.count).toBeGreaterThan(20);
           for (const threads of [0, 1, 2, 5, 16]) {
-            const nat = await label(input, { width: w, height: h, connectivity, mode, backend: 'native', threads });
+            const nat = await label(input, { width: w, height: h, connectivity, mode, backend: 'native', device: 'cpu', threads });
             expect(nat.count).toBe(ts.count);
             expect(same(nat.labels, ts.labels), `${mode}/${connectivity} threads=${threads}`).toBe(true);
             expect(Array.from(nat.sizes)).toEqual(Array.from(ts.sizes));
@@ -213,6 +228,120 @@ describe('label: randomized', { timeout: 60_000 }, () => {
         }
       }
     });
+  });
+});
+
+describe.skipIf(!hasCuda)('label: CUDA vs CPU', { timeout: 120_000 }, () => {
+  const sizes: [number, number][] = [[1, 1], [1, 37], [41, 1], [17, 13], [64, 64], [203, 97]];
+  const densities = [0, 0.1, 0.45, 0.6, 0.9, 1];
+  const configs: { mode: Mode; connectivity: 4 | 8; levels: number }[] = [
+    { mode: 'binary', connectivity: 4, levels: 1 },
+    { mode: 'binary', connectivity: 8, levels: 3 },
+    { mode: 'label', connectivity: 4, levels: 3 },
+    { mode: 'label', connectivity: 8, levels: 2 },
+  ];
+  const check = async (input: LabelInput, opts: LabelOptions, tag: string): Promise<void> => {
+    const cpu = await label(input, { ...opts, backend: 'native', device: 'cpu' });
+    const gpu = await label(input, { ...opts, backend: 'native', device: 'cuda' });
+    expect(cpu.device, tag).toBe('cpu');
+    expect(gpu.device, tag).toBe('cuda');
+    expect(gpu.count, tag).toBe(cpu.count);
+    expect(same(gpu.labels, cpu.labels), tag).toBe(true);
+    expect(Array.from(gpu.sizes), tag).toEqual(Array.from(cpu.sizes));
+  };
+
+  it('identical labels, counts and sizes on the randomized parity suite', async () => {
+    let seed = 100, compared = 0;
+    for (const [w, h] of sizes) {
+      for (const density of densities) {
+        for (const cfg of configs) {
+          for (const ctor of DTYPES) {
+            const input = randomImage(seed++, w, h, density, cfg.levels, ctor);
+            await check(input, { width: w, height: h, connectivity: cfg.connectivity, mode: cfg.mode }, `${ctor.name} ${w}x${h} d=${density} ${cfg.mode}/${cfg.connectivity}`);
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBe(sizes.length * densities.length * configs.length * DTYPES.length);
+  });
+
+  it('identical on large images: near-percolation noise, blobs and a serpentine (deep union-find trees)', async () => {
+    const big: { name: string; input: LabelInput; w: number; h: number }[] = [
+      { name: 'noise 0.45', input: randomImage(7, 1024, 1024, 0.45, 1, Uint8Array), w: 1024, h: 1024 },
+      { name: 'noise 0.6', input: randomImage(8, 1024, 1024, 0.6, 1, Uint8Array), w: 1024, h: 1024 },
+      { name: 'label noise', input: randomImage(9, 777, 1001, 0.9, 2, Int32Array), w: 777, h: 1001 },
+      { name: 'blobs', input: blobby(1100, 900), w: 1100, h: 900 },
+      { name: 'serpentine', input: serpentine(1031, 517), w: 1031, h: 517 },
+    ];
+    for (const b of big) {
+      for (const mode of ['binary', 'label'] as const) {
+        for (const connectivity of [4, 8] as const) {
+          await check(b.input, { width: b.w, height: b.h, connectivity, mode }, `${b.name} ${mode}/${connectivity}`);
+        }
+      }
+    }
+  });
+
+  it("labels in place and is what device 'auto' picks", async () => {
+    const input = randomImage(31, 300, 200, 0.55, 3, Int32Array);
+    const cpu = await label(input, { width: 300, height: 200, mode: 'label', connectivity: 8, device: 'cpu' });
+    const inPlace = Int32Array.from(input);
+    const r = await label(inPlace, { width: 300, height: 200, mode: 'label', connectivity: 8, out: inPlace });
+    expect(r.device).toBe('cuda');
+    expect(r.deviceNote).toBeUndefined();
+    expect(r.labels).toBe(inPlace);
+    expect(same(inPlace, cpu.labels)).toBe(true);
+  });
+});
+
+describe('label: device selection', () => {
+  const input = new Uint8Array([1, 0, 1, 1, 1, 0]);
+  const opts: LabelOptions = { width: 3, height: 2, connectivity: 8 };
+  const rejection = async (p: Promise<unknown>): Promise<Error & { code?: string }> => {
+    try {
+      await p;
+    } catch (e) {
+      return e as Error & { code?: string };
+    }
+    throw new Error('expected a rejection');
+  };
+
+  it.skipIf(!hasNative || hasCuda)("device 'cuda' without a usable GPU rejects with CELLCAM_E_CUDA and the reason (core)", async () => {
+    const reason = capabilities().reason;
+    expect(reason.length).toBeGreaterThan(0);
+    const err = await rejection(label(input, { ...opts, device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toContain(reason);
+  });
+  it.skipIf(!hasNative || hasCuda)("device 'cuda' without a usable GPU rejects with CELLCAM_E_CUDA and the reason (direct native call)", async () => {
+    const err = await rejection(nativeOrNull()!.label(input, new Int32Array(6), { width: 3, height: 2, connectivity: 8, mode: 'binary', device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toContain(capabilities().reason);
+  });
+  it.skipIf(!hasNative)("the default device is 'cpu' (the CUDA path has not yet run on a GPU): no note", async () => {
+    const r = await label(input, opts);
+    expect(r.device).toBe('cpu');
+    expect(r.deviceNote).toBeUndefined();
+  });
+  it.skipIf(!hasNative || hasCuda)("device 'auto' uses the CPU and says why", async () => {
+    const r = await label(input, { ...opts, device: 'auto' });
+    expect(r.device).toBe('cpu');
+    expect(r.deviceNote).toContain(capabilities().reason);
+    expect(r.count).toBe(1);
+  });
+  it.skipIf(!hasNative)("device 'cpu' runs on the CPU without a note", async () => {
+    const r = await label(input, { ...opts, device: 'cpu' });
+    expect(r.device).toBe('cpu');
+    expect(r.deviceNote).toBeUndefined();
+    expect(Array.from(r.sizes)).toEqual([2, 4]);
+  });
+  it("backend 'js' reports 'js'; with device 'cuda' it rejects with CELLCAM_E_CUDA", async () => {
+    const r = await label(input, { ...opts, backend: 'js', device: 'cpu' });
+    expect(r.device).toBe('js');
+    const err = await rejection(label(input, { ...opts, backend: 'js', device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toMatch(/backend is 'js'/);
   });
 });
 
@@ -288,6 +417,7 @@ describe('label: bad input', () => {
     { name: 'out Uint32', mutate: (c) => (c.options.out = new Uint32Array(6)), ctor: TypeError, code: 'CELLCAM_E_DTYPE', names: 'options.out' },
     { name: 'out too short', mutate: (c) => (c.options.out = new Int32Array(5)), ctor: RangeError, code: 'CELLCAM_E_SHAPE', names: 'options.out' },
     { name: "backend 'gpu'", mutate: (c) => (c.options.backend = 'gpu'), ctor: RangeError, code: 'CELLCAM_E_ARG', names: 'options.backend' },
+    { name: "device 'gpu'", mutate: (c) => (c.options.device = 'gpu'), ctor: RangeError, code: 'CELLCAM_E_ARG', names: 'options.device' },
   ];
   for (const c of cases) {
     it(`core rejects ${c.name}`, async () => {
@@ -316,6 +446,7 @@ describe('label: bad input', () => {
       { name: 'connectivity 6', call: () => native.label(new Uint8Array(6), new Int32Array(6), { ...opts(), connectivity: 6 } as never), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'options.connectivity' },
       { name: "mode 'x'", call: () => native.label(new Uint8Array(6), new Int32Array(6), { ...opts(), mode: 'x' } as never), ctor: RangeError, code: 'CELLCAM_E_ARG', names: 'options.mode' },
       { name: 'threads -2', call: () => native.label(new Uint8Array(6), new Int32Array(6), { ...opts(), threads: -2 } as never), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'options.threads' },
+      { name: "device 'gpu'", call: () => native.label(new Uint8Array(6), new Int32Array(6), { ...opts(), device: 'gpu' } as never), ctor: RangeError, code: 'CELLCAM_E_ARG', names: 'options.device' },
     ];
     for (const c of nat) {
       it(`native rejects ${c.name}`, () => {

@@ -1,13 +1,13 @@
 // Tests of COCO RLE: pycocotools vectors of a real HPA cell mask, worked examples, round trips,
-// native/TS parity on random label images, and argument/format errors.
+// native/TS and CUDA/CPU (on a GPU) parity on random label images, device selection, and errors.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { cellRle, cellRleJs, rleArea, rleCounts, rleFromString, rleToString, MAX_RLE_CELLS } from '../src/kernels/rle.js';
 import { CellcamError } from '../src/errors.js';
-import { nativeOrNull } from '../src/native.js';
-import { hasNative, hasShared, randInt, rng, sharedDir } from './helpers.js';
+import { capabilities, nativeOrNull } from '../src/native.js';
+import { hasCuda, hasNative, hasShared, randInt, rng, sharedDir } from './helpers.js';
 
 const backends = hasNative ? (['js', 'native'] as const) : (['js'] as const);
 
@@ -257,7 +257,7 @@ describe('rle: randomized label images', { timeout: 60_000 }, () => {
           for (const c of cases) {
             const ts = await cellRle(c.labels, { width: w, height: h, cells: c.cells, backend: 'js' });
             for (const threads of [1, 0, 3, 16]) {
-              const nat = await cellRle(c.labels, { width: w, height: h, cells: c.cells, backend: 'native', threads });
+              const nat = await cellRle(c.labels, { width: w, height: h, cells: c.cells, backend: 'native', device: 'cpu', threads });
               expect(nat, `${w}x${h} ${ctor.name} ${c.name} threads=${threads}`).toEqual(ts);
               compared++;
             }
@@ -272,9 +272,139 @@ describe('rle: randomized label images', { timeout: 60_000 }, () => {
       const labels = randomLabels(77, w, h, 300, Int32Array);
       const ts = await cellRle(labels, { width: w, height: h, backend: 'js' });
       expect(ts.length).toBeGreaterThan(250);
-      expect(await cellRle(labels, { width: w, height: h, backend: 'native' })).toEqual(ts);
-      expect(await cellRle(labels, { width: w, height: h, backend: 'native', threads: 1 })).toEqual(ts);
+      expect(await cellRle(labels, { width: w, height: h, backend: 'native', device: 'cpu' })).toEqual(ts);
+      expect(await cellRle(labels, { width: w, height: h, backend: 'native', device: 'cpu', threads: 1 })).toEqual(ts);
     });
+  });
+});
+
+describe.skipIf(!hasCuda)('rle: CUDA vs CPU', { timeout: 120_000 }, () => {
+  const shapes: [number, number][] = [[1, 1], [1, 23], [29, 1], [7, 5], [33, 47], [130, 64], [257, 300], [64, 65], [3, 200]];
+  const special = (w: number, h: number, ctor: Uint16ArrayConstructor | Int32ArrayConstructor): { name: string; labels: Uint16Array | Int32Array; cells: number }[] => {
+    const make = (fn: (i: number) => number): Uint16Array | Int32Array => {
+      const a = new ctor(w * h);
+      for (let i = 0; i < a.length; i++) a[i] = fn(i);
+      return a;
+    };
+    return [
+      { name: 'whole image one cell', labels: new ctor(w * h).fill(3), cells: 4 },
+      { name: 'empty image', labels: new ctor(w * h), cells: 2 },
+      { name: 'frame', labels: make((i) => (i % w === 0 || i % w === w - 1 || i < w || i >= w * (h - 1) ? 1 : 2)), cells: 2 },
+      { name: 'vertical stripes continue across columns', labels: make((i) => 1 + (((i % w) >> 1) % 2)), cells: 3 },
+      { name: 'checkerboard (one-pixel runs)', labels: make((i) => 1 + ((i % w) + Math.floor(i / w)) % 2), cells: 2 },
+    ];
+  };
+  const check = async (labels: Uint16Array | Int32Array, w: number, h: number, cells: number | undefined, tag: string): Promise<void> => {
+    const cpu = await cellRle(labels, { width: w, height: h, cells, backend: 'native', device: 'cpu' });
+    const gpu = await cellRle(labels, { width: w, height: h, cells, backend: 'native', device: 'cuda' });
+    expect(cpu.device, tag).toBe('cpu');
+    expect(gpu.device, tag).toBe('cuda');
+    expect(gpu, tag).toEqual(cpu);
+  };
+
+  it('identical strings on the randomized parity suite, both dtypes', async () => {
+    let seed = 500, compared = 0;
+    for (const [w, h] of shapes) {
+      for (const ctor of [Uint16Array, Int32Array]) {
+        const cases = [...special(w, h, ctor), ...[1, 5, 40].map((cells) => ({ name: `random ${cells}`, labels: randomLabels(seed++, w, h, cells, ctor), cells }))];
+        for (const c of cases) {
+          await check(c.labels, w, h, c.cells, `${w}x${h} ${ctor.name} ${c.name}`);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(shapes.length * 2 * 8);
+  });
+
+  it('identical on a large field, with absent ids, and what device auto picks', async () => {
+    const w = 1200, h = 1100;
+    const labels = randomLabels(77, w, h, 300, Int32Array);
+    await check(labels, w, h, undefined, 'large');
+    await check(Uint16Array.from(labels), w, h, 400, 'large uint16, 100 absent ids');
+    const auto = await cellRle(labels, { width: w, height: h });
+    expect(auto.device).toBe('cuda');
+    expect(auto.deviceNote).toBeUndefined();
+  });
+
+  it('rejects ids above cells or below 0 with the CPU message', async () => {
+    const above = new Uint16Array([0, 9, 1, 7, 0, 0]);
+    await expect(cellRle(above, { width: 3, height: 2, cells: 5, device: 'cuda' })).rejects.toMatchObject({
+      code: 'CELLCAM_E_RANGE',
+      message: 'Expected ids in [0, 5] for labels but received number 7 at (x=0, y=1)',
+    });
+    const negative = new Int32Array([0, 2, 0, 0, 0, -3]);
+    await expect(cellRle(negative, { width: 3, height: 2, cells: 5, device: 'cuda' })).rejects.toMatchObject({
+      code: 'CELLCAM_E_RANGE',
+      message: 'Expected ids in [0, 5] for labels but received number -3 at (x=2, y=1)',
+    });
+    // Offenders in many bands and columns: the first in column-major order is named.
+    const big = randomLabels(5, 300, 260, 9, Int32Array);
+    for (const i of [70_000, 300 * 200 + 17, 300 * 3 + 250]) big[i] = 11;
+    const cpuErr = await cellRle(big, { width: 300, height: 260, cells: 9, device: 'cpu' }).catch((e: Error) => e.message);
+    const gpuErr = await cellRle(big, { width: 300, height: 260, cells: 9, device: 'cuda' }).catch((e: Error) => e.message);
+    expect(cpuErr).toMatch(/received number 11 at/);
+    expect(gpuErr).toBe(cpuErr);
+  });
+
+  it.skipIf(!hasShared)('pycocotools vectors from the device', async () => {
+    const v = JSON.parse(readFileSync(join(sharedDir, 'data', 'hpa-samples', 'rle_test_vectors.json'), 'utf8')) as {
+      cells: { cell_id: number; coco_counts_string: string }[];
+    };
+    const png = decodePng16(join(sharedDir, 'data', 'hpa-samples', '1000_A12_2_cellmask.png'));
+    const strings = await cellRle(png.data, { width: png.width, height: png.height, device: 'cuda' });
+    for (const c of v.cells) expect(strings[c.cell_id - 1], `cell ${c.cell_id}`).toBe(c.coco_counts_string);
+  });
+});
+
+describe('rle: device selection', () => {
+  const labels = new Uint16Array([0, 0, 2, 0, 0, 0]);
+  const opts = { width: 3, height: 2, cells: 2 };
+  const rejection = async (p: Promise<unknown>): Promise<Error & { code?: string }> => {
+    try {
+      await p;
+    } catch (e) {
+      return e as Error & { code?: string };
+    }
+    throw new Error('expected a rejection');
+  };
+
+  it.skipIf(!hasNative || hasCuda)("device 'cuda' without a usable GPU rejects with CELLCAM_E_CUDA and the reason (core)", async () => {
+    const reason = capabilities().reason;
+    expect(reason.length).toBeGreaterThan(0);
+    const err = await rejection(cellRle(labels, { ...opts, device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toContain(reason);
+  });
+  it.skipIf(!hasNative || hasCuda)("device 'cuda' without a usable GPU rejects with CELLCAM_E_CUDA and the reason (direct native call)", async () => {
+    const err = await rejection(nativeOrNull()!.rle(labels, { ...opts, device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toContain(capabilities().reason);
+  });
+  it.skipIf(!hasNative)("the default device is 'cpu' (the CUDA path has not yet run on a GPU): no note", async () => {
+    const s = await cellRle(labels, opts);
+    expect(s.device).toBe('cpu');
+    expect(s.deviceNote).toBeUndefined();
+  });
+  it.skipIf(!hasNative || hasCuda)("device 'auto' uses the CPU and says why", async () => {
+    const s = await cellRle(labels, { ...opts, device: 'auto' });
+    expect(s.device).toBe('cpu');
+    expect(s.deviceNote).toContain(capabilities().reason);
+    expect(s).toEqual(['6', '411']);
+  });
+  it("backend 'js' reports 'js'; with device 'cuda' it rejects with CELLCAM_E_CUDA", async () => {
+    const s = await cellRle(labels, { ...opts, backend: 'js', device: 'cpu' });
+    expect(s.device).toBe('js');
+    expect(s.deviceNote).toBeUndefined();
+    const err = await rejection(cellRle(labels, { ...opts, backend: 'js', device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toMatch(/backend is 'js'/);
+  });
+  it('the device tags are invisible to keys, JSON and spreading', async () => {
+    const s = await cellRle(labels, { ...opts, backend: 'js', device: 'auto' });
+    expect(Object.keys(s)).toEqual(['0', '1']);
+    expect(JSON.stringify(s)).toBe('["6","411"]');
+    expect([...s]).toEqual(['6', '411']);
+    expect(s.deviceNote).toMatch(/CUDA not used/);
   });
 });
 
@@ -290,6 +420,7 @@ describe('rle: bad input', () => {
     { name: 'height 0', mutate: (c) => (c.options.height = 0), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'options.height' },
     { name: 'threads -1', mutate: (c) => (c.options.threads = -1), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'options.threads' },
     { name: "backend 'gpu'", mutate: (c) => (c.options.backend = 'gpu'), ctor: RangeError, code: 'CELLCAM_E_ARG', names: 'options.backend' },
+    { name: "device 'gpu'", mutate: (c) => (c.options.device = 'gpu'), ctor: RangeError, code: 'CELLCAM_E_ARG', names: 'options.device' },
     { name: 'default cells with a huge id', mutate: (c) => (c.labels = new Int32Array([0, 0, 2 ** 30, 0, 0, 0])), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'labels' },
   ];
   for (const c of cases) {
@@ -335,6 +466,7 @@ describe('rle: bad input', () => {
       { name: 'cells missing', call: () => native.rle(new Uint16Array(6), { width: 3, height: 2 } as never), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'options.cells' },
       { name: 'cells -1', call: () => native.rle(new Uint16Array(6), { ...opts(), cells: -1 } as never), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'options.cells' },
       { name: 'threads -1', call: () => native.rle(new Uint16Array(6), { ...opts(), threads: -1 } as never), ctor: RangeError, code: 'CELLCAM_E_RANGE', names: 'options.threads' },
+      { name: "device 'gpu'", call: () => native.rle(new Uint16Array(6), { ...opts(), device: 'gpu' } as never), ctor: RangeError, code: 'CELLCAM_E_ARG', names: 'options.device' },
     ];
     for (const c of nat) {
       it(`native rejects ${c.name}`, () => {

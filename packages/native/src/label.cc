@@ -1,8 +1,10 @@
 // Connected-component labelling (scipy.ndimage.label / skimage.measure.label semantics): union-find
 // over row runs, horizontal strips in parallel, labels 1..count in raster order of first pixels.
+// The CUDA path (cuda/label.cu) gives the same labels and sizes with a pixel union-find.
 #include <cstring>
 
 #include "common.h"
+#include "gpu.h"
 #include "kernels.h"
 #include "label.h"
 
@@ -237,12 +239,17 @@ int64_t LabelImpl(const T* input, int32_t* out, int64_t width64, int64_t height,
 
 class LabelWorker : public KernelWorker {
  public:
-  LabelWorker(Napi::Env env, ArrayView input, ArrayView out, int64_t width, int64_t height, int connectivity, bool labelMode, int threads)
+  LabelWorker(Napi::Env env, ArrayView input, ArrayView out, int64_t width, int64_t height, int connectivity, bool labelMode, int threads,
+              bool cuda)
       : KernelWorker(env, "cellcam.label"), input_(input), out_(out), width_(width), height_(height),
-        connectivity_(connectivity), labelMode_(labelMode), threads_(threads) {}
+        connectivity_(connectivity), labelMode_(labelMode), threads_(threads), cuda_(cuda) {}
 
  protected:
   void Run() override {
+    if (cuda_) {
+      RunCuda();
+      return;
+    }
     switch (input_.type) {
       case napi_uint8_array: Dispatch<uint8_t>(); break;
       case napi_uint16_array: Dispatch<uint16_t>(); break;
@@ -256,10 +263,27 @@ class LabelWorker : public KernelWorker {
     Napi::Int32Array sizes = Napi::Int32Array::New(env, sizes_.size());
     if (!sizes_.empty()) std::memcpy(sizes.Data(), sizes_.data(), sizes_.size() * sizeof(int32_t));
     o.Set("sizes", sizes);
+    o.Set("device", cuda_ ? "cuda" : "cpu");
     return o;
   }
 
  private:
+  void RunCuda() {
+    const GpuInfo& g = Gpu();
+    if (g.devices == 0) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "label: options.device is 'cuda' but no CUDA device is usable: " + g.reason);
+    }
+#if defined(CELLCAM_HAVE_CUDA)
+    const gpu::Dtype dt = input_.type == napi_uint8_array ? gpu::Dtype::U8 : input_.type == napi_uint16_array ? gpu::Dtype::U16 : gpu::Dtype::I32;
+    std::string err;
+    if (!gpu::Label(input_.data, dt, static_cast<int32_t*>(out_.data), width_, height_, connectivity_, labelMode_, &sizes_, &count_, &err)) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "label: CUDA error: " + err);
+    }
+#else
+    throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "label: " + g.reason);
+#endif
+  }
+
   template <typename T>
   void Dispatch() {
     if (labelMode_) Label<T, true>();
@@ -277,6 +301,7 @@ class LabelWorker : public KernelWorker {
   int connectivity_;
   bool labelMode_;
   int threads_;  // requested; 0 = automatic
+  bool cuda_;
   int64_t count_ = 0;
   std::vector<int32_t> sizes_;
 };
@@ -326,8 +351,13 @@ Napi::Value Label(const Napi::CallbackInfo& info) {
   Napi::Value thrV = o.Get("threads");
   CELLCAM_RANGE_CHECK(thrV.IsUndefined() || IsIntIn(thrV, 0, 1 << 30), env, "Expected an integer >= 0 for options.threads but received ", Describe(thrV));
   const int64_t threads = OptInt(o, "threads", 0);
+  const Napi::Value devV = o.Get("device");
+  const std::string device = devV.IsUndefined() ? "cpu" : devV.IsString() ? devV.As<Napi::String>().Utf8Value() : "";
+  CELLCAM_THROW_IF(device != "cpu" && device != "cuda", env, RangeError, "CELLCAM_E_ARG",
+                   "Expected 'cpu' or 'cuda' for options.device but received ", Describe(devV));
 
-  auto* w = new LabelWorker(env, ViewOf(input), ViewOf(out), width, height, static_cast<int>(conn), mode == "label", static_cast<int>(threads));
+  auto* w = new LabelWorker(env, ViewOf(input), ViewOf(out), width, height, static_cast<int>(conn), mode == "label", static_cast<int>(threads),
+                            device == "cuda");
   w->Pin(input);
   w->Pin(out);
   Napi::Promise p = w->Promise();

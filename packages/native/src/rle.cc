@@ -1,8 +1,10 @@
 // COCO RLE counts strings (pycocotools rleEncode + rleToString) of every cell of a label image in
 // one row-contiguous pass: column runs per column range in parallel, bucketed per cell, encoded.
+// The CUDA path (cuda/rle.cu) finds the same runs on the device; the encoding here is shared.
 #include <cstring>
 
 #include "common.h"
+#include "gpu.h"
 #include "kernels.h"
 
 namespace cellcam {
@@ -44,11 +46,18 @@ class CountsEncoder {
 
 class RleWorker : public KernelWorker {
  public:
-  RleWorker(Napi::Env env, ArrayView labels, int64_t width, int64_t height, int64_t cells, int threads)
-      : KernelWorker(env, "cellcam.rle"), labels_(labels), width_(width), height_(height), cells_(cells), threads_(threads) {}
+  RleWorker(Napi::Env env, ArrayView labels, int64_t width, int64_t height, int64_t cells, int threads, bool cuda)
+      : KernelWorker(env, "cellcam.rle"), labels_(labels), width_(width), height_(height), cells_(cells), threads_(threads),
+        cuda_(cuda) {}
 
  protected:
   void Run() override {
+    if (cuda_) {
+      const GpuInfo& g = Gpu();
+      if (g.devices == 0) {
+        throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "rle: options.device is 'cuda' but no CUDA device is usable: " + g.reason);
+      }
+    }
     if (labels_.type == napi_uint16_array) Encode<uint16_t>();
     else Encode<int32_t>();
   }
@@ -129,16 +138,18 @@ class RleWorker : public KernelWorker {
     }
   }
 
+  [[noreturn]] void ThrowBadId(int64_t bj, int32_t bv) const {
+    throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
+                      MakeString("Expected ids in [0, ", cells_, "] for labels but received number ", bv, " at (x=", bj / height_, ", y=", bj % height_, ")"));
+  }
+
+  // Runs of every cell on the CPU: runs of cell id are [first[id], first[id + 1]) as column-major
+  // (start, length) pairs in increasing start; a column run ending at row H-1 is not yet merged
+  // with one starting at row 0 of the next column (the encoder does that).
   template <typename T>
-  void Encode() {
+  int RunsCpu(std::vector<int32_t>& first, std::vector<int32_t>& pos, std::vector<int32_t>& len) {
     const T* labels = static_cast<const T*>(labels_.data);
     const int64_t width = width_, height = height_, n = width_ * height_, cells = cells_;
-    {
-      std::string e;
-      CountsEncoder enc(e);
-      enc.Push(n);
-      empty_ = e;
-    }
     const int threads = threads_ > 0 ? static_cast<int>(std::min<int64_t>(ResolveThreads(threads_), width))
                                      : static_cast<int>(std::min<int64_t>({ResolveThreads(0), std::max<int64_t>(1, n / (1 << 18)), std::max<int64_t>(1, width / 64)}));
     std::vector<std::vector<ColRun>> runs(threads);
@@ -156,18 +167,16 @@ class RleWorker : public KernelWorker {
         bv = badV[t];
       }
     }
-    if (bj >= 0) {
-      throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
-                        MakeString("Expected ids in [0, ", cells, "] for labels but received number ", bv, " at (x=", bj / height, ", y=", bj % height, ")"));
-    }
+    if (bj >= 0) ThrowBadId(bj, bv);
 
     // Bucket runs per cell as (column-major start, length), keeping column-major order.
-    std::vector<int32_t> first(cells + 2, 0);
+    first.assign(cells + 2, 0);
     for (const auto& rs : runs)
       for (const ColRun& r : rs) ++first[r.v + 1];
     for (int64_t c = 0; c <= cells; ++c) first[c + 1] += first[c];
     const int32_t total = first[cells + 1];
-    std::vector<int32_t> pos(total), len(total);
+    pos.resize(total);
+    len.resize(total);
     {
       std::vector<int32_t> fill(first.begin(), first.end() - 1);
       for (auto& rs : runs) {
@@ -179,6 +188,27 @@ class RleWorker : public KernelWorker {
         std::vector<ColRun>().swap(rs);
       }
     }
+    return threads;
+  }
+
+  template <typename T>
+  void Encode() {
+    const int64_t n = width_ * height_, cells = cells_;
+    {
+      std::string e;
+      CountsEncoder enc(e);
+      enc.Push(n);
+      empty_ = e;
+    }
+    std::vector<int32_t> first, pos, len;
+    int threads;
+    if (cuda_) {
+      threads = ResolveThreads(threads_);  // only the encoding below runs on CPU threads
+      RunsCuda(first, pos, len);
+    } else {
+      threads = RunsCpu<T>(first, pos, len);
+    }
+    const int32_t total = first[cells + 1];
 
     strings_.assign(cells, std::string());
     auto encodeCell = [&](int64_t id) {
@@ -209,9 +239,29 @@ class RleWorker : public KernelWorker {
     });
   }
 
+  // The same (first, pos, len) from the device; its runs are already merged across columns.
+  void RunsCuda(std::vector<int32_t>& first, std::vector<int32_t>& pos, std::vector<int32_t>& len) {
+#if defined(CELLCAM_HAVE_CUDA)
+    int64_t bj = -1;
+    int32_t bv = 0;
+    std::string err;
+    const gpu::Dtype dt = labels_.type == napi_uint16_array ? gpu::Dtype::U16 : gpu::Dtype::I32;
+    if (!gpu::RleRuns(labels_.data, dt, width_, height_, cells_, &first, &pos, &len, &bj, &bv, &err)) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "rle: CUDA error: " + err);
+    }
+    if (bj >= 0) ThrowBadId(bj, bv);
+#else
+    (void)first;
+    (void)pos;
+    (void)len;
+    throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "rle: " + Gpu().reason);
+#endif
+  }
+
   ArrayView labels_;
   int64_t width_, height_, cells_;
   int threads_;  // requested; 0 = automatic
+  bool cuda_;
   std::string empty_;
   std::vector<std::string> strings_;
 };
@@ -237,8 +287,13 @@ Napi::Value Rle(const Napi::CallbackInfo& info) {
                       "] for options.cells but received ", Describe(o.Get("cells")));
   Napi::Value thrV = o.Get("threads");
   CELLCAM_RANGE_CHECK(thrV.IsUndefined() || IsIntIn(thrV, 0, 1 << 30), env, "Expected an integer >= 0 for options.threads but received ", Describe(thrV));
+  const Napi::Value devV = o.Get("device");
+  const std::string device = devV.IsUndefined() ? "cpu" : devV.IsString() ? devV.As<Napi::String>().Utf8Value() : "";
+  CELLCAM_THROW_IF(device != "cpu" && device != "cuda", env, RangeError, "CELLCAM_E_ARG",
+                   "Expected 'cpu' or 'cuda' for options.device but received ", Describe(devV));
 
-  auto* w = new RleWorker(env, ViewOf(labels), width, height, OptInt(o, "cells", 0), static_cast<int>(OptInt(o, "threads", 0)));
+  auto* w = new RleWorker(env, ViewOf(labels), width, height, OptInt(o, "cells", 0), static_cast<int>(OptInt(o, "threads", 0)),
+                          device == "cuda");
   w->Pin(labels);
   Napi::Promise p = w->Promise();
   w->Queue();

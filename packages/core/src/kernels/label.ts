@@ -1,9 +1,9 @@
 /**
  * Connected-component labelling (scipy.ndimage.label / skimage.measure.label semantics): native
- * dispatch plus the TypeScript twin, both union-find over row runs with raster-order labels.
+ * dispatch (CPU or CUDA) plus the TypeScript twin, all with the same raster-order labels.
  */
 import { nativeError, rangeError, typeError } from '../errors.js';
-import { resolveBackend, type Backend } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type Device } from '../native.js';
 import { checkArray, checkConnectivity, checkInt, checkSize } from '../util/validate.js';
 
 export type LabelInput = Uint8Array | Uint16Array | Int32Array;
@@ -21,6 +21,8 @@ export interface LabelOptions {
   mode?: 'binary' | 'label';
   /** Native worker threads; 0 or undefined = all hardware threads. Output never depends on it. */
   threads?: number;
+  /** 'cpu' (default: the CUDA path has not yet run on a GPU), 'auto' (CUDA when a device is usable, else CPU) or 'cuda'. Output never depends on it. */
+  device?: Device;
   backend?: Backend;
   /** Receives the labels (Int32Array of width*height); allocated when absent. May be `input` itself. */
   out?: Int32Array;
@@ -32,6 +34,10 @@ export interface LabelResult {
   count: number;
   /** Pixels per label, length count+1; sizes[0] counts the background. */
   sizes: Int32Array;
+  /** Where the labelling ran. */
+  device: 'cpu' | 'cuda' | 'js';
+  /** Why CUDA was not used when options.device was 'auto'. */
+  deviceNote?: string;
 }
 
 /** Options of the TypeScript twin (already validated). */
@@ -49,7 +55,7 @@ const INPUT_CTORS = [Uint8Array, Uint16Array, Int32Array] as const;
  *
  * Labels are 1..count in raster order of each component's first pixel, exactly as
  * `scipy.ndimage.label` (binary) and `skimage.measure.label` (label mode) number them. The native
- * addon and the TypeScript twin give identical output, whatever the thread count.
+ * addon (CPU or CUDA) and the TypeScript twin give identical output, whatever the thread count.
  *
  * @example
  * ```ts
@@ -59,6 +65,7 @@ const INPUT_CTORS = [Uint8Array, Uint16Array, Int32Array] as const;
  * // count === 1 (diagonals join with 8-connectivity), sizes = [3, 3]
  * const four = await label(mask, { width: 3, height: 2 });
  * // four.count === 3, four.labels = [1, 0, 2, 0, 3, 0]
+ * const gpu = await label(mask, { width: 3, height: 2, device: 'cuda' }); // CELLCAM_E_CUDA without a GPU
  * ```
  */
 export async function label(input: LabelInput, options: LabelOptions): Promise<LabelResult> {
@@ -71,18 +78,34 @@ export async function label(input: LabelInput, options: LabelOptions): Promise<L
   if (mode !== 'binary' && mode !== 'label') throw rangeError('options.mode', "'binary' or 'label'", mode, 'CELLCAM_E_ARG');
   const threads = options.threads === undefined ? 0 : checkInt('options.threads', options.threads, 0, 1024);
   const out = options.out === undefined ? new Int32Array(n) : checkArray<Int32Array>('options.out', options.out, [Int32Array], n, 'width*height');
+  // 'cpu' by default until the CUDA path has run on a GPU (docs/kernels); 'auto' opts in.
+  const device = checkDevice(options.device ?? 'cpu');
   const native = resolveBackend(options.backend);
-  if (!native) return { labels: out, ...labelJs(input, out, { width, height, connectivity, mode }) };
+  const { run, note } = pickDevice(device, native !== null, options.backend);
+  if (run === 'js') return withNote({ labels: out, ...labelJs(input, out, { width, height, connectivity, mode }), device: run }, note);
   const stack = new Error();
-  // `threads` is read by the addon although index.d.ts does not list it yet.
-  const nativeOptions = { width, height, connectivity, mode, threads };
+  const call = (d: 'cpu' | 'cuda') => native!.label(input, out, { width, height, connectivity, mode, threads, device: d });
   try {
-    const r = await native.label(input, out, nativeOptions);
-    return { labels: out, count: r.count, sizes: r.sizes };
+    const r = await call(run);
+    return withNote({ labels: out, count: r.count, sizes: r.sizes, device: run }, note);
   } catch (err) {
-    throw nativeError(err, stack);
+    // 'auto' never fails because of the GPU: the CPU gives the same labels. The CUDA path writes
+    // `out` only with its last copy, so an aliased input is still intact when it fails.
+    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
+    try {
+      const r = await call('cpu');
+      return withNote({ labels: out, count: r.count, sizes: r.sizes, device: 'cpu' }, `CUDA failed, used the CPU: ${(err as Error).message}`);
+    } catch (err2) {
+      throw nativeError(err2, stack);
+    }
   }
 }
+
+function withNote(r: LabelResult, note: string | undefined): LabelResult {
+  if (note !== undefined) r.deviceNote = note;
+  return r;
+}
+
 
 /** Growable Int32 buffer: run lists are unbounded (up to width*height/2 runs). */
 class IntList {

@@ -1,9 +1,9 @@
 /**
  * COCO RLE (pycocotools maskApi rleEncode / rleToString / rleFrString) of cell masks: native
- * dispatch for whole label images, the TypeScript twin, and the counts/string helpers.
+ * dispatch (CPU or CUDA) for whole label images, the TypeScript twin, and the counts/string helpers.
  */
 import { CellcamError, nativeError, rangeError, typeError } from '../errors.js';
-import { resolveBackend, type Backend } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 
 /** Most cells one call encodes (the result holds one string per id 1..cells). */
@@ -16,15 +16,29 @@ export interface CellRleOptions {
   cells?: number;
   /** Native worker threads; 0 or undefined = all hardware threads. Output never depends on it. */
   threads?: number;
+  /** 'cpu' (default: the CUDA path has not yet run on a GPU), 'auto' (CUDA when a device is usable, else CPU) or 'cuda'. Output never depends on it. */
+  device?: Device;
   backend?: Backend;
 }
+
+/**
+ * The strings of {@link cellRle}: a plain array (index `i` is cell `i + 1`) that also says where it
+ * was computed, in non-enumerable properties (so equality checks and JSON see only the strings).
+ */
+export type CellRleStrings = string[] & {
+  readonly device: 'cpu' | 'cuda' | 'js';
+  /** Why CUDA was not used when options.device was 'auto'. */
+  readonly deviceNote?: string;
+};
 
 /**
  * COCO RLE counts strings of every cell mask (`labels == id`) of a row-major label image, as
  * pycocotools writes them (column-major runs, first run of zeros, `rleToString` encoding).
  * Ids above `cells` or below 0 are rejected (RangeError, CELLCAM_E_RANGE, naming `labels`).
  *
- * @returns `[i]` is the string of cell `i + 1`.
+ * Strings are identical from the TypeScript twin, the native CPU kernel and CUDA.
+ *
+ * @returns `[i]` is the string of cell `i + 1`; `.device` (and `.deviceNote`) say where it ran.
  * @example
  * ```ts
  * const labels = new Uint16Array([0, 1,
@@ -32,9 +46,11 @@ export interface CellRleOptions {
  * const [one, two] = await cellRle(labels, { width: 2, height: 2 });
  * // one: column-major 0,0,1,1 -> counts [2, 2] -> '22'; two: [1, 1, 2] -> '112'
  * rleFromString(one); // [2, 2]
+ * const strings = await cellRle(labels, { width: 2, height: 2, device: 'auto' });
+ * strings.device; // 'cuda' on a GPU, else 'cpu' with strings.deviceNote saying why
  * ```
  */
-export async function cellRle(labels: Uint16Array | Int32Array, options: CellRleOptions): Promise<string[]> {
+export async function cellRle(labels: Uint16Array | Int32Array, options: CellRleOptions): Promise<CellRleStrings> {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const { width, height } = checkSize(options.width, options.height);
   checkArray<Uint16Array | Int32Array>('labels', labels, [Uint16Array, Int32Array], width * height, 'width*height');
@@ -48,17 +64,32 @@ export async function cellRle(labels: Uint16Array | Int32Array, options: CellRle
     cells = checkInt('options.cells', options.cells, 0, MAX_RLE_CELLS);
   }
   const threads = options.threads === undefined ? 0 : checkInt('options.threads', options.threads, 0, 1024);
+  // 'cpu' by default until the CUDA path has run on a GPU (docs/kernels); 'auto' opts in.
+  const device = checkDevice(options.device ?? 'cpu');
   const native = resolveBackend(options.backend);
-  if (!native) return cellRleJs(labels, width, height, cells);
+  const { run, note } = pickDevice(device, native !== null, options.backend);
+  if (run === 'js') return tagged(cellRleJs(labels, width, height, cells), run, note);
   const stack = new Error();
-  // `threads` is read by the addon although index.d.ts does not list it yet.
-  const nativeOptions = { width, height, cells, threads };
+  const call = (d: 'cpu' | 'cuda') => native!.rle(labels, { width, height, cells, threads, device: d });
   try {
-    return await native.rle(labels, nativeOptions);
+    return tagged(await call(run), run, note);
   } catch (err) {
-    throw nativeError(err, stack);
+    // 'auto' never fails because of the GPU: the CPU gives the same strings.
+    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
+    try {
+      return tagged(await call('cpu'), 'cpu', `CUDA failed, used the CPU: ${(err as Error).message}`);
+    } catch (err2) {
+      throw nativeError(err2, stack);
+    }
   }
 }
+
+function tagged(strings: string[], device: CellRleStrings['device'], note: string | undefined): CellRleStrings {
+  Object.defineProperty(strings, 'device', { value: device, enumerable: false });
+  if (note !== undefined) Object.defineProperty(strings, 'deviceNote', { value: note, enumerable: false });
+  return strings as CellRleStrings;
+}
+
 
 /**
  * TypeScript twin of the native kernel (arguments as validated by `cellRle`). Throws the same

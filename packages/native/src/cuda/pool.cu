@@ -5,10 +5,14 @@
 #include <string>
 
 #include "../pool.h"
+#include "cuda_util.cuh"
 
 namespace cellcam {
 namespace pool {
 namespace {
+
+using cudautil::DeviceBuffer;
+using cudautil::Ok;
 
 struct RowTables {
   const int32_t* y0;
@@ -39,21 +43,6 @@ __global__ void RunsKernel(const float* map, int mapHeight, int mapWidth, const 
   RunSumMax<kMax>(r.a, r.b, cols, T, &s, &m);
   runSum[cl * nRuns + k] = s;
   if (kMax) runMax[cl * nRuns + k] = m;
-}
-
-// Device allocation freed on every exit path.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-};
-
-bool Ok(cudaError_t e, const char* what, std::string* error) {
-  if (e == cudaSuccess) return true;
-  *error = std::string(what) + ": " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e);
-  cudaGetLastError();  // reset the non-sticky error state so later calls in this process start clean
-  return false;
 }
 
 template <typename T>

@@ -1,0 +1,201 @@
+// CUDA connected-component labelling: pixel union-find with atomicMin (Playne & Hawick 2018), then a
+// raster-order relabel (roots are first pixels; a scan of root flags numbers them) equal to label.cc.
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <cub/device/device_scan.cuh>
+
+#include "../gpu.h"
+#include "cuda_util.cuh"
+
+namespace cellcam {
+namespace gpu {
+namespace {
+
+using cudautil::Alloc;
+using cudautil::DeviceBuffer;
+using cudautil::Ok;
+
+constexpr int kBlock = 256;
+
+unsigned Blocks(int64_t n) { return static_cast<unsigned>((n + kBlock - 1) / kBlock); }
+
+// Whether two pixel values belong to one component when adjacent: binary mode joins any two nonzero
+// values, label mode equal nonzero values (negative Int32 ids included), exactly as label.cc.
+template <typename T, bool kLabelMode>
+__device__ __forceinline__ bool Joins(T a, T b) {
+  return kLabelMode ? (a == b && a != 0) : (a != 0 && b != 0);
+}
+
+// Parents are only ever lowered (atomicMin), so a stale read is still an ancestor in the same
+// component; __ldcg reads L2, where the atomics land, and keeps the walk short.
+__device__ __forceinline__ int32_t Find(const int32_t* parent, int32_t i) {
+  int32_t p = __ldcg(parent + i);
+  while (p != i) {
+    i = p;
+    p = __ldcg(parent + i);
+  }
+  return i;
+}
+
+// Hangs the larger of two roots under the smaller one. When atomicMin finds that `a` already has a
+// parent `old` (another thread linked it first), `old` still has to join `b`: continue with it.
+// Invariant parent[i] <= i, so every final root is its component's smallest raster index.
+__device__ void Union(int32_t* parent, int32_t a, int32_t b) {
+  a = Find(parent, a);
+  b = Find(parent, b);
+  while (a != b) {
+    if (a < b) {
+      const int32_t t = a;
+      a = b;
+      b = t;
+    }
+    const int32_t old = atomicMin(parent + a, b);
+    a = old == a ? b : old;
+  }
+}
+
+__global__ void InitKernel(int32_t* parent, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) parent[i] = static_cast<int32_t>(i);
+}
+
+// Each foreground pixel joins its earlier neighbours (left, up, and for 8-connectivity up-left and
+// up-right). Neighbours already linked through another union are skipped: when `up` joins, up-left
+// and up-right join `up` itself (they are its horizontal neighbours and join is transitive); when
+// `left` joins, up-left joins `left` through left's own `up` union.
+template <typename T, bool kLabelMode, bool k8>
+__global__ void MergeKernel(const T* in, int32_t* parent, int32_t width, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const T v = in[i];
+  if (v == 0) return;
+  const int32_t x = static_cast<int32_t>(i % width);
+  const int64_t y = i / width;
+  const int32_t me = static_cast<int32_t>(i);
+  const bool left = x > 0 && Joins<T, kLabelMode>(v, in[i - 1]);
+  if (left) Union(parent, me, me - 1);
+  if (y == 0) return;
+  const int64_t u = i - width;
+  const bool up = Joins<T, kLabelMode>(v, in[u]);
+  if (up) Union(parent, me, static_cast<int32_t>(u));
+  if (!k8 || up) return;
+  if (!left && x > 0 && Joins<T, kLabelMode>(v, in[u - 1])) Union(parent, me, static_cast<int32_t>(u - 1));
+  if (x + 1 < width && Joins<T, kLabelMode>(v, in[u + 1])) Union(parent, me, static_cast<int32_t>(u + 1));
+}
+
+// Points every foreground pixel at its root and flags the roots (1 at a component's first pixel).
+template <typename T>
+__global__ void CompressKernel(const T* in, int32_t* parent, int32_t* rootFlag, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  if (in[i] == 0) {
+    rootFlag[i] = 0;
+    return;
+  }
+  const int32_t r = Find(parent, static_cast<int32_t>(i));
+  parent[i] = r;
+  rootFlag[i] = r == static_cast<int32_t>(i) ? 1 : 0;
+}
+
+// out = 1 + (roots before this pixel's root in raster order); sizes by warp-aggregated atomics
+// (one atomicAdd per distinct label per warp; integer sums, so the order does not matter).
+template <typename T>
+__global__ void RelabelKernel(const T* in, const int32_t* parent, const int32_t* rank, int32_t* out, int32_t* sizes,
+                              int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  int32_t lab = -1;  // lanes past the end take part in the warp vote with a key no pixel has
+  if (i < n) {
+    lab = in[i] == 0 ? 0 : rank[parent[i]] + 1;
+    out[i] = lab;
+  }
+  const unsigned peers = __match_any_sync(0xffffffffu, lab);
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  if (lab >= 0 && lane == __ffs(peers) - 1) atomicAdd(sizes + lab, __popc(peers));
+}
+
+template <typename T, bool kLabelMode>
+void LaunchMerge(const T* in, int32_t* parent, int32_t width, int64_t n, bool eight) {
+  if (eight) MergeKernel<T, kLabelMode, true><<<Blocks(n), kBlock>>>(in, parent, width, n);
+  else MergeKernel<T, kLabelMode, false><<<Blocks(n), kBlock>>>(in, parent, width, n);
+}
+
+template <typename T>
+bool LabelTyped(const T* host, int32_t* out, int64_t width, int64_t height, int connectivity, bool labelMode,
+                std::vector<int32_t>* sizes, int64_t* count, std::string* error) {
+  const int64_t n = width * height;
+  if (n > INT32_MAX) {
+    *error = "label: image too large for 32-bit pixel indices";
+    return false;
+  }
+  if (!Ok(cudaSetDevice(0), "cudaSetDevice", error)) return false;
+  DeviceBuffer dIn, dParent, dFlag, dRank, dSizes, dTemp;
+  if (!Alloc(dIn, n * sizeof(T), "cudaMalloc(input)", error) ||
+      !Ok(cudaMemcpy(dIn.ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy(input)", error) ||
+      !Alloc(dParent, n * sizeof(int32_t), "cudaMalloc(parent)", error) ||
+      !Alloc(dFlag, n * sizeof(int32_t), "cudaMalloc(labels)", error) ||
+      !Alloc(dRank, n * sizeof(int32_t), "cudaMalloc(rank)", error)) {
+    return false;
+  }
+  const T* in = static_cast<const T*>(dIn.ptr);
+  int32_t* parent = static_cast<int32_t*>(dParent.ptr);
+  int32_t* flag = static_cast<int32_t*>(dFlag.ptr);  // root flags, then the output labels
+  int32_t* rank = static_cast<int32_t*>(dRank.ptr);
+  const int32_t w = static_cast<int32_t>(width);
+
+  InitKernel<<<Blocks(n), kBlock>>>(parent, n);
+  if (labelMode) LaunchMerge<T, true>(in, parent, w, n, connectivity == 8);
+  else LaunchMerge<T, false>(in, parent, w, n, connectivity == 8);
+  CompressKernel<T><<<Blocks(n), kBlock>>>(in, parent, flag, n);
+  if (!Ok(cudaGetLastError(), "label kernels launch", error)) return false;
+
+  size_t tempBytes = 0;
+  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, flag, rank, static_cast<int>(n)), "cub scan (size)", error) ||
+      !Alloc(dTemp, tempBytes, "cudaMalloc(scan temp)", error) ||
+      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, flag, rank, static_cast<int>(n)), "cub scan", error)) {
+    return false;
+  }
+  int32_t lastRank = 0, lastFlag = 0;
+  if (!Ok(cudaMemcpy(&lastRank, rank + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(count)", error) ||
+      !Ok(cudaMemcpy(&lastFlag, flag + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(count)", error)) {
+    return false;
+  }
+  const int64_t c = static_cast<int64_t>(lastRank) + lastFlag;
+  if (!Alloc(dSizes, (c + 1) * sizeof(int32_t), "cudaMalloc(sizes)", error) ||
+      !Ok(cudaMemset(dSizes.ptr, 0, (c + 1) * sizeof(int32_t)), "cudaMemset(sizes)", error)) {
+    return false;
+  }
+  RelabelKernel<T><<<Blocks(n), kBlock>>>(in, parent, rank, flag, static_cast<int32_t*>(dSizes.ptr), n);
+  if (!Ok(cudaGetLastError(), "label relabel launch", error)) return false;
+  if (!Ok(cudaDeviceSynchronize(), "label kernels", error)) return false;
+  sizes->assign(static_cast<size_t>(c + 1), 0);
+  // `out` may alias the host input: it is written only now, after the input was uploaded.
+  if (!Ok(cudaMemcpy(out, flag, n * sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(labels)", error) ||
+      !Ok(cudaMemcpy(sizes->data(), dSizes.ptr, (c + 1) * sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(sizes)",
+          error)) {
+    return false;
+  }
+  *count = c;
+  return true;
+}
+
+}  // namespace
+
+bool Label(const void* input, Dtype dtype, int32_t* out, int64_t width, int64_t height, int connectivity, bool labelMode,
+           std::vector<int32_t>* sizes, int64_t* count, std::string* error) {
+  switch (dtype) {
+    case Dtype::U8:
+      return LabelTyped(static_cast<const uint8_t*>(input), out, width, height, connectivity, labelMode, sizes, count, error);
+    case Dtype::U16:
+      return LabelTyped(static_cast<const uint16_t*>(input), out, width, height, connectivity, labelMode, sizes, count, error);
+    default:
+      return LabelTyped(static_cast<const int32_t*>(input), out, width, height, connectivity, labelMode, sizes, count, error);
+  }
+}
+
+}  // namespace gpu
+}  // namespace cellcam

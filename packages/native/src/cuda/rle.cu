@@ -1,0 +1,201 @@
+// CUDA half of cell RLE: every cell's column-major runs in one pass over the label image (run
+// boundary events, compacted in column-major order, stably sorted by cell); rle.cc encodes them.
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include "../gpu.h"
+#include "cuda_util.cuh"
+
+namespace cellcam {
+namespace gpu {
+namespace {
+
+using cudautil::Alloc;
+using cudautil::DeviceBuffer;
+using cudautil::Ok;
+
+// Rows per thread: one thread walks a band of one column, so a warp reads 32 adjacent columns of a
+// row at a time (coalesced) while the walk itself follows the column-major order.
+constexpr int32_t kBand = 64;
+constexpr int kThreads = 128;
+
+// In column-major order j = x*H + y, a cell's runs are the maximal spans of equal value; a span
+// starts where the previous pixel in that order differs and ends where the next one differs. The
+// previous of (x, 0) is (x-1, H-1), which is how runs continue across columns as in pycocotools.
+// Out of the image is 0, never a cell. Each valid pixel of id v emits a start event (j) and/or an
+// end event (j + 1, exclusive), start first. kWrite = false counts events per band; true writes
+// them at the band's offset, so the compacted list is in column-major order with starts and ends
+// of each cell alternating.
+template <typename T, bool kWrite>
+__global__ void BandKernel(const T* L, int32_t W, int32_t H, int32_t nBands, int64_t cells, int64_t* counts,
+                           const int64_t* offsets, uint32_t* keys, int32_t* events, int32_t* bad) {
+  const int32_t x = static_cast<int32_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int32_t b = static_cast<int32_t>(blockIdx.y);
+  if (x >= W) return;
+  const int32_t y0 = b * kBand, y1 = min(H, y0 + kBand);
+  const int64_t w = W;
+  auto at = [&](int32_t xx, int32_t yy) -> int64_t { return static_cast<int64_t>(L[static_cast<int64_t>(yy) * w + xx]); };
+  int64_t prev = y0 > 0 ? at(x, y0 - 1) : (x > 0 ? at(x - 1, H - 1) : 0);
+  int64_t v = at(x, y0);
+  const int64_t slot = static_cast<int64_t>(x) * nBands + b;
+  int64_t k = kWrite ? offsets[slot] : 0;
+  int32_t minBad = INT_MAX;
+  for (int32_t y = y0; y < y1; ++y) {
+    const int64_t next = y + 1 < H ? at(x, y + 1) : (x + 1 < W ? at(x + 1, 0) : 0);
+    if (v != 0) {
+      const int32_t j = static_cast<int32_t>(static_cast<int64_t>(x) * H + y);
+      if (v < 0 || v > cells) {
+        // The first offending pixel in column-major order starts a span (its predecessor is
+        // either another value or offending with a smaller j), so span starts suffice.
+        if (!kWrite && prev != v && j < minBad) minBad = j;
+      } else {
+        if (prev != v) {
+          if (kWrite) {
+            keys[k] = static_cast<uint32_t>(v);
+            events[k] = j;
+          }
+          ++k;
+        }
+        if (next != v) {
+          if (kWrite) {
+            keys[k] = static_cast<uint32_t>(v);
+            events[k] = j + 1;
+          }
+          ++k;
+        }
+      }
+    }
+    prev = v;
+    v = next;
+  }
+  if (!kWrite) {
+    counts[slot] = k;
+    if (minBad != INT_MAX) atomicMin(bad, minBad);
+  }
+}
+
+template <typename T>
+bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::vector<int32_t>* first,
+              std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, std::string* error) {
+  const int64_t n = width * height;
+  *badJ = -1;
+  *badV = 0;
+  first->assign(static_cast<size_t>(cells + 2), 0);
+  pos->clear();
+  len->clear();
+  if (n > (int64_t{1} << 30)) {
+    *error = "rle: image too large";
+    return false;
+  }
+  if (!Ok(cudaSetDevice(0), "cudaSetDevice", error)) return false;
+  const int32_t W = static_cast<int32_t>(width), H = static_cast<int32_t>(height);
+  const int32_t nBands = (H + kBand - 1) / kBand;
+  const int64_t slots = width * nBands;
+  DeviceBuffer dL, dCounts, dOffsets, dBad, dTemp;
+  if (!Alloc(dL, n * sizeof(T), "cudaMalloc(labels)", error) ||
+      !Ok(cudaMemcpy(dL.ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy(labels)", error) ||
+      !Alloc(dCounts, slots * sizeof(int64_t), "cudaMalloc(counts)", error) ||
+      !Alloc(dOffsets, slots * sizeof(int64_t), "cudaMalloc(offsets)", error) ||
+      !Alloc(dBad, sizeof(int32_t), "cudaMalloc(bad)", error)) {
+    return false;
+  }
+  const int32_t noBad = INT_MAX;
+  if (!Ok(cudaMemcpy(dBad.ptr, &noBad, sizeof(int32_t), cudaMemcpyHostToDevice), "cudaMemcpy(bad)", error)) return false;
+  const T* L = static_cast<const T*>(dL.ptr);
+  int64_t* counts = static_cast<int64_t*>(dCounts.ptr);
+  int64_t* offsets = static_cast<int64_t*>(dOffsets.ptr);
+  int32_t* bad = static_cast<int32_t*>(dBad.ptr);
+  const dim3 grid(static_cast<unsigned>((W + kThreads - 1) / kThreads), static_cast<unsigned>(nBands));
+  BandKernel<T, false><<<grid, kThreads>>>(L, W, H, nBands, cells, counts, nullptr, nullptr, nullptr, bad);
+  if (!Ok(cudaGetLastError(), "rle count launch", error)) return false;
+
+  size_t tempBytes = 0;
+  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, counts, offsets, static_cast<int>(slots)), "cub scan (size)",
+          error) ||
+      !Alloc(dTemp, tempBytes, "cudaMalloc(scan temp)", error) ||
+      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, counts, offsets, static_cast<int>(slots)), "cub scan", error)) {
+    return false;
+  }
+  int64_t lastOffset = 0, lastCount = 0;
+  int32_t badHost = INT_MAX;
+  if (!Ok(cudaMemcpy(&lastOffset, offsets + slots - 1, sizeof(int64_t), cudaMemcpyDeviceToHost), "cudaMemcpy(total)", error) ||
+      !Ok(cudaMemcpy(&lastCount, counts + slots - 1, sizeof(int64_t), cudaMemcpyDeviceToHost), "cudaMemcpy(total)", error) ||
+      !Ok(cudaMemcpy(&badHost, bad, sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(bad)", error)) {
+    return false;
+  }
+  if (badHost != INT_MAX) {
+    const int64_t x = badHost / height, y = badHost % height;
+    T v;
+    if (!Ok(cudaMemcpy(&v, L + y * width + x, sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy(bad value)", error)) return false;
+    *badJ = badHost;
+    *badV = static_cast<int32_t>(v);
+    return true;
+  }
+  const int64_t total = lastOffset + lastCount;  // even: every run has one start and one end
+  if (total > INT32_MAX) {
+    *error = "rle: too many runs for one launch";
+    return false;
+  }
+  if (total == 0) return true;
+
+  DeviceBuffer dKeys0, dKeys1, dEv0, dEv1, dSortTemp;
+  if (!Alloc(dKeys0, total * sizeof(uint32_t), "cudaMalloc(keys)", error) ||
+      !Alloc(dKeys1, total * sizeof(uint32_t), "cudaMalloc(keys)", error) ||
+      !Alloc(dEv0, total * sizeof(int32_t), "cudaMalloc(events)", error) ||
+      !Alloc(dEv1, total * sizeof(int32_t), "cudaMalloc(events)", error)) {
+    return false;
+  }
+  BandKernel<T, true><<<grid, kThreads>>>(L, W, H, nBands, cells, nullptr, offsets, static_cast<uint32_t*>(dKeys0.ptr),
+                                          static_cast<int32_t*>(dEv0.ptr), bad);
+  if (!Ok(cudaGetLastError(), "rle write launch", error)) return false;
+  // LSD radix sort is stable: each cell keeps the column-major order of its events.
+  int endBit = 1;
+  while (endBit < 32 && (cells >> endBit) != 0) ++endBit;
+  cub::DoubleBuffer<uint32_t> keys(static_cast<uint32_t*>(dKeys0.ptr), static_cast<uint32_t*>(dKeys1.ptr));
+  cub::DoubleBuffer<int32_t> events(static_cast<int32_t*>(dEv0.ptr), static_cast<int32_t*>(dEv1.ptr));
+  size_t sortBytes = 0;
+  const int items = static_cast<int>(total);
+  if (!Ok(cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, keys, events, items, 0, endBit), "cub sort (size)", error) ||
+      !Alloc(dSortTemp, sortBytes, "cudaMalloc(sort temp)", error) ||
+      !Ok(cub::DeviceRadixSort::SortPairs(dSortTemp.ptr, sortBytes, keys, events, items, 0, endBit), "cub sort", error) ||
+      !Ok(cudaDeviceSynchronize(), "rle kernels", error)) {
+    return false;
+  }
+  std::vector<uint32_t> k(static_cast<size_t>(total));
+  std::vector<int32_t> e(static_cast<size_t>(total));
+  if (!Ok(cudaMemcpy(k.data(), keys.Current(), total * sizeof(uint32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(keys)", error) ||
+      !Ok(cudaMemcpy(e.data(), events.Current(), total * sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(events)",
+          error)) {
+    return false;
+  }
+  const int64_t runs = total / 2;
+  pos->resize(static_cast<size_t>(runs));
+  len->resize(static_cast<size_t>(runs));
+  for (int64_t r = 0; r < runs; ++r) {
+    ++(*first)[k[2 * r] + 1];
+    (*pos)[r] = e[2 * r];
+    (*len)[r] = e[2 * r + 1] - e[2 * r];
+  }
+  for (int64_t c = 0; c <= cells; ++c) (*first)[c + 1] += (*first)[c];
+  return true;
+}
+
+}  // namespace
+
+bool RleRuns(const void* labels, Dtype dtype, int64_t width, int64_t height, int64_t cells, std::vector<int32_t>* first,
+             std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, std::string* error) {
+  if (dtype == Dtype::U16) {
+    return RleTyped(static_cast<const uint16_t*>(labels), width, height, cells, first, pos, len, badJ, badV, error);
+  }
+  return RleTyped(static_cast<const int32_t*>(labels), width, height, cells, first, pos, len, badJ, badV, error);
+}
+
+}  // namespace gpu
+}  // namespace cellcam
