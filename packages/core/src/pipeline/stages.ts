@@ -104,6 +104,15 @@ const nz = (v: number) => (Number.isFinite(v) ? v : 0);
 // ---------------------------------------------------------------------------------------------
 // features: the feature bank on every image, pooled over each cell (whole, nucleus, cytoplasm)
 
+/**
+ * The feature bank on every image, pooled over each cell (whole, nucleus, cytoplasm, max), written
+ * to OUT/features/{ID}.json; images whose key still matches are reused.
+ *
+ * @example
+ * ```ts
+ * const r = await featuresStage(ctx, [...ctx.data.train, ...ctx.data.val, ...ctx.data.test]);
+ * ```
+ */
 export async function featuresStage(ctx: StageContext, ids: readonly string[]): Promise<{ computed: number; reused: number; cells: number }> {
   const { out, config, data } = ctx;
   const d = dirs(out);
@@ -199,6 +208,15 @@ export interface ImageTrainReport {
   loss?: number;
 }
 
+/**
+ * Trains (or takes from config `image.model`, or from the external trainer) the image classifier
+ * and writes OUT/train-image/model.onnx.
+ *
+ * @example
+ * ```ts
+ * const { model } = await trainImageStage(ctx);
+ * ```
+ */
 export async function trainImageStage(ctx: StageContext): Promise<ImageTrainReport> {
   const { out, config, data } = ctx;
   const d = dirs(out).trainImage;
@@ -280,6 +298,14 @@ export async function modelInputSize(path: string, fallback: number): Promise<nu
   return modelMetaInt(path, META.inputSize, 2, fallback);
 }
 
+/**
+ * Runs the image classifier on every image and pools each CAM over each cell (OUT/cam/{ID}.json).
+ *
+ * @example
+ * ```ts
+ * await camStage(ctx, ids, 'out/train-image/model.onnx');
+ * ```
+ */
 export async function camStage(ctx: StageContext, ids: readonly string[], modelPath: string): Promise<{ computed: number; reused: number }> {
   const { out, config, data } = ctx;
   const d = dirs(out);
@@ -352,6 +378,16 @@ export function cellEvidence(cam: CamRecord, statistic: 'mean' | 'max', previous
   return e;
 }
 
+/**
+ * Pseudo-labels the training cells of cycle `cycle` (OUT/pseudo-label/cycle-k/labels.json), with
+ * precision/recall against the truth when it is known.
+ *
+ * @example
+ * ```ts
+ * const pl = await pseudoLabelStage(ctx, 1, null);
+ * console.log(pl.stats.labelled, pl.stats.unknown);
+ * ```
+ */
 export async function pseudoLabelStage(ctx: StageContext, cycle: number, oofKey: string | null): Promise<PseudoLabels> {
   const { out, config, data } = ctx;
   const d = dirs(out);
@@ -454,6 +490,15 @@ export function cellProbabilities(logits: ArrayLike<number>, width: number): Flo
   return out;
 }
 
+/**
+ * Trains the cell classifier of a cycle on its pseudo-labels, plus image-grouped out-of-fold
+ * probabilities for the next cycle (OUT/train-cell/cycle-k/).
+ *
+ * @example
+ * ```ts
+ * const cell = await trainCellStage(ctx, 1, pl);
+ * ```
+ */
 export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: PseudoLabels): Promise<CellTrainReport> {
   const { out, config, data } = ctx;
   const d = dirs(out).trainCell(cycle);
@@ -524,6 +569,15 @@ export interface PredictReport {
   cells: number;
 }
 
+/**
+ * Scores the validation and test cells with a cell classifier (features or crops, by its input
+ * name) and the image classifier, and writes the submissions of a cycle.
+ *
+ * @example
+ * ```ts
+ * const p = await predictStage(ctx, 2, 'out/train-cell/cycle-2/model.onnx');
+ * ```
+ */
 export async function predictStage(ctx: StageContext, cycle: number, cellModel: string): Promise<PredictReport> {
   const { out, config, data } = ctx;
   const d = dirs(out);
@@ -622,6 +676,15 @@ export async function writeReferences(out: string, ids: readonly string[], truth
   return files;
 }
 
+/**
+ * With truth: the mAP@0.6 of every cycle's submissions and of broadcast, image-only and oracle on
+ * the same cells, for the validation and the test images (null without truth).
+ *
+ * @example
+ * ```ts
+ * const table = await evaluateStage(ctx, predictions);
+ * ```
+ */
 export async function evaluateStage(ctx: StageContext, predictions: PredictReport[]): Promise<EvaluationSummary[] | null> {
   const { out, data } = ctx;
   if (!data.truthPath) return null;
