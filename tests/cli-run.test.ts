@@ -122,6 +122,21 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(existsSync(join(out, 'submission.csv'))).toBe(true);
   }, 300_000);
 
+  it('runs on 16-bit images of another size (1024², --bit-depth 16)', () => {
+    const d16 = join(dir, 'syn16');
+    const s = run(['synth', '--out', d16, '--images', '8', '--size', '1024', '--seed', '9', '--bit-depth', '16', '--test-fraction', '0.25', '--quiet']);
+    expect(s.status, s.stderr).toBe(0);
+    const out = join(dir, 'run16');
+    const r = run(['run', '--train', join(d16, 'train'), '--test', join(d16, 'test'), '--out', out, '--cycles', '1', '--quiet']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const rec = readRun(out);
+    expect(rec.split).toEqual({ train: 5, val: 1, test: 2 });
+    const test = rec.evaluation.find((e: { split: string }) => e.split === 'test');
+    expect(test.rows.find((x: { name: string }) => x.name === 'cycle 1').mAP).toBeGreaterThan(0.3);
+    const v = run(['submit', 'validate', join(out, 'submission.csv'), '--images', join(d16, 'test')]);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+  }, 300_000);
+
   it.each([
     ['a label file naming an image without an image set', (f: string) => writeFileSync(f, 'ID,Label\nnot-an-image,0\n'), /not-an-image/],
     ['a class id out of range', (f: string) => writeFileSync(f, 'ID,Label\nx,25\n'), /:2: image x: expected class ids 0\.\.18/],
