@@ -32,3 +32,33 @@ describe('cellProbabilities', () => {
     expect(p[19 + 18]).toBeCloseTo(1 / (1 + Math.exp(-9)), 6);
   });
 });
+
+describe('stored CAM maps (quantizeMaps / readCamMaps)', () => {
+  it('round-trip within half a quantisation step per class, constant classes exactly', async () => {
+    const { quantizeMaps, readCamMaps } = await import('../src/pipeline/stages.js');
+    const { encodeNpy } = await import('../src/io/crops.js');
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const C = 3, h = 4, w = 5, hw = h * w;
+    const data = Float32Array.from({ length: C * hw }, (_, i) => (i < hw ? Math.sin(i) * 80 : i < 2 * hw ? 7 : i * 3 - 200));
+    const { q, lo, hi } = quantizeMaps(data, C, hw);
+    expect(lo[1]).toBe(7);
+    expect(hi[1]).toBe(7);
+    const dir = mkdtempSync(join(tmpdir(), 'cellcam-cam-'));
+    try {
+      writeFileSync(join(dir, 'x.cam.npy'), encodeNpy(q, [C, h, w]));
+      const rec = { id: 'x', key: '', logits: [], mean: [], max: [], maps: { file: 'x.cam.npy', classes: C, h, w, lo, hi } };
+      const back = (await readCamMaps(dir, rec))!;
+      expect([back.classes, back.h, back.w]).toEqual([C, h, w]);
+      for (let c = 0; c < C; c++) {
+        const step = (hi[c] - lo[c]) / 255;
+        for (let i = c * hw; i < (c + 1) * hw; i++) expect(Math.abs(back.data[i] - data[i])).toBeLessThanOrEqual(step / 2 + 1e-4);
+      }
+      expect(await readCamMaps(dir, { ...rec, maps: undefined })).toBeNull();
+      expect(await readCamMaps(dir, { ...rec, maps: { ...rec.maps, file: 'missing.npy' } })).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -18,7 +18,8 @@ import { truthLabelsForMasks } from '../metric/truth-match.js';
 import { OrtPool, type OrtTensorData } from '../model/session.js';
 import { decodeOnnxModel } from '../model/onnx-writer.js';
 import { CELL_CROP_CONTRACT, CELL_FEATURES_CONTRACT, IMAGE_CLASSIFIER_CONTRACT, META, UNKNOWN_CLASS } from '../model/contracts.js';
-import { cellCrops } from '../io/crops.js';
+import { cellCrops, decodeNpy, encodeNpy } from '../io/crops.js';
+import { readFile } from 'node:fs/promises';
 import { FEATURE_COUNT, FEATURE_LAYOUT, featureModel } from '../features/bank.js';
 import { imageTensor } from '../features/input.js';
 import { imageClassifierModel } from '../cam/image-model.js';
@@ -59,6 +60,47 @@ export interface CamRecord {
   /** cells × 19: CAM mean and max over each cell (logit scale) */
   mean: number[];
   max: number[];
+  /**
+   * The CAM maps themselves, for viewing (`cellcam report`): `{ID}.cam.npy` beside the record,
+   * uint8 [classes, h, w]; class c's value v stands for lo[c] + v / 255 · (hi[c] − lo[c]).
+   */
+  maps?: { file: string; classes: number; h: number; w: number; lo: number[]; hi: number[] };
+}
+
+/** Quantises [C, h, w] maps to uint8 per class (min → 0, max → 255) for storage. */
+export function quantizeMaps(data: Float32Array, C: number, hw: number): { q: Uint8Array; lo: number[]; hi: number[] } {
+  const q = new Uint8Array(C * hw), lo: number[] = [], hi: number[] = [];
+  for (let c = 0; c < C; c++) {
+    let a = Infinity, b = -Infinity;
+    for (let i = c * hw; i < (c + 1) * hw; i++) {
+      const v = data[i];
+      if (v < a) a = v;
+      if (v > b) b = v;
+    }
+    if (!(a <= b)) a = b = 0;
+    lo.push(a);
+    hi.push(b);
+    const k = b > a ? 255 / (b - a) : 0;
+    for (let i = c * hw; i < (c + 1) * hw; i++) q[i] = Math.round((data[i] - a) * k);
+  }
+  return { q, lo, hi };
+}
+
+/** Reads the stored CAM maps of a record back as float32 [classes, h, w] (null when absent). */
+export async function readCamMaps(camDir: string, rec: CamRecord): Promise<{ data: Float32Array; classes: number; h: number; w: number } | null> {
+  const m = rec.maps;
+  if (!m) return null;
+  const path = join(camDir, m.file);
+  if (!existsSync(path)) return null;
+  const { data: q } = decodeNpy(new Uint8Array(await readFile(path)), path);
+  const hw = m.h * m.w;
+  if (q.length !== m.classes * hw) return null;
+  const out = new Float32Array(q.length);
+  for (let c = 0; c < m.classes; c++) {
+    const a = m.lo[c], k = (m.hi[c] - m.lo[c]) / 255;
+    for (let i = c * hw; i < (c + 1) * hw; i++) out[i] = a + q[i] * k;
+  }
+  return { data: out, classes: m.classes, h: m.h, w: m.w };
 }
 
 export interface RunEvent {
@@ -321,7 +363,7 @@ export async function camStage(ctx: StageContext, ids: readonly string[], modelP
       const key = hashValue([modelHash, size, rec.key]);
       const path = join(d.cam, `${id}.json`);
       const old = ctx.force ? null : await readJsonOrNull<CamRecord>(path);
-      if (old && old.key === key) reused++;
+      if (old && old.key === key && old.maps && existsSync(join(d.cam, old.maps.file))) reused++;
       else {
         const split = splitOf(data, id);
         const img = await readImageSet(split === 'train' ? data.trainDir : data.testDir, id, { allowNonSquare: true });
@@ -341,6 +383,9 @@ export async function camStage(ctx: StageContext, ids: readonly string[], modelP
             }
           });
         }
+        const { q, lo, hi } = quantizeMaps(res.cam.data as Float32Array, C, h * w);
+        camRec.maps = { file: `${id}.cam.npy`, classes: C, h, w, lo, hi };
+        await writeFileAtomic(join(d.cam, camRec.maps.file), encodeNpy(q, [C, h, w]));
         await writeJson(path, camRec);
         computed++;
       }

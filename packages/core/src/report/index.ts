@@ -18,7 +18,7 @@ import { NUM_CLASSES } from '../metric/evaluate.js';
 import { truthLabelsForMasks } from '../metric/truth-match.js';
 import { IMAGE_CLASSIFIER_CONTRACT } from '../model/contracts.js';
 import { OrtPool } from '../model/session.js';
-import { dirs, modelInputSize, type CamRecord, type CellRecord } from '../pipeline/stages.js';
+import { dirs, modelInputSize, readCamMaps, type CamRecord, type CellRecord } from '../pipeline/stages.js';
 import { readJsonOrNull } from '../pipeline/store.js';
 import { combine } from '../predict/combine.js';
 import { encodeCells } from '../submit/encode.js';
@@ -128,6 +128,8 @@ interface ImageContext {
   maxSide: number;
   pool: OrtPool | null;
   camSize: number;
+  /** whether heatmaps are wanted (stored maps are used first; `pool` only for runs without them) */
+  heatmaps: boolean;
   names: Map<string, string>;
   order: string[];
 }
@@ -238,11 +240,18 @@ async function renderImage(ctx: ImageContext, id: string): Promise<{ summary: Im
       await writeWebp(join(imgDir, 'cells.webp'), cropSprite(annotated, boxes, 64), 85);
     }
     // CAM heatmaps: the image's labels and its top predicted classes, at most HEAT_SIDE px (they are shown as cards).
-    if (ctx.pool) {
-      const res = await ctx.pool.run({ image: { dtype: 'float32', dims: [1, 4, ctx.camSize, ctx.camSize], data: imageTensor(img, ctx.camSize) } }, { outputs: ['logits', 'cam'] });
-      const [, C, h, w] = res.cam.dims;
-      const camData = res.cam.data as Float32Array;
-      pImage ??= Array.from(res.logits.data as Float32Array, sigmoid);
+    // The maps the cam stage stored (the very ones it pooled); older runs: rerun the image classifier.
+    const stored = ctx.heatmaps && cam ? await readCamMaps(d.cam, cam) : null;
+    if (stored || ctx.pool) {
+      let C: number, h: number, w: number, camData: Float32Array;
+      if (stored) ({ classes: C, h, w, data: camData } = stored);
+      else {
+        const res = await ctx.pool!.run({ image: { dtype: 'float32', dims: [1, 4, ctx.camSize, ctx.camSize], data: imageTensor(img, ctx.camSize) } }, { outputs: ['logits', 'cam'] });
+        [, C, h, w] = res.cam.dims;
+        camData = res.cam.data as Float32Array;
+        pImage ??= Array.from(res.logits.data as Float32Array, sigmoid);
+      }
+      pImage ??= new Array(C).fill(0);
       const shown = new Map<number, string>();
       for (const c of imageLabels ?? trueImageLabels ?? []) shown.set(c, imageLabels ? 'image label' : 'true label');
       pImage.map((p, c) => [c, p]).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, TOP)
@@ -473,7 +482,9 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   }
 
   let pool: OrtPool | null = null, camSize = 0;
-  if (o.heatmaps !== false && view.imageModel && ids.length && (view.trainDir || view.testDir)) {
+  // Runs from before the cam stage stored its maps: rerun the image classifier for the heatmaps.
+  const needModel = ids.some((id) => !existsSync(join(dirs(view.dir).cam, `${id}.cam.npy`)));
+  if (o.heatmaps !== false && needModel && view.imageModel && ids.length && (view.trainDir || view.testDir)) {
     try {
       camSize = await modelInputSize(view.imageModel, view.config.image?.inputSize ?? 512);
       pool = await OrtPool.create(view.imageModel, { contract: IMAGE_CLASSIFIER_CONTRACT, executionProviders: ['cpu'], workers: Math.min(jobs, 2) });
@@ -486,7 +497,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   const cellRows: CellRow[][] = new Array(ids.length);
   let done = 0;
   try {
-    const ctx: ImageContext = { view, out, maxSide, pool, camSize, names, order: ids };
+    const ctx: ImageContext = { view, out, maxSide, pool, camSize, heatmaps: o.heatmaps !== false, names, order: ids };
     await forEachLimit(ids, jobs, async (id, i) => {
       const r = await renderImage(ctx, id);
       summaries[i] = r.summary;
