@@ -103,6 +103,9 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     const features = stage(rec, 'features').counts;
     expect(features.reused).toBeGreaterThanOrEqual(3);
     expect(features.reused + features.computed).toBe(20);
+    // Half-written temp files of the killed process are gone.
+    const leftovers = (readdirSync(out, { recursive: true }) as string[]).filter((f) => /(^|\/)\.cellcam-tmp-/.test(f));
+    expect(leftovers).toEqual([]);
     expect(stage(rec, 'segment (train)').counts.reused).toBe(15);
   }, 300_000);
 

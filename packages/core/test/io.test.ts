@@ -116,3 +116,29 @@ describe('readImageSet', () => {
     });
   });
 });
+
+describe('removeStaleTempFiles', () => {
+  it('removes temp files of dead writers only, down to the given depth', async () => {
+    const { removeStaleTempFiles } = await import('../src/io/atomic.js');
+    const { mkdirSync, existsSync } = await import('node:fs');
+    const root = mkdtempSync(join(tmpdir(), 'cellcam-stale-'));
+    try {
+      mkdirSync(join(root, 'a', 'b'), { recursive: true });
+      const dead = 2 ** 22 + 12345; // above Linux's default pid_max: no such process
+      const files = {
+        deadTop: join(root, `.cellcam-tmp-${dead}-abc123-run.json`),
+        deadDeep: join(root, 'a', 'b', `.cellcam-tmp-${dead}-def456-x.json`),
+        mine: join(root, 'a', `.cellcam-tmp-${process.pid}-ghi789-y.json`),
+        other: join(root, 'a', 'keep.json'),
+      };
+      for (const f of Object.values(files)) writeFileSync(f, '{}');
+      const removed = await removeStaleTempFiles(root, 1);
+      expect(removed).toEqual([files.deadTop]);
+      expect(await removeStaleTempFiles(root, 3)).toEqual([files.deadDeep]);
+      expect(existsSync(files.mine)).toBe(true);
+      expect(existsSync(files.other)).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

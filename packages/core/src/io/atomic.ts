@@ -55,3 +55,48 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
     throw err;
   }
 }
+
+/**
+ * Removes temp files that a killed writer left below `dir` (down to `depth` folder levels): those
+ * whose writer process no longer runs. Returns the paths removed.
+ *
+ * @example
+ * ```ts
+ * await removeStaleTempFiles('out'); // before resuming a run
+ * ```
+ */
+export async function removeStaleTempFiles(dir: string, depth = 3): Promise<string[]> {
+  const { readdir, unlink } = await import('node:fs/promises');
+  const removed: string[] = [];
+  const alive = (pid: number) => {
+    if (pid === process.pid) return true;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+    }
+  };
+  const walk = async (d: string, level: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        if (level < depth) await walk(p, level + 1);
+        continue;
+      }
+      const m = /^\.cellcam-tmp-(\d+)-/.exec(e.name);
+      if (m && !alive(Number(m[1]))) {
+        await unlink(p).catch(() => {});
+        removed.push(p);
+      }
+    }
+  };
+  await walk(dir, 0);
+  return removed;
+}

@@ -18,6 +18,7 @@ import {
   type EvaluationSummary, type PredictReport, type PseudoLabels, type RunEvent, type StageContext,
 } from './stages.js';
 import { readJsonOrNull, writeJson } from './store.js';
+import { removeStaleTempFiles } from '../io/atomic.js';
 
 export interface RunOptions {
   train: string;
@@ -109,6 +110,8 @@ export async function runPipeline(o: RunOptions): Promise<RunRecord> {
     throw new CellcamError('CELLCAM_E_ARG', `${o.out}: holds an unfinished run (status '${previous.status}'); pass --resume to continue it or --force to start over`);
   }
   await mkdir(o.out, { recursive: true });
+  // A killed run can leave half-written temp files; they are never read, but should not pile up.
+  await removeStaleTempFiles(o.out);
   const onEvent = o.onEvent ?? (() => {});
   const ctx: StageContext = { out: o.out, config, data, jobs: o.jobs ?? Math.max(1, Math.min(2, availableParallelism())), force: !!o.force, onEvent };
   const record: RunRecord = {
