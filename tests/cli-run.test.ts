@@ -138,6 +138,15 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(test.rows.find((x: { name: string }) => x.name === 'cycle 1').mAP).toBeGreaterThan(0.3);
     const v = run(['submit', 'validate', join(out, 'submission.csv'), '--images', join(d16, 'test')]);
     expect(v.status, v.stdout + v.stderr).toBe(0);
+    // A changed input file: that image (and only it) is segmented again and its features recomputed.
+    const testIds = [...new Set(readdirSync(join(d16, 'test')).map((f) => f.replace(/_(red|green|blue|yellow)\.png$/, '')))].sort();
+    copyFileSync(join(d16, 'test', `${testIds[1]}_green.png`), join(d16, 'test', `${testIds[0]}_green.png`));
+    const again = run(['run', '--train', join(d16, 'train'), '--test', join(d16, 'test'), '--out', out, '--cycles', '1', '--quiet']);
+    expect(again.status, again.stderr).toBe(0);
+    const rec2 = readRun(out);
+    expect(stage(rec2, 'segment (test)').counts).toMatchObject({ changed: 1, segmented: 1, reused: 1 });
+    expect(stage(rec2, 'segment (train)').counts).toMatchObject({ changed: 0, segmented: 0 });
+    expect(stage(rec2, 'features').counts).toMatchObject({ computed: 1, reused: 7 });
   }, 300_000);
 
   it.each([

@@ -8,13 +8,12 @@ import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
-import { segmentFolder } from '../segment/segment.js';
 import { VERSION } from '../version.js';
 import { capabilities } from '../native.js';
 import { resolveConfig, type RunConfig } from './config.js';
 import { loadRunDataset, type RunDataset } from './dataset.js';
 import {
-  camStage, dirs, evaluateStage, featuresStage, predictStage, pseudoLabelStage, publishSubmission, trainCellStage, trainImageStage,
+  camStage, dirs, evaluateStage, segmentStage, featuresStage, predictStage, pseudoLabelStage, publishSubmission, trainCellStage, trainImageStage,
   type EvaluationSummary, type PredictReport, type PseudoLabels, type RunEvent, type StageContext,
 } from './stages.js';
 import { readJsonOrNull, writeJson } from './store.js';
@@ -137,14 +136,9 @@ export async function runPipeline(o: RunOptions): Promise<RunRecord> {
   };
   try {
     const trainIds = [...data.train, ...data.val];
-    for (const [split, dir, ids] of [['train', data.trainDir, trainIds], ['test', data.testDir, data.test]] as const) {
-      await stage(`segment (${split})`, () => segmentFolder({
-        imageDir: dir, outDir: dirs(o.out).segment(split), ids: [...ids], scale: config.segment.scale, jobs: ctx.jobs, force: ctx.force,
-        onProgress: (e) => onEvent({ stage: `segment (${split})`, done: e.done, total: e.total, id: e.id }),
-      }).then((s) => {
-        if (s.failed.length) throw new CellcamError('CELLCAM_E_IO', `segmentation failed for ${s.failed.length} image(s): ${s.failed.slice(0, 3).map((f) => `${f.id}: ${f.error}`).join('; ')}`);
-        return s;
-      }), (s) => ({ images: s.total, segmented: s.segmented, reused: s.skipped }), split === 'test' ? 'segment' : 'segment (train)');
+    for (const [split, ids] of [['train', trainIds], ['test', data.test]] as const) {
+      await stage(`segment (${split})`, () => segmentStage(ctx, split, ids), (s) => ({ images: s.total, segmented: s.segmented, reused: s.skipped, changed: s.changed }),
+        split === 'test' ? 'segment' : 'segment (train)');
     }
     const all = [...trainIds, ...data.test];
     await stage('features', () => featuresStage(ctx, all), (r) => r);

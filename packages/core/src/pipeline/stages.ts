@@ -5,10 +5,11 @@
  * reused, so reruns skip finished work and a killed run resumes.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
-import { readImageSet, CHANNELS } from '../io/imageset.js';
+import { listImageSets, readImageSet, CHANNELS } from '../io/imageset.js';
+import { segmentFolder, type SegmentFolderSummary } from '../segment/segment.js';
 import { readGrey } from '../io/png.js';
 import { poolCells } from '../kernels/pool.js';
 import { encodeCells } from '../submit/encode.js';
@@ -134,11 +135,51 @@ export const dirs = (out: string) => ({
 /** Which image folder an id lives in (train and test ids are disjoint: loadRunDataset checks it). */
 export const splitOf = (data: RunDataset, id: string): 'train' | 'test' => (data.labels.has(id) ? 'train' : 'test');
 
-async function imageFilesHash(dir: string, id: string): Promise<string> {
-  const img = await readImageSet(dir, id, { allowNonSquare: true }).catch((e) => {
-    throw e;
+/** Hash of an image set's four channel files, by content (the files are found by listing the folder once). */
+async function imageFilesHasher(dir: string): Promise<(id: string) => Promise<string>> {
+  const sets = new Map((await listImageSets(dir)).map((x) => [x.id, x]));
+  return async (id) => {
+    const set = sets.get(id);
+    if (!set?.complete) throw new CellcamError('CELLCAM_E_IO', `${dir}: image set ${id} is missing ${set ? set.missing.join(', ') : 'all channels'}`);
+    return hashValue(await Promise.all(CHANNELS.map((c) => hashFile(set.files[c]!))));
+  };
+}
+
+/**
+ * Segments the images of one split into OUT/segment/<split>/ (segment/segment.ts). A manifest
+ * records the hash of each image's channel files; an image whose files changed is segmented again,
+ * the others are reused.
+ *
+ * @example
+ * ```ts
+ * const s = await segmentStage(ctx, 'test', ctx.data.test);
+ * ```
+ */
+export async function segmentStage(ctx: StageContext, split: 'train' | 'test', ids: readonly string[]): Promise<SegmentFolderSummary & { changed: number }> {
+  const { data, config, out } = ctx;
+  const imageDir = split === 'train' ? data.trainDir : data.testDir;
+  const outDir = dirs(out).segment(split);
+  const manifestPath = join(outDir, 'manifest.json');
+  const old = await readJsonOrNull<{ inputs: Record<string, string> }>(manifestPath);
+  const hashOf = await imageFilesHasher(imageDir);
+  const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
+  let changed = 0;
+  for (const id of ids) {
+    const h = hashValue([config.segment.scale, await hashOf(id)]);
+    // Only a recorded, different hash means stale; an unrecorded image is left to segmentFolder's own resume.
+    if (old?.inputs[id] !== undefined && old.inputs[id] !== h) {
+      changed++;
+      await Promise.all(['cells', 'nuclei'].map((k) => rm(join(outDir, `${id}_${k}.png`), { force: true })));
+    }
+    inputs[id] = h;
+  }
+  await writeJson(manifestPath, { stage: 'segment', split, inputs });
+  const s = await segmentFolder({
+    imageDir, outDir, ids: [...ids], scale: config.segment.scale, jobs: ctx.jobs, force: ctx.force,
+    onProgress: (e) => ctx.onEvent({ stage: `segment (${split})`, done: e.done, total: e.total, id: e.id }),
   });
-  return hashValue(await Promise.all(CHANNELS.map((c) => hashFile(img.files[c]))));
+  if (s.failed.length) throw new CellcamError('CELLCAM_E_IO', `segmentation failed for ${s.failed.length} image(s): ${s.failed.slice(0, 3).map((f) => `${f.id}: ${f.error}`).join('; ')}`);
+  return { ...s, changed };
 }
 
 const nz = (v: number) => (Number.isFinite(v) ? v : 0);
@@ -159,6 +200,7 @@ export async function featuresStage(ctx: StageContext, ids: readonly string[]): 
   const { out, config, data } = ctx;
   const d = dirs(out);
   const size = config.image.inputSize;
+  const [trainHash, testHash] = await Promise.all([imageFilesHasher(data.trainDir), imageFilesHasher(data.testDir)]);
   // One pool shared by the concurrent workers: keep the promise, so that two workers cannot both create one.
   let poolP: Promise<OrtPool> | null = null;
   let computed = 0, reused = 0, cells = 0, done = 0;
@@ -168,7 +210,7 @@ export async function featuresStage(ctx: StageContext, ids: readonly string[]): 
       const imageDir = split === 'train' ? data.trainDir : data.testDir;
       const segDir = d.segment(split);
       const cellsPng = join(segDir, `${id}_cells.png`), nucleiPng = join(segDir, `${id}_nuclei.png`);
-      const key = hashValue([FEATURE_LAYOUT, size, await imageFilesHash(imageDir, id), await hashFile(cellsPng), await hashFile(nucleiPng)]);
+      const key = hashValue([FEATURE_LAYOUT, size, await (split === 'train' ? trainHash : testHash)(id), await hashFile(cellsPng), await hashFile(nucleiPng)]);
       const path = join(d.features, `${id}.json`);
       const old = ctx.force ? null : await readJsonOrNull<CellRecord>(path);
       if (old && old.key === key) {
