@@ -58,7 +58,11 @@ export function registerSegment(program: Command): void {
     .requiredOption('--out <dir>', 'writes DIR/cells.png and DIR/nuclei.png (16-bit labels)')
     .option('--scale <s>', '1 (exact), 0.5 or 0.25 (fast)', parseChoice('--scale', ['1', '0.5', '0.25']), '1')
     .action(async (opts: { nucleiPred: string; cellPred: string; out: string; scale: string }) => {
-      const [n, c] = await Promise.all([readRgb8(opts.nucleiPred), readRgb8(opts.cellPred)]);
+      // Both reads start at once, but errors are reported in argument order (not whichever fails first).
+      const [nr, cr] = await Promise.allSettled([readRgb8(opts.nucleiPred), readRgb8(opts.cellPred)]);
+      if (nr.status === 'rejected') throw nr.reason;
+      if (cr.status === 'rejected') throw cr.reason;
+      const n = nr.value, c = cr.value;
       if (n.width !== c.width || n.height !== c.height) {
         throw new CellcamError('CELLCAM_E_FORMAT', `${opts.cellPred}: ${c.width}x${c.height} but ${opts.nucleiPred} is ${n.width}x${n.height}`);
       }
