@@ -48,7 +48,7 @@ describe('stored CAM maps (quantizeMaps / readCamMaps)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cellcam-cam-'));
     try {
       writeFileSync(join(dir, 'x.cam.npy'), encodeNpy(q, [C, h, w]));
-      const rec = { id: 'x', key: '', logits: [], mean: [], max: [], maps: { file: 'x.cam.npy', classes: C, h, w, lo, hi } };
+      const rec = { id: 'x', key: '', logits: [], mean: [], max: [], nucleusMean: [], cytoplasmMean: [], maps: { file: 'x.cam.npy', classes: C, h, w, lo, hi } };
       const back = (await readCamMaps(dir, rec))!;
       expect([back.classes, back.h, back.w]).toEqual([C, h, w]);
       for (let c = 0; c < C; c++) {
@@ -60,5 +60,33 @@ describe('stored CAM maps (quantizeMaps / readCamMaps)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('cellEvidence', () => {
+  const rec = { id: 'x', key: '', logits: [], mean: [0, 0], max: [2, 2], nucleusMean: [4, -4], cytoplasmMean: [-4, 4] };
+  it.each([
+    ['mean', 'cell', [0.5, 0.5]],
+    ['max', 'cell', [1 / (1 + Math.exp(-2)), 1 / (1 + Math.exp(-2))]],
+    ['mean', 'nucleus', [1 / (1 + Math.exp(-4)), 1 / (1 + Math.exp(4))]],
+    ['mean', 'cytoplasm', [1 / (1 + Math.exp(4)), 1 / (1 + Math.exp(-4))]],
+  ] as const)('%s over the %s', async (statistic, region, want) => {
+    const { cellEvidence } = await import('../src/pipeline/stages.js');
+    const e = cellEvidence(rec, statistic, null, 0.5, region);
+    want.forEach((w, i) => expect(e[i]).toBeCloseTo(w, 12));
+  });
+  it('fuses the previous cycle with weight fuse', async () => {
+    const { cellEvidence } = await import('../src/pipeline/stages.js');
+    const e = cellEvidence(rec, 'mean', [1, 0], 0.25, 'cell');
+    expect(Array.from(e)).toEqual([0.25 + 0.75 * 0.5, 0.75 * 0.5]);
+  });
+});
+
+describe('config: pseudoLabel.region', () => {
+  it('accepts the three regions and rejects max over a region', async () => {
+    const { resolveConfig } = await import('../src/pipeline/config.js');
+    for (const region of ['cell', 'nucleus', 'cytoplasm']) expect(resolveConfig({ pseudoLabel: { region } }).pseudoLabel.region).toBe(region);
+    expect(() => resolveConfig({ pseudoLabel: { region: 'nuclei' } }, 'c.json')).toThrow(/c\.json: expected 'cell', 'nucleus' or 'cytoplasm' for 'pseudoLabel\.region'/);
+    expect(() => resolveConfig({ pseudoLabel: { statistic: 'max', region: 'nucleus' } })).toThrow(/statistic 'max' is taken over the whole cell/);
   });
 });

@@ -26,8 +26,10 @@ export interface RunConfig {
     lr: number;
   };
   pseudoLabel: PseudoLabelRules & {
-    /** per-cell CAM statistic: mean over the cell, or max */
+    /** per-cell CAM statistic: mean over the region, or max over the cell */
     statistic: 'mean' | 'max';
+    /** where the mean is taken: the whole cell, its nucleus or its cytoplasm */
+    region: 'cell' | 'nucleus' | 'cytoplasm';
     /** weight of the previous cycle's cell classifier in the evidence of later cycles (the rest is the CAM) */
     fuse: number;
   };
@@ -61,7 +63,7 @@ export const DEFAULT_CONFIG: RunConfig = Object.freeze({
   valFraction: 0.1,
   segment: { scale: 1 },
   image: { inputSize: DEFAULT_INPUT_SIZE, model: null, l2: 1e-2, epochs: 400, lr: 0.05 },
-  pseudoLabel: { ...DEFAULT_PSEUDO_LABEL_RULES, statistic: 'mean', fuse: 0.5 },
+  pseudoLabel: { ...DEFAULT_PSEUDO_LABEL_RULES, statistic: 'mean', region: 'cell', fuse: 0.5 },
   cell: { mode: 'single', hidden: 64, epochs: 60, lr: 3e-3, l2: 1e-4, folds: 3, input: 'features', cropSize: 128 },
   predict: { combine: 'product' },
   trainer: null,
@@ -89,6 +91,7 @@ const SCHEMA: Record<string, [Check, string]> = {
   'pseudoLabel.absolute': [num(0, 1), 'a number in [0, 1]'],
   'pseudoLabel.negative': [oneOf('all', 'unknown'), "'all' or 'unknown'"],
   'pseudoLabel.statistic': [oneOf('mean', 'max'), "'mean' or 'max'"],
+  'pseudoLabel.region': [oneOf('cell', 'nucleus', 'cytoplasm'), "'cell', 'nucleus' or 'cytoplasm'"],
   'pseudoLabel.fuse': [num(0, 1), 'a number in [0, 1]'],
   'cell.mode': [oneOf('single', 'multi'), "'single' or 'multi'"],
   'cell.hidden': [int(1, 4096), 'an integer 1..4096'],
@@ -134,6 +137,9 @@ export function resolveConfig(partial: unknown, source = 'config'): RunConfig {
   };
   walk(partial, out, '');
   const cfg = out as unknown as RunConfig;
+  if (cfg.pseudoLabel.statistic === 'max' && cfg.pseudoLabel.region !== 'cell') {
+    throw new CellcamError('CELLCAM_E_CONFIG', `${source}: pseudoLabel.statistic 'max' is taken over the whole cell; set pseudoLabel.region 'cell' or use 'mean'`);
+  }
   if (cfg.pseudoLabel.mode === 'multi' && cfg.cell.mode === 'single') {
     throw new CellcamError('CELLCAM_E_CONFIG', `${source}: pseudoLabel.mode 'multi' needs cell.mode 'multi' (a softmax classifier takes one label per cell)`);
   }

@@ -61,6 +61,9 @@ export interface CamRecord {
   /** cells × 19: CAM mean and max over each cell (logit scale) */
   mean: number[];
   max: number[];
+  /** cells × 19: CAM mean over the cell's nucleus and over its cytoplasm (0 where a cell has none) */
+  nucleusMean: number[];
+  cytoplasmMean: number[];
   /**
    * The CAM maps themselves, for viewing (`cellcam report`): `{ID}.cam.npy` beside the record,
    * uint8 [classes, h, w]; class c's value v stands for lo[c] + v / 255 · (hi[c] − lo[c]).
@@ -402,7 +405,7 @@ export async function camStage(ctx: StageContext, ids: readonly string[], modelP
     const p = pool;
     await forEachLimit(ids, ctx.jobs, async (id) => {
       const rec = await readJson<CellRecord>(join(d.features, `${id}.json`), `features of ${id}`);
-      const key = hashValue([modelHash, size, rec.key]);
+      const key = hashValue(['cam-v2', modelHash, size, rec.key]);
       const path = join(d.cam, `${id}.json`);
       const old = ctx.force ? null : await readJsonOrNull<CamRecord>(path);
       if (old && old.key === key && old.maps && existsSync(join(d.cam, old.maps.file))) reused++;
@@ -412,16 +415,22 @@ export async function camStage(ctx: StageContext, ids: readonly string[], modelP
         const res = await p.run({ image: { dtype: 'float32', dims: [1, 4, size, size], data: imageTensor(img, size) } }, { outputs: ['logits', 'cam'] });
         const [, C, h, w] = res.cam.dims;
         if (C !== NUM_CLASSES) throw new CellcamError('CELLCAM_E_MODEL', `${modelPath}: cam has ${C} channels but ${NUM_CLASSES} are required`);
-        const labels = toU16((await readGrey(join(d.segment(split), `${id}_cells.png`))).data);
+        const [labels, nuclei] = await Promise.all(['cells', 'nuclei'].map(async (k) => toU16((await readGrey(join(d.segment(split), `${id}_${k}.png`))).data)));
         const n = rec.cellIds.length;
-        const camRec: CamRecord = { id, key, logits: Array.from(res.logits.data as Float32Array), mean: new Array(n * C), max: new Array(n * C) };
+        const camRec: CamRecord = {
+          id, key, logits: Array.from(res.logits.data as Float32Array),
+          mean: new Array(n * C), max: new Array(n * C), nucleusMean: new Array(n * C), cytoplasmMean: new Array(n * C),
+        };
         if (n) {
           const maxId = rec.cellIds[n - 1];
-          const st = await poolCells(res.cam.data as Float32Array, labels, { channels: C, mapHeight: h, mapWidth: w, width: rec.width, height: rec.height, cells: maxId });
+          // Slots: whole cell, nucleus, cytoplasm (poolCells with the nucleus label image).
+          const st = await poolCells(res.cam.data as Float32Array, labels, { channels: C, mapHeight: h, mapWidth: w, width: rec.width, height: rec.height, cells: maxId, nuclei });
           rec.cellIds.forEach((cid, i) => {
             for (let c = 0; c < C; c++) {
               camRec.mean[i * C + c] = nz(st.mean[(cid - 1) * C + c]);
               camRec.max[i * C + c] = nz(st.max![(cid - 1) * C + c]);
+              camRec.nucleusMean[i * C + c] = nz(st.mean[(maxId + cid - 1) * C + c]);
+              camRec.cytoplasmMean[i * C + c] = nz(st.mean[(2 * maxId + cid - 1) * C + c]);
             }
           });
         }
@@ -457,9 +466,17 @@ export interface PseudoLabels {
   };
 }
 
-/** Per-cell evidence in [0, 1]: sigmoid of the pooled CAM, fused with out-of-fold cell probabilities after cycle 1. */
-export function cellEvidence(cam: CamRecord, statistic: 'mean' | 'max', previous: number[] | null, fuse: number): Float64Array {
-  const src = statistic === 'max' ? cam.max : cam.mean;
+/**
+ * Per-cell evidence in [0, 1]: sigmoid of the pooled CAM (mean over the cell, its nucleus or its
+ * cytoplasm, or max over the cell), fused with out-of-fold cell probabilities after cycle 1.
+ *
+ * @example
+ * ```ts
+ * const e = cellEvidence(cam, 'mean', null, 0.5, 'cell'); // cells × 19
+ * ```
+ */
+export function cellEvidence(cam: CamRecord, statistic: 'mean' | 'max', previous: number[] | null, fuse: number, region: 'cell' | 'nucleus' | 'cytoplasm' = 'cell'): Float64Array {
+  const src = statistic === 'max' ? cam.max : region === 'nucleus' ? cam.nucleusMean : region === 'cytoplasm' ? cam.cytoplasmMean : cam.mean;
   const e = Float64Array.from(src, (v) => sigmoid(v));
   if (previous) for (let i = 0; i < e.length; i++) e[i] = fuse * previous[i] + (1 - fuse) * e[i];
   return e;
@@ -492,7 +509,7 @@ export async function pseudoLabelStage(ctx: StageContext, cycle: number, oofKey:
   for (const id of data.train) {
     const cam = cams.get(id)!;
     const n = cam.mean.length / NUM_CLASSES;
-    const ev = cellEvidence(cam, pl.statistic, oof ? oof.probs[id] : null, pl.fuse);
+    const ev = cellEvidence(cam, pl.statistic, oof ? oof.probs[id] : null, pl.fuse, pl.region);
     const labels = pseudoLabelImage(data.labels.get(id)!, ev, n, pl);
     res.labels[id] = labels;
     res.stats.cells += n;
