@@ -82,7 +82,7 @@ export function capabilities(): {
 }
 
 /**
- * Where a kernel with a CUDA path runs (as poolCells decides): 'cuda' rejects with CELLCAM_E_CUDA
+ * Where a kernel with a CUDA path (poolCells, label, cellRle) runs: 'cuda' rejects with CELLCAM_E_CUDA
  * and the reason when no device is usable; 'auto' falls back to the CPU (or the twin) with a note.
  */
 export function pickDevice(device: Device, hasNativeBackend: boolean, backend: Backend | undefined): { run: 'cpu' | 'cuda' | 'js'; note?: string } {

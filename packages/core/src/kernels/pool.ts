@@ -2,8 +2,8 @@
  * CAM-to-cell pooling: per-cell (and per-region) mean/max of a [C, h, w] class-activation or feature
  * map bilinearly upsampled to the label image, plus the TypeScript twin of the native kernel.
  */
-import { CellcamError, nativeError, rangeError, typeError } from '../errors.js';
-import { capabilities, checkDevice, nativeLoadError, resolveBackend, type Backend, type Device } from '../native.js';
+import { nativeError, rangeError, typeError } from '../errors.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 
 /** Options of {@link poolCells}. */
@@ -286,24 +286,9 @@ export async function poolCells(map: Float32Array, labels: Uint16Array | Int32Ar
   const outLen = (1 + R) * cells * C;
   if (outLen > 2 ** 31 - 1) throw rangeError('options.cells', `at most 2^31-1 outputs in total ((1+regions)*cells*channels = ${outLen})`, cells, 'CELLCAM_E_SHAPE');
 
-  let run: 'cpu' | 'cuda' | 'js';
-  let deviceNote: string | undefined;
-  if (device === 'cuda') {
-    if (!native) {
-      const why = options.backend === 'js' ? "options.backend is 'js'" : `the native addon is not loaded (${nativeLoadError()?.message.split('\n')[0] ?? 'unknown'})`;
-      throw new CellcamError('CELLCAM_E_CUDA', `options.device is 'cuda' but ${why}`);
-    }
-    const caps = capabilities();
-    if (caps.cudaDevices === 0) throw new CellcamError('CELLCAM_E_CUDA', `options.device is 'cuda' but no CUDA device is usable: ${caps.reason}`);
-    run = 'cuda';
-  } else if (device === 'auto') {
-    const caps = native ? capabilities() : null;
-    if (caps && caps.cudaDevices > 0) run = 'cuda';
-    else {
-      run = native ? 'cpu' : 'js';
-      deviceNote = `CUDA not used: ${caps ? caps.reason : 'the native addon is not in use'}`;
-    }
-  } else run = native ? 'cpu' : 'js';
+  const picked = pickDevice(device, native !== null, options.backend);
+  let run = picked.run;
+  let deviceNote = picked.note;
 
   const mean = new Float32Array(outLen);
   const max = stats === 'mean+max' ? new Float32Array(outLen) : null;
