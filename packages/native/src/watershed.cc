@@ -556,18 +556,22 @@ struct HeapItem {
 constexpr int kAgeBits = 34;  // ages < 8 * 2^30 + 2^30 pushes; levels < 2^30
 constexpr uint64_t kAgeMask = (uint64_t{1} << kAgeBits) - 1;
 
+// The heap itself, over any item type: `key(item)` is what is compared. Push and pop move a
+// "hole" exactly as skimage's heap does, so equal keys leave in its order.
+template <typename Item, typename KeyFn>
 class SkimageHeap {
  public:
-  explicit SkimageHeap(size_t reserve) { items_.reserve(std::max<size_t>(reserve, 1024)); }
+  SkimageHeap(size_t reserve, KeyFn key) : key_(key) { items_.reserve(std::max<size_t>(reserve, 1024)); }
   bool Empty() const { return items_.empty(); }
-  std::vector<HeapItem> Take() { return std::move(items_); }
-  void Push(const HeapItem& it) {
+  std::vector<Item> Take() { return std::move(items_); }
+  void Push(const Item& it) {
     size_t child = items_.size();
     items_.push_back(it);
-    HeapItem* h = items_.data();
+    Item* h = items_.data();
+    const uint64_t k = key_(it);
     while (child > 0) {
       const size_t parent = (child + 1) / 2 - 1;
-      if (it.key < h[parent].key) {
+      if (k < key_(h[parent])) {
         h[child] = h[parent];
         child = parent;
       } else {
@@ -576,27 +580,29 @@ class SkimageHeap {
     }
     h[child] = it;
   }
-  HeapItem Pop() {
-    HeapItem* h = items_.data();
-    const HeapItem top = h[0];
+  Item Pop() {
+    Item* h = items_.data();
+    const Item top = h[0];
     const size_t n = items_.size() - 1;
     if (n == 0) {
       items_.pop_back();
       return top;
     }
-    const HeapItem x = h[n];
+    const Item x = h[n];
     items_.pop_back();
+    const uint64_t xk = key_(x);
     size_t i = 0;
     for (;;) {
       const size_t l = 2 * i + 1, r = l + 1;
       if (l >= n) break;
       size_t smallest = i;
-      uint64_t sk = x.key;
-      if (h[l].key < sk) {
+      uint64_t sk = xk;
+      const uint64_t lk = key_(h[l]);
+      if (lk < sk) {
         smallest = l;
-        sk = h[l].key;
+        sk = lk;
       }
-      if (r < n && h[r].key < sk) smallest = r;
+      if (r < n && key_(h[r]) < sk) smallest = r;
       if (smallest == i) break;
       h[i] = h[smallest];
       i = smallest;
@@ -606,7 +612,12 @@ class SkimageHeap {
   }
 
  private:
-  std::vector<HeapItem> items_;
+  KeyFn key_;
+  std::vector<Item> items_;
+};
+
+struct WideKey {
+  uint64_t operator()(const HeapItem& it) const { return it.key; }
 };
 
 // The same heap with 8-byte items, used when level, age and pixel index fit one word:
@@ -615,64 +626,13 @@ class SkimageHeap {
 // for millions of seed items, and two children share 16 bytes. The label is not in the item: the
 // state holds it (no line: labelled at push; line: -label pending from the first push, and the
 // first push of a pixel pops first, as its later pushes have the same level and larger ages).
-class CompactHeap {
- public:
-  CompactHeap(size_t reserve, int indexBits) : shift_(indexBits) { items_.reserve(std::max<size_t>(reserve, 1024)); }
-  bool Empty() const { return items_.empty(); }
-  std::vector<uint64_t> Take() { return std::move(items_); }
-  void Push(uint64_t it) {
-    size_t child = items_.size();
-    items_.push_back(it);
-    uint64_t* h = items_.data();
-    const uint64_t k = it >> shift_;
-    while (child > 0) {
-      const size_t parent = (child + 1) / 2 - 1;
-      const uint64_t hp = h[parent];
-      if (k < (hp >> shift_)) {
-        h[child] = hp;
-        child = parent;
-      } else {
-        break;
-      }
-    }
-    h[child] = it;
-  }
-  uint64_t Pop() {
-    uint64_t* h = items_.data();
-    const uint64_t top = h[0];
-    const size_t n = items_.size() - 1;
-    if (n == 0) {
-      items_.pop_back();
-      return top;
-    }
-    const uint64_t x = h[n];
-    items_.pop_back();
-    const int sh = shift_;
-    const uint64_t xk = x >> sh;
-    size_t i = 0;
-    for (;;) {
-      const size_t l = 2 * i + 1, r = l + 1;
-      if (l >= n) break;
-      size_t smallest = i;
-      uint64_t sk = xk;
-      const uint64_t lk = h[l] >> sh;
-      if (lk < sk) {
-        smallest = l;
-        sk = lk;
-      }
-      if (r < n && (h[r] >> sh) < sk) smallest = r;
-      if (smallest == i) break;
-      h[i] = h[smallest];
-      i = smallest;
-    }
-    h[i] = x;
-    return top;
-  }
-
- private:
-  int shift_;
-  std::vector<uint64_t> items_;
+struct CompactKey {
+  int shift;
+  uint64_t operator()(uint64_t it) const { return it >> shift; }
 };
+
+using WideHeap = SkimageHeap<HeapItem, WideKey>;
+using CompactHeap = SkimageHeap<uint64_t, CompactKey>;
 
 inline int BitWidth(uint64_t v) {
   int b = 0;
@@ -689,7 +649,7 @@ void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels,
                       int indexBits) {
   const int I = indexBits, AI = ageBits + indexBits;
   const uint64_t indexMask = (uint64_t{1} << I) - 1, ageMask = (uint64_t{1} << ageBits) - 1;
-  CompactHeap heap(seeds.size() * 4, I);
+  CompactHeap heap(seeds.size() * 4, CompactKey{I});
   for (int32_t p : seeds) heap.Push((static_cast<uint64_t>(lev[p]) << AI) | static_cast<uint64_t>(p));
   size_t seedsLeft = seeds.size();
   uint64_t age = 1;
@@ -762,7 +722,7 @@ void FloodHeap(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const 
       return;
     }
   }
-  SkimageHeap heap(seeds.size() * 4);
+  WideHeap heap(seeds.size() * 4, WideKey{});
   for (int32_t p : seeds) heap.Push({static_cast<uint64_t>(lev[p]) << kAgeBits, p, S[p]});
   size_t seedsLeft = seeds.size();
   uint64_t age = 1;

@@ -16,7 +16,9 @@ import {
   camStage, dirs, evaluateStage, segmentStage, featuresStage, predictStage, pseudoLabelStage, publishSubmission, trainCellStage, trainImageStage,
   type EvaluationSummary, type PredictReport, type PseudoLabels, type RunEvent, type StageContext,
 } from './stages.js';
-import { readJsonOrNull, writeJson } from './store.js';
+import { readJson, readJsonOrNull, writeJson } from './store.js';
+import { sigmoid } from '../train/optim.js';
+import { averagePrecision, NUM_CLASSES } from '../metric/evaluate.js';
 import { removeStaleTempFiles } from '../io/atomic.js';
 
 export interface RunOptions {
@@ -184,9 +186,6 @@ export async function runPipeline(o: RunOptions): Promise<RunRecord> {
 async function imageValidation(ctx: StageContext): Promise<RunRecord['validation']> {
   const { data, out } = ctx;
   if (!data.val.length) return { imageMAP: null, imageF1: null };
-  const { readJson } = await import('./store.js');
-  const { sigmoid } = await import('../train/optim.js');
-  const { averagePrecision, NUM_CLASSES } = await import('../metric/evaluate.js');
   const rows: { p: number[]; y: number[] }[] = [];
   for (const id of data.val) {
     const cam = await readJson<{ logits: number[] }>(join(dirs(out).cam, `${id}.json`), `CAM of ${id}`);

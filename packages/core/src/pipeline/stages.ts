@@ -5,7 +5,7 @@
  * reused, so reruns skip finished work and a killed run resumes.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
 import { listImageSets, readImageSet, CHANNELS } from '../io/imageset.js';
@@ -18,7 +18,7 @@ import { NUM_CLASSES, evaluateFiles, readTruth, type EvaluateResult, type ImageT
 import { truthLabelsForMasks } from '../metric/truth-match.js';
 import { OrtPool, type OrtTensorData } from '../model/session.js';
 import { decodeOnnxModel } from '../model/onnx-writer.js';
-import { CELL_CROP_CONTRACT, CELL_FEATURES_CONTRACT, IMAGE_CLASSIFIER_CONTRACT, META, UNKNOWN_CLASS } from '../model/contracts.js';
+import { CELL_CROP_CONTRACT, CELL_FEATURES_CONTRACT, IMAGE_CLASSIFIER_CONTRACT, META } from '../model/contracts.js';
 import { cellCrops, decodeNpy, encodeNpy } from '../io/crops.js';
 import { readFile } from 'node:fs/promises';
 import { FEATURE_COUNT, FEATURE_LAYOUT, featureModel } from '../features/bank.js';
@@ -27,7 +27,7 @@ import { imageClassifierModel } from '../cam/image-model.js';
 import { activate, applyStandardizer, fitStandardizer, mlpLogits, sigmoid, trainLogistic, trainMlp, type Matrix } from '../train/optim.js';
 import { cellClassifierModel, cellInputTransform } from '../train/cell-model.js';
 import { pseudoLabelImage, pseudoLabelQuality, singleTarget, type PseudoLabelQuality } from '../pseudolabel/pseudolabel.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { tempPathFor, writeFileAtomic } from '../io/atomic.js';
 import { hashFile, hashValue, readJson, readJsonOrNull, writeJson } from './store.js';
 import type { RunConfig } from './config.js';
 import { combine } from '../predict/combine.js';
@@ -357,7 +357,6 @@ export async function trainImageStage(ctx: StageContext): Promise<ImageTrainRepo
 // cam: the image classifier on every image; CAMs pooled over each cell
 
 async function decodedModel(path: string): Promise<Record<string, any> | null> {
-  const { readFile } = await import('node:fs/promises');
   try {
     return decodeOnnxModel(await readFile(path));
   } catch {
@@ -821,11 +820,9 @@ export async function evaluateStage(ctx: StageContext, predictions: PredictRepor
 /** Copies the last cycle's test submission to OUT/submission.csv (atomically). */
 export async function publishSubmission(out: string, p: PredictReport): Promise<string> {
   const dst = join(out, 'submission.csv');
-  const tmp = `${dst}.tmp-${process.pid}`;
+  const tmp = tempPathFor(dst); // the usual temp name, so a resumed run can clean it up
   await copyFile(p.submissions.test, tmp);
-  const { rename } = await import('node:fs/promises');
   await rename(tmp, dst);
   return dst;
 }
 
-export { UNKNOWN_CLASS };

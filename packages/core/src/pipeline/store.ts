@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { CellcamError } from '../errors.js';
@@ -14,7 +14,6 @@ const fileHashes = new Map<string, { size: number; mtime: number; hash: string }
 
 /** sha256 of a file's bytes (memoised per path, size and mtime). */
 export async function hashFile(path: string): Promise<string> {
-  const { stat } = await import('node:fs/promises');
   const st = await stat(path);
   const memo = fileHashes.get(path);
   if (memo && memo.size === st.size && memo.mtime === st.mtimeMs) return memo.hash;
