@@ -80,6 +80,17 @@ describe.skipIf(!existsSync(chromium) || !existsSync(cli))(`cellcam report in he
       expect(await page.locator('#composite').evaluate((x: HTMLImageElement) => x.naturalWidth)).toBe(512);
       expect(await page.locator('.figure .mark').count()).toBeGreaterThan(3);
       expect(await page.locator('.heat .card').count()).toBeGreaterThan(0);
+      // each heatmap: the map-resolution colour layer stretched exactly over the greyed composite
+      const stack = await page.locator('.heat .layers').first().evaluate((el) => {
+        const [base, layer] = [el.querySelector('img.base') as HTMLImageElement, el.querySelector('img.layer') as HTMLImageElement];
+        const [b, l] = [base.getBoundingClientRect(), layer.getBoundingClientRect()];
+        return { box: [b.x - l.x, b.y - l.y, b.width - l.width, b.height - l.height].map((v) => Math.abs(v)), filter: getComputedStyle(base).filter, natural: [layer.naturalWidth, base.naturalWidth], width: b.width };
+      });
+      expect(Math.max(...stack.box)).toBeLessThan(1);
+      expect(stack.width).toBeGreaterThan(100);
+      expect(stack.filter).toMatch(/grayscale\(1\).*brightness\(0\.45\)/);
+      expect(stack.natural[0]).toBeGreaterThan(0);
+      expect(stack.natural[0]).toBeLessThan(stack.natural[1]); // the layer is the map itself, not an upsampled image
 
       await page.click('#to-cells');
       await page.waitForURL(/cells\.html#image=/);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { capabilities } from '@cellcam/core';
 import { findPython, table, type BenchOptions, type Row } from './harness.js';
 
-const KERNELS = ['watershed', 'label', 'pool', 'rle', 'label-cell', 'evaluate', 'synth'] as const;
+const KERNELS = ['watershed', 'label', 'pool', 'rle', 'label-cell', 'evaluate', 'synth', 'report'] as const;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

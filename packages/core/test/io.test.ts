@@ -31,6 +31,27 @@ describe('readGrey / writeGreyPng', () => {
     expect(g).toMatchObject({ width: w, height: h, bitDepth: depth });
     expect(Array.from(g.data)).toEqual(Array.from(data));
   });
+
+  it.each([
+    // depth, width, height, maxSide, expected size (longer side ≤ maxSide, aspect kept, never upscaled)
+    [8, 64, 32, 16, 16, 8],
+    [16, 64, 32, 16, 16, 8],
+    [16, 30, 45, 20, 13, 20],
+    [8, 20, 10, 64, 20, 10],
+  ] as const)('maxSide: %d-bit %d×%d read at ≤ %d px → %d×%d, depth kept, source size reported', async (depth, w, h, maxSide, ew, eh) => {
+    const max = depth === 16 ? 65535 : 255, level = depth === 16 ? 40000 : 150;
+    const flat = depth === 16 ? new Uint16Array(w * h).fill(level) : new Uint8Array(w * h).fill(level);
+    const f = join(dir, `ms-${depth}-${w}x${h}.png`);
+    await writeGreyPng(f, flat, w, h);
+    const g = await readGrey(f, undefined, { maxSide });
+    expect(g).toMatchObject({ width: ew, height: eh, bitDepth: depth, sourceWidth: w, sourceHeight: h });
+    expect(g.data).toBeInstanceOf(depth === 16 ? Uint16Array : Uint8Array);
+    expect(g.data.length).toBe(ew * eh);
+    // a flat image stays flat to within libvips' fixed-point weights (0.5 %), on the file's own scale
+    // (16-bit data is not squeezed through 8 bits)
+    expect(Math.min(...g.data)).toBeGreaterThanOrEqual(Math.floor(level * 0.995));
+    expect(Math.max(...g.data)).toBeLessThanOrEqual(Math.min(max, Math.ceil(level * 1.005)));
+  });
 });
 
 describe('readImageSet', () => {
@@ -51,8 +72,12 @@ describe('readImageSet', () => {
       } else await writeGreyPng(join(sub, `${id}_${c}.png`), data, size, size);
     }
     const img = await readImageSet(sub, id);
-    expect(img).toMatchObject({ id, width: size, height: size, bitDepth: depth });
+    expect(img).toMatchObject({ id, width: size, height: size, bitDepth: depth, sourceWidth: size, sourceHeight: size });
     for (const c of CHANNELS) expect(Array.from(img.channels[c])).toEqual(Array.from(planes[c]));
+    // downscaled for display: every channel at the same reduced size, depth kept
+    const small = await readImageSet(sub, id, { maxSide: 10 });
+    expect(small).toMatchObject({ width: 10, height: 10, bitDepth: depth, sourceWidth: size, sourceHeight: size });
+    for (const c of CHANNELS) expect(small.channels[c].length).toBe(100);
   });
 
   it('takes each stain from its own colour band in public HPA RGB JPEGs', async () => {

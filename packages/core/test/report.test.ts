@@ -9,7 +9,7 @@ import { rng } from './helpers.js';
 import { averagePrecision, evaluate, type ImageTruth } from '../src/metric/evaluate.js';
 import { encodeCells } from '../src/submit/encode.js';
 import {
-  HEAT_MAX_ALPHA, HEAT_STOPS, OUTLINE, borderLabels, camRange, cellGeometry, compositeAt, cropSprite, displaySize, heatColour, heatValue, heatmapOverlay,
+  HEAT_MAX_ALPHA, HEAT_STOPS, OUTLINE, borderLabels, camRange, cellGeometry, compositeAt, cropSprite, displaySize, heatColour, heatValue, heatmapLayer, heatmapOverlay,
   hpaComposite, innerOutline, paintOutline, resizeLabels, type RgbImage,
 } from '../src/report/overlay.js';
 import { esc, html, jsonForScript, raw, urlPath } from '../src/report/html.js';
@@ -133,6 +133,29 @@ describe('heatmap scaling (documented in overlay.ts and docs/report.md)', () => 
     expect(Array.from(o.data.subarray(0, 3))).toEqual([Math.round(grey), Math.round(grey), Math.round(grey)]);
     const top = HEAT_STOPS[HEAT_STOPS.length - 1];
     expect(Array.from(o.data.subarray(3, 6))).toEqual(top.map((c) => Math.round((1 - HEAT_MAX_ALPHA) * grey + HEAT_MAX_ALPHA * c)));
+  });
+});
+
+describe('heatmap layer (what the report writes: colour + alpha at map resolution)', () => {
+  it('alpha is HEAT_MAX_ALPHA × evidence, colour the colour map', () => {
+    const l = heatmapLayer(new Float32Array([0, 5, 10, Number.NaN]), 4, 1, { lo: 0, hi: 10 });
+    expect([l.width, l.height, l.data.length]).toEqual([4, 1, 16]);
+    expect(Array.from(l.data.subarray(0, 4))).toEqual([...heatColour(0), 0]);
+    expect(Array.from(l.data.subarray(4, 8))).toEqual([...heatColour(0.5), Math.round(255 * HEAT_MAX_ALPHA * 0.5)]);
+    expect(Array.from(l.data.subarray(8, 12))).toEqual([...HEAT_STOPS[HEAT_STOPS.length - 1], Math.round(255 * HEAT_MAX_ALPHA)]);
+    expect(l.data[15]).toBe(0); // NaN: no evidence
+    expect(() => heatmapLayer(new Float32Array(3), 2, 2)).toThrow(/length camW\*camH = 4 for cam/);
+  });
+
+  it('over the greyed base it gives the flattened overlay (up to alpha quantization)', () => {
+    const w = 16, h = 8, r = rng(5);
+    const cam = Float32Array.from({ length: w * h }, () => r() * 40 - 10);
+    const base: RgbImage = { width: w, height: h, data: Uint8Array.from({ length: w * h * 3 }, () => Math.floor(r() * 256)) };
+    const range = camRange(cam), layer = heatmapLayer(cam, w, h, range), flat = heatmapOverlay(base, cam, w, h, range);
+    for (let p = 0; p < w * h; p++) {
+      const b = base.data, grey = 0.45 * (0.299 * b[3 * p] + 0.587 * b[3 * p + 1] + 0.114 * b[3 * p + 2]), a = layer.data[4 * p + 3] / 255;
+      for (let ch = 0; ch < 3; ch++) expect(Math.abs((1 - a) * grey + a * layer.data[4 * p + ch] - flat.data[3 * p + ch])).toBeLessThanOrEqual(2);
+    }
   });
 });
 

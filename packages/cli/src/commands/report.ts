@@ -37,7 +37,7 @@ export function registerReport(program: Command): void {
     .option('--out <dir>', 'report folder (default RUN_DIR/report)')
     .option('--images <n>', 'per-image pages for the first N images (test, then validation, then training)', parseIntOption('--images', 0))
     .option('--ids <a,b,…>', 'per-image pages for exactly these image ids')
-    .option('--max-side <px>', 'longer side of the displayed images (default 768)', parseIntOption('--max-side', 64, 8192))
+    .option('--max-side <px>', 'longer side of the displayed images (default 512)', parseIntOption('--max-side', 64, 8192))
     .option('--jobs <n>', 'images in parallel (default: min(2, cores))', parseIntOption('--jobs', 1, 256))
     .option('--no-heatmaps', 'skip the CAM heatmaps (they rerun the image classifier on every image)')
     .option('--open', 'open the report in the browser when done')

@@ -72,6 +72,9 @@ export interface ImageSet {
   bitDepth: 8 | 16;
   channels: Record<ChannelName, Uint8Array | Uint16Array>;
   files: Record<ChannelName, string>;
+  /** the files' size when read downscaled (`maxSide`), else width/height */
+  sourceWidth?: number;
+  sourceHeight?: number;
 }
 
 // Public HPA JPEGs are RGB: each stain is read from its own colour band (yellow = red + green,
@@ -88,7 +91,7 @@ const JPEG_BAND: Record<ChannelName, 0 | 1 | 2> = { red: 0, green: 1, blue: 2, y
  * img.channels.green; // Uint8Array or Uint16Array, img.width * img.height
  * ```
  */
-export async function readImageSet(dir: string, id: string, options: { allowNonSquare?: boolean } = {}): Promise<ImageSet> {
+export async function readImageSet(dir: string, id: string, options: { allowNonSquare?: boolean; maxSide?: number } = {}): Promise<ImageSet> {
   const sets = await listImageSetsFor(dir, id);
   if (!sets.complete) {
     throw new CellcamError('CELLCAM_E_IO', `${join(dir, id)}: missing channel file(s) ${sets.missing.map((c) => `${id}_${c}.png`).join(', ')} (expected {ID}_{red,green,blue,yellow}.{png,jpg,tif})`);
@@ -97,17 +100,17 @@ export async function readImageSet(dir: string, id: string, options: { allowNonS
   const decoded = await Promise.all(
     CHANNELS.map((c) => {
       const f = files[c];
-      return readGrey(f, /\.jpe?g$/i.test(f) ? JPEG_BAND[c] : undefined).then((g) => ({ c, f, g }));
+      return readGrey(f, /\.jpe?g$/i.test(f) ? JPEG_BAND[c] : undefined, { maxSide: options.maxSide }).then((g) => ({ c, f, g }));
     }),
   );
   const first = decoded[0];
   for (const { f, g } of decoded) {
-    if (g.width !== first.g.width || g.height !== first.g.height) {
-      throw new CellcamError('CELLCAM_E_FORMAT', `${f}: ${g.width}x${g.height} but ${first.f} is ${first.g.width}x${first.g.height}; the channels of one image must have the same size`);
+    if (g.sourceWidth !== first.g.sourceWidth || g.sourceHeight !== first.g.sourceHeight) {
+      throw new CellcamError('CELLCAM_E_FORMAT', `${f}: ${g.sourceWidth}x${g.sourceHeight} but ${first.f} is ${first.g.sourceWidth}x${first.g.sourceHeight}; the channels of one image must have the same size`);
     }
   }
-  if (!options.allowNonSquare && first.g.width !== first.g.height) {
-    throw new CellcamError('CELLCAM_E_FORMAT', `${first.f}: expected a square image but found ${first.g.width}x${first.g.height}`);
+  if (!options.allowNonSquare && first.g.sourceWidth !== first.g.sourceHeight) {
+    throw new CellcamError('CELLCAM_E_FORMAT', `${first.f}: expected a square image but found ${first.g.sourceWidth}x${first.g.sourceHeight}`);
   }
   // Mixed depths (e.g. 16-bit PNG beside an 8-bit JPEG) are widened to 16 bits.
   const bitDepth: 8 | 16 = decoded.some((d) => d.g.bitDepth === 16) ? 16 : 8;
@@ -115,7 +118,7 @@ export async function readImageSet(dir: string, id: string, options: { allowNonS
   for (const { c, g } of decoded) {
     channels[c] = bitDepth === 16 && g.bitDepth === 8 ? Uint16Array.from(g.data, (v) => v * 257) : g.data;
   }
-  return { id, width: first.g.width, height: first.g.height, bitDepth, channels, files };
+  return { id, width: first.g.width, height: first.g.height, bitDepth, channels, files, sourceWidth: first.g.sourceWidth, sourceHeight: first.g.sourceHeight };
 }
 
 async function listImageSetsFor(dir: string, id: string): Promise<ImageSetFiles> {

@@ -16,6 +16,23 @@ export interface GreyImage {
   /** Uint8Array for 8-bit files, Uint16Array for 16-bit files (row-major). */
   data: Uint8Array | Uint16Array;
   bitDepth: 8 | 16;
+  /** size of the file itself when it was read downscaled (`maxSide`), else width/height */
+  sourceWidth?: number;
+  sourceHeight?: number;
+}
+
+export interface ReadGreyOptions {
+  /**
+   * Downscale in sharp (libvips, off the JS thread) so that the longer side is at most `maxSide`
+   * (aspect kept, rounded, never upscaled); the bit depth is kept. For display, not analysis.
+   */
+  maxSide?: number;
+}
+
+/** Size with the longer side at most `maxSide`, aspect kept, never upscaled. */
+export function fitSize(width: number, height: number, maxSide: number): { width: number; height: number } {
+  const s = Math.min(1, maxSide / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
 }
 
 /**
@@ -64,7 +81,7 @@ export async function writeGreyPng(path: string, data: Uint8Array | Uint16Array,
  * const { data, width, bitDepth } = await readGrey('cells/abc_cells.png');
  * ```
  */
-export async function readGrey(path: string, channel?: number): Promise<GreyImage> {
+export async function readGrey(path: string, channel?: number, options: ReadGreyOptions = {}): Promise<GreyImage> {
   let meta: Metadata;
   try {
     meta = await sharp(path).metadata();
@@ -78,18 +95,26 @@ export async function readGrey(path: string, channel?: number): Promise<GreyImag
   if (band >= channels) {
     throw new CellcamError('CELLCAM_E_FORMAT', `${path}: expected an image with a channel ${band} but it has ${channels} channel(s)`);
   }
+  const size = options.maxSide === undefined ? { width, height } : fitSize(width, height, options.maxSide);
+  const source = { sourceWidth: width, sourceHeight: height };
   try {
     let img = sharp(path);
+    // libvips scales the linear kernel to the reduction (a triangle filter, anti-aliased); lanczos3
+    // costs ~60 % more for no visible gain at display size.
+    if (size.width !== width || size.height !== height) img = img.resize(size.width, size.height, { fit: 'fill', kernel: 'linear' });
     if (sixteen) {
       img = channels >= 3 ? img.toColourspace('rgb16').extractChannel(band) : img.toColourspace('grey16');
       const { data, info } = await img.raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
       const u16 = data.byteOffset % 2 === 0 ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint16Array(new Uint8Array(data).buffer);
-      if (info.channels !== 1 || u16.length !== width * height) throw new Error(`decoded ${info.channels} channels`);
-      return { width, height, data: u16, bitDepth: 16 };
+      if (info.channels !== 1 || u16.length !== size.width * size.height) throw new Error(`decoded ${info.channels} channels`);
+      return { ...size, data: u16, bitDepth: 16, ...source };
     }
-    const { data, info } = await img.extractChannel(band).raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 1 || data.length !== width * height) throw new Error(`decoded ${info.channels} channels`);
-    return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length), bitDepth: 8 };
+    // A one-band file needs no band extraction: 'b-w' keeps it one band (sharp would otherwise
+    // expand it to sRGB first, ~40 % slower); values are unchanged.
+    img = channels === 1 ? img.toColourspace('b-w') : img.extractChannel(band);
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1 || data.length !== size.width * size.height) throw new Error(`decoded ${info.channels} channels`);
+    return { ...size, data: new Uint8Array(data.buffer, data.byteOffset, data.length), bitDepth: 8, ...source };
   } catch (err) {
     throw new CellcamError('CELLCAM_E_IO', `${path}: cannot decode image (${(err as Error).message}); is the file truncated?`, { cause: err });
   }

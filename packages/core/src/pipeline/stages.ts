@@ -90,8 +90,17 @@ export function quantizeMaps(data: Float32Array, C: number, hw: number): { q: Ui
   return { q, lo, hi };
 }
 
-/** Reads the stored CAM maps of a record back as float32 [classes, h, w] (null when absent). */
-export async function readCamMaps(camDir: string, rec: CamRecord): Promise<{ data: Float32Array; classes: number; h: number; w: number } | null> {
+/** Stored CAM maps of one image, dequantized one class at a time (see {@link openCamMaps}). */
+export interface StoredCamMaps {
+  classes: number;
+  h: number;
+  w: number;
+  /** class c's map as float32 [h, w] */
+  channel(c: number): Float32Array;
+}
+
+/** Opens the stored CAM maps of a record (null when absent); classes are dequantized on demand. */
+export async function openCamMaps(camDir: string, rec: CamRecord): Promise<StoredCamMaps | null> {
   const m = rec.maps;
   if (!m) return null;
   const path = join(camDir, m.file);
@@ -99,12 +108,26 @@ export async function readCamMaps(camDir: string, rec: CamRecord): Promise<{ dat
   const { data: q } = decodeNpy(new Uint8Array(await readFile(path)), path);
   const hw = m.h * m.w;
   if (q.length !== m.classes * hw) return null;
-  const out = new Float32Array(q.length);
-  for (let c = 0; c < m.classes; c++) {
-    const a = m.lo[c], k = (m.hi[c] - m.lo[c]) / 255;
-    for (let i = c * hw; i < (c + 1) * hw; i++) out[i] = a + q[i] * k;
-  }
-  return { data: out, classes: m.classes, h: m.h, w: m.w };
+  return {
+    classes: m.classes,
+    h: m.h,
+    w: m.w,
+    channel(c: number): Float32Array {
+      const out = new Float32Array(hw);
+      const a = m.lo[c], k = (m.hi[c] - m.lo[c]) / 255;
+      for (let i = 0; i < hw; i++) out[i] = a + q[c * hw + i] * k;
+      return out;
+    },
+  };
+}
+
+/** Reads the stored CAM maps of a record back as float32 [classes, h, w] (null when absent). */
+export async function readCamMaps(camDir: string, rec: CamRecord): Promise<{ data: Float32Array; classes: number; h: number; w: number } | null> {
+  const maps = await openCamMaps(camDir, rec);
+  if (!maps) return null;
+  const hw = maps.h * maps.w, data = new Float32Array(maps.classes * hw);
+  for (let c = 0; c < maps.classes; c++) data.set(maps.channel(c), c * hw);
+  return { data, classes: maps.classes, h: maps.h, w: maps.w };
 }
 
 export interface RunEvent {

@@ -113,6 +113,11 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   border-radius: 8px; padding: 2px 4px; pointer-events: auto; cursor: default; }
 .figure .mark.bad { background: rgba(198,40,40,.9); }
 .heat { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 10px; }
+/* A heatmap: the composite greyed and darkened (0.45 × luminance), the map's colour layer stretched over the whole image. */
+.layers { position: relative; }
+.layers img { display: block; width: 100%; height: auto; }
+.layers .base { filter: grayscale(1) brightness(0.45); }
+.layers .layer { position: absolute; left: 0; top: 0; width: 100%; height: 100%; background: transparent; }
 .legend img { vertical-align: middle; border: 1px solid var(--line); }
 tr.bad td { background: #fff1f1; }
 .thumb { display: inline-block; width: 64px; height: 64px; overflow: hidden; background: #000; vertical-align: middle; }

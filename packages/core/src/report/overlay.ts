@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { findBoundaries } from '../segment/morphology.js';
 import { rangeError } from '../errors.js';
 import { checkInt } from '../util/validate.js';
+import { fitSize } from '../io/png.js';
 
 /** An interleaved 8-bit RGB image. */
 export interface RgbImage {
@@ -21,11 +22,8 @@ export type Rgb = readonly [number, number, number];
 /** Outline colours: cells white, nuclei cyan (as synth/preview.ts), wrong cells red. */
 export const OUTLINE = { cell: [255, 255, 255] as Rgb, nucleus: [60, 230, 255] as Rgb, wrong: [255, 40, 40] as Rgb };
 
-/** Display size: the longer side at most `maxSide`, aspect kept, never upscaled. */
-export function displaySize(width: number, height: number, maxSide: number): { width: number; height: number } {
-  const s = Math.min(1, maxSide / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
-}
+/** Display size: the longer side at most `maxSide`, aspect kept, never upscaled (what `readGrey`'s `maxSide` reads). */
+export const displaySize = fitSize;
 
 export { stretchScale } from '../util/display.js';
 
@@ -37,13 +35,14 @@ export interface CompositeInput {
 }
 
 /**
- * The HPA composite at full resolution: red = microtubules, green = protein, blue = nucleus,
- * yellow added half to red and half to green; each stain stretched so that its 99.8th percentile
- * is white. Downscale it with {@link compositeAt} (sharp) for display.
+ * The HPA composite at the image set's resolution: red = microtubules, green = protein, blue =
+ * nucleus, yellow added half to red and half to green; each stain stretched so that its 99.8th
+ * percentile is white. For display, read the set already downscaled (`maxSide`, sharp), so the
+ * composite and its percentiles are computed at display size (the report does this).
  *
  * @example
  * ```ts
- * const img = await readImageSet('data/test', id);
+ * const img = await readImageSet('data/test', id, { maxSide: 512 });
  * const rgb = hpaComposite(img);
  * ```
  */
@@ -154,8 +153,11 @@ export const HEAT_MAX_ALPHA = 0.7;
  * `(1 − α)·base + α·colour` over the greyed, darkened composite.
  */
 export function camRange(cam: ArrayLike<number>): { lo: number; hi: number } {
-  const a = Float32Array.from(cam).filter(Number.isFinite).sort();
-  if (!a.length) return { lo: 0, hi: 1 };
+  let a = Float32Array.from(cam);
+  let finite = 0;
+  for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i])) a[finite++] = a[i];
+  if (!finite) return { lo: 0, hi: 1 };
+  a = a.subarray(0, finite).sort();
   const q = (p: number) => a[Math.min(a.length - 1, Math.max(0, Math.round(p * (a.length - 1))))];
   const lo = q(0.02), hi = q(0.98);
   return hi > lo ? { lo, hi } : { lo, hi: lo + 1 };
@@ -167,7 +169,42 @@ export function heatValue(z: number, range: { lo: number; hi: number }): number 
   return v >= 1 ? 1 : v > 0 ? v : 0;
 }
 
-/** One channel of a CAM ([h, w] logits) blended over `base` (greyed) at base size; bilinear upsampling. */
+/** An interleaved 8-bit RGBA image. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/**
+ * One channel of a CAM ([h, w] logits) as a transparent layer at the map's own resolution:
+ * colour `heatColour(v)`, alpha `HEAT_MAX_ALPHA · v`. The report stacks it over the composite,
+ * greyed and darkened by CSS, and the browser upsamples it smoothly over the whole image: the
+ * same blend as {@link heatmapOverlay} without encoding a full-size image per class.
+ *
+ * @example
+ * ```ts
+ * const layer = heatmapLayer(camData.subarray(c * h * w, (c + 1) * h * w), w, h);
+ * await sharp(layer.data, { raw: { width: w, height: h, channels: 4 } }).png().toFile('cam.png');
+ * ```
+ */
+export function heatmapLayer(cam: ArrayLike<number>, camW: number, camH: number, range = camRange(cam)): RgbaImage {
+  if (cam.length !== camW * camH) throw rangeError('cam', `an array of length camW*camH = ${camW * camH}`, cam, 'CELLCAM_E_SHAPE');
+  const data = new Uint8Array(camW * camH * 4);
+  for (let i = 0; i < cam.length; i++) {
+    const v = heatValue(cam[i], range), c = heatColour(v);
+    data[4 * i] = c[0];
+    data[4 * i + 1] = c[1];
+    data[4 * i + 2] = c[2];
+    data[4 * i + 3] = Math.round(255 * HEAT_MAX_ALPHA * v);
+  }
+  return { width: camW, height: camH, data };
+}
+
+/**
+ * One channel of a CAM ([h, w] logits) blended over `base` (greyed) at base size; bilinear
+ * upsampling. A flattened image for use outside the report (the report uses {@link heatmapLayer}).
+ */
 export function heatmapOverlay(base: RgbImage, cam: ArrayLike<number>, camW: number, camH: number, range = camRange(cam)): RgbImage {
   if (cam.length !== camW * camH) throw rangeError('cam', `an array of length camW*camH = ${camW * camH}`, cam, 'CELLCAM_E_SHAPE');
   const { width: W, height: H } = base;
@@ -187,13 +224,17 @@ export function heatmapOverlay(base: RgbImage, cam: ArrayLike<number>, camW: num
     return { i0, i1, f };
   };
   const ax = axis(W, camW), ay = axis(H, camH);
+  // Per output row: the map row interpolated in y once (camW values), then x per pixel.
+  const row = new Float32Array(camW);
+  const kr = 0.45 * 0.299, kg = 0.45 * 0.587, kb = 0.45 * 0.114;
   for (let y = 0; y < H; y++) {
     const r0 = ay.i0[y] * camW, r1 = ay.i1[y] * camW, wy = ay.f[y];
-    for (let x = 0; x < W; x++) {
-      const x0 = ax.i0[x], x1 = ax.i1[x], wx = ax.f[x];
-      const e = (v[r0 + x0] * (1 - wx) + v[r0 + x1] * wx) * (1 - wy) + (v[r1 + x0] * (1 - wx) + v[r1 + x1] * wx) * wy;
-      const li = 3 * ((e * LUT + 0.5) | 0), a = HEAT_MAX_ALPHA * e, p = 3 * (y * W + x);
-      const grey = (1 - a) * 0.45 * (0.299 * base.data[p] + 0.587 * base.data[p + 1] + 0.114 * base.data[p + 2]);
+    for (let x = 0; x < camW; x++) row[x] = v[r0 + x] * (1 - wy) + v[r1 + x] * wy;
+    for (let x = 0, p = 3 * y * W; x < W; x++, p += 3) {
+      const wx = ax.f[x];
+      const e = row[ax.i0[x]] * (1 - wx) + row[ax.i1[x]] * wx;
+      const li = 3 * ((e * LUT + 0.5) | 0), a = HEAT_MAX_ALPHA * e;
+      const grey = (1 - a) * (kr * base.data[p] + kg * base.data[p + 1] + kb * base.data[p + 2]);
       out[p] = grey + a * lut[li] + 0.5;
       out[p + 1] = grey + a * lut[li + 1] + 0.5;
       out[p + 2] = grey + a * lut[li + 2] + 0.5;
@@ -228,28 +269,26 @@ export interface CellGeometry {
 
 /** Bounding box, centroid and area of each label 1..maxId (null for absent labels). */
 export function cellGeometry(labels: ArrayLike<number>, width: number, height: number, maxId: number): (CellGeometry | null)[] {
-  const g: (CellGeometry | null)[] = new Array(maxId + 1).fill(null);
-  const sx = new Float64Array(maxId + 1), sy = new Float64Array(maxId + 1);
+  const n = maxId + 1;
+  const x0 = new Int32Array(n).fill(width), x1 = new Int32Array(n), y0 = new Int32Array(n).fill(-1), y1 = new Int32Array(n);
+  const area = new Float64Array(n), sx = new Float64Array(n), sy = new Float64Array(n);
   for (let y = 0; y < height; y++) {
+    const row = y * width;
     for (let x = 0; x < width; x++) {
-      const l = labels[y * width + x];
+      const l = labels[row + x];
       if (l === 0 || l > maxId) continue;
-      let c = g[l];
-      if (!c) c = g[l] = { x0: x, y0: y, x1: x + 1, y1: y + 1, cx: 0, cy: 0, area: 0 };
-      if (x < c.x0) c.x0 = x;
-      if (x >= c.x1) c.x1 = x + 1;
-      c.y1 = y + 1;
-      c.area++;
+      if (y0[l] < 0) y0[l] = y;
+      if (x < x0[l]) x0[l] = x;
+      if (x >= x1[l]) x1[l] = x + 1;
+      y1[l] = y + 1;
+      area[l]++;
       sx[l] += x;
       sy[l] += y;
     }
   }
-  for (let l = 1; l <= maxId; l++) {
-    const c = g[l];
-    if (c) {
-      c.cx = sx[l] / c.area + 0.5;
-      c.cy = sy[l] / c.area + 0.5;
-    }
+  const g: (CellGeometry | null)[] = new Array(n).fill(null);
+  for (let l = 1; l < n; l++) {
+    if (area[l] > 0) g[l] = { x0: x0[l], y0: y0[l], x1: x1[l], y1: y1[l], cx: sx[l] / area[l] + 0.5, cy: sy[l] / area[l] + 0.5, area: area[l] };
   }
   return g;
 }
@@ -276,21 +315,31 @@ export function borderLabels(labels: ArrayLike<number>, width: number, height: n
 export function cropSprite(src: RgbImage, boxes: readonly { x0: number; y0: number; x1: number; y1: number }[], size: number): RgbImage {
   const W = Math.max(1, boxes.length) * size;
   const data = new Uint8Array(W * size * 3);
+  const sw = src.width, sh = src.height, sd = src.data;
+  // Per crop, the column and row sample tables (source index pairs and weights) are built once.
+  const cx0 = new Int32Array(size), cx1 = new Int32Array(size), cwx = new Float64Array(size), cin = new Uint8Array(size);
   boxes.forEach((b, k) => {
     const side = Math.max(b.x1 - b.x0, b.y1 - b.y0) * 1.2 + 2;
     const ox = (b.x0 + b.x1) / 2 - side / 2, oy = (b.y0 + b.y1) / 2 - side / 2, s = side / size;
+    for (let x = 0; x < size; x++) {
+      const fx = ox + (x + 0.5) * s - 0.5;
+      cin[x] = fx < -0.5 || fx > sw - 0.5 ? 0 : 1;
+      const x0 = Math.max(0, Math.min(sw - 1, Math.floor(fx)));
+      cx0[x] = 3 * x0;
+      cx1[x] = 3 * Math.min(sw - 1, x0 + 1);
+      cwx[x] = Math.min(1, Math.max(0, fx - x0));
+    }
     for (let y = 0; y < size; y++) {
       const fy = oy + (y + 0.5) * s - 0.5;
+      if (fy < -0.5 || fy > sh - 0.5) continue;
+      const y0 = Math.max(0, Math.min(sh - 1, Math.floor(fy)));
+      const r0 = 3 * y0 * sw, r1 = 3 * Math.min(sh - 1, y0 + 1) * sw, wy = Math.min(1, Math.max(0, fy - y0));
       for (let x = 0; x < size; x++) {
-        const fx = ox + (x + 0.5) * s - 0.5;
-        const q = 3 * (y * W + k * size + x);
-        if (fx < -0.5 || fy < -0.5 || fx > src.width - 0.5 || fy > src.height - 0.5) continue;
-        const x0 = Math.max(0, Math.min(src.width - 1, Math.floor(fx))), y0 = Math.max(0, Math.min(src.height - 1, Math.floor(fy)));
-        const x1 = Math.min(src.width - 1, x0 + 1), y1 = Math.min(src.height - 1, y0 + 1);
-        const wx = Math.min(1, Math.max(0, fx - x0)), wy = Math.min(1, Math.max(0, fy - y0));
+        if (!cin[x]) continue;
+        const q = 3 * (y * W + k * size + x), wx = cwx[x], a0 = r0 + cx0[x], a1 = r0 + cx1[x], b0 = r1 + cx0[x], b1 = r1 + cx1[x];
         for (let ch = 0; ch < 3; ch++) {
-          const a = src.data[3 * (y0 * src.width + x0) + ch] * (1 - wx) + src.data[3 * (y0 * src.width + x1) + ch] * wx;
-          const c = src.data[3 * (y1 * src.width + x0) + ch] * (1 - wx) + src.data[3 * (y1 * src.width + x1) + ch] * wx;
+          const a = sd[a0 + ch] * (1 - wx) + sd[a1 + ch] * wx;
+          const c = sd[b0 + ch] * (1 - wx) + sd[b1 + ch] * wx;
           data[q + ch] = Math.round(a * (1 - wy) + c * wy);
         }
       }
