@@ -6,14 +6,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from './helpers.js';
-import { averagePrecision, evaluate, type ImageTruth } from '../src/metric/evaluate.js';
+import { averagePrecision, evaluate, evaluateFiles, type ImageTruth } from '../src/metric/evaluate.js';
 import { encodeCells } from '../src/submit/encode.js';
 import {
   HEAT_MAX_ALPHA, HEAT_STOPS, OUTLINE, borderLabels, camRange, cellGeometry, compositeAt, cropSprite, displaySize, heatColour, heatValue, heatmapLayer, heatmapOverlay,
   hpaComposite, innerOutline, paintOutline, resizeLabels, type RgbImage,
 } from '../src/report/overlay.js';
 import { esc, html, jsonForScript, raw, urlPath } from '../src/report/html.js';
-import { prCurve } from '../src/report/pr.js';
+import { classPrCurves, curvePoints, prCurve } from '../src/report/pr.js';
 import { buildReport } from '../src/report/index.js';
 import { vegaLiteSvg, apBarSpec } from '../src/report/charts.js';
 
@@ -206,6 +206,27 @@ describe('PR curves', () => {
     ] }]);
     const c = prCurve([{ score: 0.9, tp: false }, { score: 0.6, tp: true }, { score: 0.3, tp: true }], 2);
     expect(c.ap).toBeCloseTo(res.classes[1].ap!, 12);
+  });
+
+  it('evaluateFiles({ curves }) stores, per class with truth, the curve the report would compute', async () => {
+    const W = 10, H = 8, lab = labels(), masks = await encodeCells(lab, W, H);
+    const dir = mkdtempSync(join(tmpdir(), 'cellcam-curves-'));
+    try {
+      const truth = join(dir, 'truth.csv'), sub = join(dir, 'sub.csv');
+      writeFileSync(truth, `ID,ImageWidth,ImageHeight,PredictionString\na,${W},${H},1 1 ${masks[0]} 1 1 ${masks[1]} 2 1 ${masks[1]}\n`);
+      writeFileSync(sub, `ID,ImageWidth,ImageHeight,PredictionString\na,${W},${H},1 0.3 ${masks[0]} 1 0.9 ${masks[2]} 1 0.6 ${masks[1]} 2 0.2 ${masks[0]} 2 0.7 ${masks[1]}\n`);
+      const res = await evaluateFiles(truth, sub, { curves: true });
+      const fresh = await classPrCurves(truth, sub);
+      expect(res.curves!.map((c) => c.label)).toEqual([1, 2]);
+      for (const c of res.curves!) {
+        const f = fresh.find((x) => x.label === c.label)!;
+        expect(c.ap).toBeCloseTo(res.classes[c.label].ap!, 12);
+        expect(c.points).toEqual(curvePoints(f));
+      }
+      expect((await evaluateFiles(truth, sub)).curves).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

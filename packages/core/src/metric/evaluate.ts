@@ -45,6 +45,16 @@ export interface EvaluateOptions {
    * test (as `cellcam synth` writes) scores a test-only submission; they are listed in the result.
    */
   requireAll?: boolean;
+  /** evaluateFiles: also return each class's precision–recall curve, thinned for drawing (`curves`) */
+  curves?: boolean;
+}
+
+/** A class's precision–recall curve as step points for drawing (see {@link curvePoints}). */
+export interface ClassCurve {
+  label: number;
+  numGt: number;
+  ap: number;
+  points: { recall: number; precision: number }[];
 }
 
 export interface ClassResult {
@@ -66,6 +76,8 @@ export interface EvaluateResult {
   classes: ClassResult[];
   images: { truth: number; submission: number; evaluated: number; missing: string[]; extra: string[] };
   detections: { total: number; evaluated: number; ignoredClass: number; emptyMask: number; lowScore: number };
+  /** with `curves: true` (evaluateFiles): the PR curve of every class with ground truth */
+  curves?: ClassCurve[];
 }
 
 /**
@@ -337,5 +349,27 @@ export async function evaluateFiles(truthPath: string, submissionPath: string, o
   for await (const row of readSubmissionRows(submissionPath)) {
     ev.add({ id: row.id, width: row.width, height: row.height, predictions: parsePredictions(row, submissionPath, NUM_CLASSES) }, `${submissionPath}:${row.line}`);
   }
-  return ev.result();
+  const res = ev.result();
+  if (options.curves) {
+    res.curves = res.classes.filter((c) => c.numGt > 0).map((c) => {
+      const curve = prCurve(ev.scoredDetections(c.label), c.numGt);
+      return { label: c.label, numGt: c.numGt, ap: curve.ap, points: curvePoints(curve) };
+    });
+  }
+  return res;
+}
+
+/** At most `max` points of a curve for drawing (evenly thinned; the first and last kept), as step pairs. */
+export function curvePoints(c: PrCurve, max = 120): { recall: number; precision: number }[] {
+  const pts: { recall: number; precision: number }[] = [];
+  const n = c.recall.length;
+  const step = Math.max(1, Math.ceil(n / max));
+  let prevR = 0;
+  for (let i = 0; i < n; i += step) {
+    const j = Math.min(n - 1, i + step - 1);
+    // the envelope is flat over (recall[i-1], recall[i]] at precision[i]
+    pts.push({ recall: prevR, precision: c.precision[i] }, { recall: c.recall[j], precision: c.precision[j] });
+    prevR = c.recall[j];
+  }
+  return pts;
 }

@@ -823,7 +823,8 @@ export async function evaluateStage(ctx: StageContext, predictions: PredictRepor
     const refs = await writeReferences(out, ids, truth, split);
     const rows: EvaluationSummary['rows'] = [];
     const score = async (name: string, file: string) => {
-      const r: EvaluateResult = await evaluateFiles(data.truthPath!, file);
+      // The cycles' files keep their PR curves (thinned) for the report.
+      const r: EvaluateResult = await evaluateFiles(data.truthPath!, file, { curves: name.startsWith('cycle') });
       rows.push({ name, mAP: r.mAP, file });
       await writeJson(join(dirs(out).evaluate, `${split}-${name}.json`), r);
     };

@@ -32,6 +32,7 @@ import {
   OUTLINE, borderLabels, camRange, cellGeometry, colourBar, cropSprite, displaySize, heatmapLayer, hpaComposite, innerOutline, paintOutline, resizeLabels, type RgbImage,
 } from './overlay.js';
 import { classPrCurves, curvePoints } from './pr.js';
+import type { ClassCurve } from '../metric/evaluate.js';
 import { className, fmt, renderImage, tags, type CellRow, type ImageContext, type ImageSummary, type RenderedImage } from './render.js';
 
 export { loadRunView, type RunView, type Split } from './load.js';
@@ -136,12 +137,14 @@ ${[...new Set(view.evaluations.map((e) => e.name))].map((name) => html`<tr><td>$
   }
   if (view.truth && view.submission && view.predict) {
     try {
-      const curves = await classPrCurves(view.truth, view.submission);
+      // The evaluate stage keeps the curves of each cycle's test submission; older runs: recompute.
+      const stored = view.evaluations.find((e) => e.split === 'test' && e.name === `cycle ${view.predict!.cycle}`)?.result.curves;
+      const curves: ClassCurve[] = stored ?? (await classPrCurves(view.truth, view.submission)).map((c) => ({ label: c.label, numGt: c.numGt, ap: c.ap, points: curvePoints(c) }));
       if (curves.length) {
-        const pts: PrPoint[] = curves.flatMap((c) => curvePoints(c).map((p) => ({ className: `${className(c.label)} (AP ${c.ap.toFixed(2)})`, ...p })));
-        const classes = curves.map((c) => `${className(c.label)} (AP ${c.ap.toFixed(2)})`);
+        const title = (c: ClassCurve) => `${className(c.label)} (AP ${c.ap.toFixed(2)})`;
+        const pts: PrPoint[] = curves.flatMap((c) => c.points.map((p) => ({ className: title(c), ...p })));
         parts.push(html`<h2>Precision–recall curves</h2><p class="muted">Cycle ${view.predict.cycle} submission on the test images, IoU ≥ 0.6; the interpolated (VOC) precision, so the area under each curve is the class AP.</p>`);
-        parts.push(await chart(prSpec(pts, classes, `cycle ${view.predict.cycle}, test images`), notices, 'precision–recall'));
+        parts.push(await chart(prSpec(pts, curves.map(title), `cycle ${view.predict.cycle}, test images`), notices, 'precision–recall'));
       }
     } catch (e) {
       notices.push(`The precision–recall curves could not be computed: ${(e as Error).message}`);

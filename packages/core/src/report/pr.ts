@@ -6,7 +6,7 @@
 import { Evaluator, NUM_CLASSES, readTruth, type ImageTruth } from '../metric/evaluate.js';
 import { parsePredictions, readSubmissionRows } from '../submit/csv.js';
 
-export { prCurve, type PrCurve } from '../metric/evaluate.js';
+export { prCurve, curvePoints, type PrCurve } from '../metric/evaluate.js';
 import { prCurve, type PrCurve } from '../metric/evaluate.js';
 
 export interface ClassPr extends PrCurve {
@@ -33,19 +33,4 @@ export async function classPrCurves(truth: Map<string, ImageTruth> | string, sub
   const res = ev.result();
   // The curves use the Evaluator's own matching, not a copy of it.
   return res.classes.filter((c) => c.numGt > 0).map((c) => ({ label: c.label, numGt: c.numGt, ...prCurve(ev.scoredDetections(c.label), c.numGt) }));
-}
-
-/** At most `max` points of a curve for drawing (evenly thinned; the first and last kept), as step pairs. */
-export function curvePoints(c: PrCurve, max = 120): { recall: number; precision: number }[] {
-  const pts: { recall: number; precision: number }[] = [];
-  const n = c.recall.length;
-  const step = Math.max(1, Math.ceil(n / max));
-  let prevR = 0;
-  for (let i = 0; i < n; i += step) {
-    const j = Math.min(n - 1, i + step - 1);
-    // the envelope is flat over (recall[i-1], recall[i]] at precision[i]
-    pts.push({ recall: prevR, precision: c.precision[i] }, { recall: c.recall[j], precision: c.precision[j] });
-    prevR = c.recall[j];
-  }
-  return pts;
 }
