@@ -255,6 +255,31 @@ describe('OrtPool', () => {
     expect(await queued).toMatchObject({ code: 'CELLCAM_E_MODEL', message: 'model bytes: the session pool was closed before this run started' });
   });
 
+  it('replaces a crashed worker (its own run fails, later runs go on), at most 3 times per pool', async () => {
+    const n = 128;
+    const pool = await OrtPool.create(slowModel(n, 16), { executionProviders: ['cpu'] });
+    const slots = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+    const feed = () => ({ x: { dtype: 'float32' as const, dims: [n, n], data: new Float32Array(n * n).fill(2) } });
+    try {
+      for (let k = 1; k <= 4; k++) {
+        const running = pool.run(feed()).catch((e: unknown) => e);
+        const queued = pool.run(feed()).catch((e: unknown) => e as Error);
+        await slots[0].worker.terminate(); // as the out-of-memory killer would
+        expect(await running).toMatchObject({ code: 'CELLCAM_E_MODEL', message: expect.stringMatching(/^model bytes: session worker exited with code 1/) });
+        if (k <= 3) {
+          // the replacement takes the queued run, and the pool is whole again
+          expect(((await queued) as { y: { data: Float32Array } }).y.data[0]).toBeCloseTo(2, 4);
+          expect(pool.liveWorkers).toBe(1);
+        } else {
+          expect(await queued).toMatchObject({ code: 'CELLCAM_E_MODEL', message: 'model bytes: every session worker has exited' });
+          expect(pool.liveWorkers).toBe(0);
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('runs concurrent requests across workers, each answer matching its own feed', async () => {
     const pool = await OrtPool.create(tinyUnet(W, B), { workers: 2 });
     try {

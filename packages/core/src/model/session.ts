@@ -213,11 +213,22 @@ export class OrtPool {
   private readonly queue: Task[] = [];
   private nextId = 1;
   private closed = false;
+  /** how a crashed worker is started again (the same model and settings) */
+  private readonly respawn: { url: URL; init: WorkerInit; name: string };
+  /** replacements started so far, and those still loading */
+  private restarts = 0;
+  private restarting = 0;
 
-  private constructor(info: OrtPoolInfo, slots: Slot[]) {
+  private constructor(info: OrtPoolInfo, slots: Slot[], respawn: { url: URL; init: WorkerInit; name: string }) {
     this.info = info;
     this.slots = slots;
+    this.respawn = respawn;
     for (const slot of slots) this.attach(slot);
+  }
+
+  /** Worker threads that are alive (a crashed one is replaced, at most MAX_RESTARTS times per pool). */
+  get liveWorkers(): number {
+    return this.slots.filter((s) => !s.dead).length;
   }
 
   /**
@@ -270,6 +281,7 @@ export class OrtPool {
     return new OrtPool(
       info,
       ok.map((s, k) => ({ worker: s.worker, info: info.workers[k], task: null, dead: false })),
+      { url, init, name },
     );
   }
 
@@ -397,9 +409,33 @@ export class OrtPool {
         task.reject(modelError(this.info.model, `cannot send the feeds to the worker: ${(err as Error).message}`, undefined, err));
       }
     }
-    if (this.queue.length > 0 && this.slots.every((s) => s.dead)) {
+    if (this.queue.length > 0 && this.restarting === 0 && this.slots.every((s) => s.dead)) {
       for (const t of this.queue.splice(0)) t.reject(modelError(this.info.model, 'every session worker has exited'));
     }
+  }
+
+  /** Starts a new worker in a crashed worker's slot; the run that was on it has already failed. */
+  private replace(slot: Slot): void {
+    if (this.closed || this.restarts >= MAX_RESTARTS) return;
+    this.restarts++;
+    this.restarting++;
+    startWorker(this.respawn.url, this.respawn.init, this.respawn.name).then(
+      ({ worker }) => {
+        this.restarting--;
+        if (this.closed) {
+          void worker.terminate();
+          return;
+        }
+        slot.worker = worker;
+        slot.dead = false;
+        this.attach(slot);
+        this.pump();
+      },
+      () => {
+        this.restarting--;
+        this.pump();
+      },
+    );
   }
 
   private attach(slot: Slot): void {
@@ -423,18 +459,27 @@ export class OrtPool {
       }
       this.pump();
     });
+    let failed = false;
     const fail = (why: string, cause?: unknown) => {
+      // 'error' is followed by 'exit': handle a worker's end once, and never touch a slot that a
+      // replacement worker has taken over since.
+      if (failed || slot.worker !== worker) return;
+      failed = true;
       if (slot.dead && this.closed) return;
       slot.dead = true;
       const task = slot.task;
       slot.task = null;
       if (task) task.reject(modelError(this.info.model, `session worker ${why}`, undefined, cause));
+      this.replace(slot);
       this.pump();
     };
     worker.on('error', (err) => fail(`crashed: ${err.message}`, err));
     worker.on('exit', (code) => fail(`exited with code ${code}`));
   }
 }
+
+/** A pool restarts crashed workers (e.g. killed for memory) this many times in all, then runs on with fewer. */
+const MAX_RESTARTS = 3;
 
 interface Started {
   worker: Worker;
