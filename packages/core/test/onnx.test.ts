@@ -255,23 +255,23 @@ describe('OrtPool', () => {
     expect(await queued).toMatchObject({ code: 'CELLCAM_E_MODEL', message: 'model bytes: the session pool was closed before this run started' });
   });
 
-  it('replaces a crashed worker (its own run fails, later runs go on), at most 3 times per pool', async () => {
-    const n = 128;
-    const pool = await OrtPool.create(slowModel(n, 16), { executionProviders: ['cpu'] });
+  it('replaces a worker that died (at most 3 times per pool), so later runs go on', async () => {
+    // Killed while idle: onnxruntime-node aborts the whole process when a worker is terminated in
+    // the middle of a native run, so no test (and no pool) ever does that.
+    const pool = await OrtPool.create(tinyUnet(W, B), { executionProviders: ['cpu'] });
     const slots = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
-    const feed = () => ({ x: { dtype: 'float32' as const, dims: [n, n], data: new Float32Array(n * n).fill(2) } });
+    const x = ramp(3 * 4 * 4, 0.01);
+    const feed = () => ({ input: { dtype: 'float32' as const, dims: [1, 3, 4, 4], data: x.slice() } });
     try {
       for (let k = 1; k <= 4; k++) {
-        const running = pool.run(feed()).catch((e: unknown) => e);
-        const queued = pool.run(feed()).catch((e: unknown) => e as Error);
-        await slots[0].worker.terminate(); // as the out-of-memory killer would
-        expect(await running).toMatchObject({ code: 'CELLCAM_E_MODEL', message: expect.stringMatching(/^model bytes: session worker exited with code 1/) });
+        await slots[0].worker.terminate();
+        const next = pool.run(feed()).catch((e: unknown) => e as Error);
         if (k <= 3) {
-          // the replacement takes the queued run, and the pool is whole again
-          expect(((await queued) as { y: { data: Float32Array } }).y.data[0]).toBeCloseTo(2, 4);
+          // the run waits for the replacement, and the pool is whole again
+          expect(((await next) as { output: { data: Float32Array } }).output.data).toEqual(conv1x1(x, 1, 16, W, B));
           expect(pool.liveWorkers).toBe(1);
         } else {
-          expect(await queued).toMatchObject({ code: 'CELLCAM_E_MODEL', message: 'model bytes: every session worker has exited' });
+          expect(await next).toMatchObject({ code: 'CELLCAM_E_MODEL', message: 'model bytes: every session worker has exited' });
           expect(pool.liveWorkers).toBe(0);
         }
       }

@@ -478,7 +478,7 @@ export class OrtPool {
   }
 }
 
-/** A pool restarts crashed workers (e.g. killed for memory) this many times in all, then runs on with fewer. */
+/** A pool replaces dead workers (an uncaught error, a worker heap out of memory) this many times in all, then runs on with fewer. */
 const MAX_RESTARTS = 3;
 
 interface Started {
