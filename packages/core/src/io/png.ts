@@ -29,7 +29,14 @@ export interface ReadGreyOptions {
   maxSide?: number;
 }
 
-/** Size with the longer side at most `maxSide`, aspect kept, never upscaled. */
+/**
+ * Size with the longer side at most `maxSide`, aspect kept, never upscaled.
+ *
+ * @example
+ * ```ts
+ * fitSize(2048, 1024, 512); // { width: 512, height: 256 }
+ * ```
+ */
 export function fitSize(width: number, height: number, maxSide: number): { width: number; height: number } {
   const s = Math.min(1, maxSide / Math.max(width, height));
   return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };

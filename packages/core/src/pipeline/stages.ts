@@ -99,7 +99,15 @@ export interface StoredCamMaps {
   channel(c: number): Float32Array;
 }
 
-/** Opens the stored CAM maps of a record (null when absent); classes are dequantized on demand. */
+/**
+ * Opens the stored CAM maps of a record (null when absent); classes are dequantized on demand.
+ *
+ * @example
+ * ```ts
+ * const maps = await openCamMaps('out/cam', JSON.parse(await readFile(`out/cam/${id}.json`, 'utf8')));
+ * const golgi = maps?.channel(7); // Float32Array [h * w]
+ * ```
+ */
 export async function openCamMaps(camDir: string, rec: CamRecord): Promise<StoredCamMaps | null> {
   const m = rec.maps;
   if (!m) return null;
