@@ -1,7 +1,7 @@
 /**
  * `cellcam report`: a static, offline HTML report of a run folder — summary with charts, a
  * gallery of per-image pages (HPA composite with outlines, CAM heatmaps, cell annotations) and a
- * cell browser — written as HTML + WebP files beside it (docs/report.md).
+ * cell browser — written as HTML + JPEG/PNG files beside it (docs/report.md).
  */
 import { forEachLimit } from '../util/concurrency.js';
 import { existsSync } from 'node:fs';
@@ -184,7 +184,7 @@ function cellsBody(): SafeHtml {
 
 /**
  * Writes the report of a run folder: `index.html` (summary), `gallery.html`, `images/{ID}.html`,
- * `cells.html`, with WebP images under `img/`. Partial, failed or older runs give a report of
+ * `cells.html`, with JPEG/PNG images under `img/`. Partial, failed or older runs give a report of
  * what exists, with a notice of what is missing.
  *
  * @example
