@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// CUDA-vs-CPU check of the addon's CUDA kernels (label, rle, pool), with no dependency beyond the
+// built addon and Node itself, so that it runs on a GPU machine where only a Node binary and the
+// .node file could be carried (docs/kernels/gpu-check.md). Exit 0 when every CUDA output equals the
+// CPU output bit for bit (or when no device is usable: it then says why and checks CPU vs CPU so
+// the script itself stays tested), 1 on any difference or error.
+//
+//   node packages/native/test/gpu-check.mjs [--small] [--json FILE] [--addon PATH]
+//     --small   small inputs only (for compute-sanitizer, which is slow)
+//     --json    write the rows (case, equal, cpu ms, cuda ms) to FILE
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const value = (name) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const here = dirname(fileURLToPath(import.meta.url));
+const addonPath = resolve(value('addon') ?? join(here, '..', 'build', 'Release', 'cellcam_native.node'));
+const native = createRequire(import.meta.url)(addonPath);
+const caps = native.capabilities();
+const cuda = caps.cudaDevices > 0;
+const other = cuda ? 'cuda' : 'cpu';
+console.log(`addon ${addonPath}: compiled with CUDA ${caps.compiledWithCuda}, devices ${caps.cudaDevices}${caps.deviceNames?.length ? ` (${caps.deviceNames.join(', ')})` : ''}${caps.reason ? `, ${caps.reason}` : ''}`);
+if (!cuda) console.log('no usable CUDA device: checking CPU against CPU only (the script itself), nothing about CUDA');
+
+// mulberry32, a copy of core/src/util/random.ts on purpose: this script must run with nothing but
+// Node and the addon (no built core beside it on a GPU machine).
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A label image of `cells` jittered Voronoi blobs (ids in random order) with background gaps. */
+function blobs(width, height, cells, seed, Type = Int32Array) {
+  const r = rng(seed);
+  const cx = [], cy = [], rad = [], id = [];
+  for (let k = 0; k < cells; k++) {
+    cx.push(r() * width);
+    cy.push(r() * height);
+    rad.push((0.6 + 0.8 * r()) * Math.sqrt((width * height) / Math.max(1, cells) / Math.PI));
+    id.push(k + 1);
+  }
+  for (let k = cells - 1; k > 0; k--) {
+    const j = Math.floor(r() * (k + 1));
+    [id[k], id[j]] = [id[j], id[k]];
+  }
+  const out = new Type(width * height);
+  // Nearest centre within its radius, on a coarse grid of candidates for speed.
+  const g = 64, gw = Math.ceil(width / g), gh = Math.ceil(height / g), grid = Array.from({ length: gw * gh }, () => []);
+  for (let k = 0; k < cells; k++) {
+    const x0 = Math.max(0, Math.floor((cx[k] - rad[k]) / g)), x1 = Math.min(gw - 1, Math.floor((cx[k] + rad[k]) / g));
+    const y0 = Math.max(0, Math.floor((cy[k] - rad[k]) / g)), y1 = Math.min(gh - 1, Math.floor((cy[k] + rad[k]) / g));
+    for (let gy = y0; gy <= y1; gy++) for (let gx = x0; gx <= x1; gx++) grid[gy * gw + gx].push(k);
+  }
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let best = -1, bd = Infinity;
+      for (const k of grid[Math.floor(y / g) * gw + Math.floor(x / g)]) {
+        const d = ((x - cx[k]) ** 2 + (y - cy[k]) ** 2) / rad[k] ** 2;
+        if (d < 1 && d < bd) (bd = d), (best = k);
+      }
+      if (best >= 0 && r() > 0.002) out[y * width + x] = id[best]; // a few holes
+    }
+  }
+  return out;
+}
+
+const rows = [];
+let failures = 0;
+const equalBytes = (a, b) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+async function timed(fn) {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+/** Runs `fn(device)` on the CPU and on `other`, compares with `same`, times a few repeats. */
+async function check(name, fn, same, repeats) {
+  try {
+    const [a, cpuFirst] = await timed(() => fn('cpu'));
+    const [b, otherFirst] = await timed(() => fn(other));
+    const equal = same(a, b);
+    const cpuMs = [cpuFirst], otherMs = [otherFirst];
+    for (let k = 1; k < repeats; k++) {
+      cpuMs.push((await timed(() => fn('cpu')))[1]);
+      otherMs.push((await timed(() => fn(other)))[1]);
+    }
+    const med = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+    rows.push({ case: name, equal, cpuMs: med(cpuMs), [`${other}Ms`]: med(otherMs), firstCallMs: otherFirst });
+    if (!equal) failures++;
+    console.log(`${equal ? 'equal  ' : 'DIFFER '} ${name.padEnd(46)} cpu ${med(cpuMs).toFixed(2).padStart(9)} ms   ${other} ${med(otherMs).toFixed(2).padStart(9)} ms (first call ${otherFirst.toFixed(1)} ms)`);
+  } catch (err) {
+    failures++;
+    rows.push({ case: name, error: String(err?.message ?? err) });
+    console.log(`ERROR   ${name}: ${err?.code ?? ''} ${err?.message ?? err}`);
+  }
+}
+
+const small = flag('small');
+const sizes = small ? [[1, 1], [1, 97], [97, 1], [37, 53], [256, 256]] : [[1, 1], [1, 4097], [4097, 1], [37, 53], [512, 512], [2048, 2048], [3072, 3072]];
+const repeats = small ? 1 : 5;
+
+for (const [w, h] of sizes) {
+  const cells = Math.max(1, Math.round((60 * w * h) / (2048 * 2048)));
+  const lab = blobs(w, h, Math.max(cells, Math.min(300, Math.floor((w * h) / 40))), w * 7919 + h);
+  const mask = Uint8Array.from(lab, (v) => (v ? 1 : 0));
+  const lab16 = Uint16Array.from(lab);
+  for (const connectivity of [4, 8]) {
+    await check(`label binary u8 ${w}x${h} conn ${connectivity}`, async (device) => {
+      const out = new Int32Array(w * h);
+      const r = await native.label(mask, out, { width: w, height: h, connectivity, mode: 'binary', threads: 0, device });
+      return { out, count: r.count, sizes: Int32Array.from(r.sizes) };
+    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats);
+    await check(`label label-mode u16 ${w}x${h} conn ${connectivity}`, async (device) => {
+      const out = new Int32Array(w * h);
+      const r = await native.label(lab16, out, { width: w, height: h, connectivity, mode: 'label', threads: 0, device });
+      return { out, count: r.count, sizes: Int32Array.from(r.sizes) };
+    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats);
+  }
+  let maxId = 0;
+  for (const v of lab) if (v > maxId) maxId = v;
+  for (const [tag, labels] of [['i32', lab], ['u16', lab16]]) {
+    await check(`rle ${tag} ${w}x${h} (${maxId} cells)`, (device) => native.rle(labels, { width: w, height: h, cells: maxId, threads: 0, device }),
+      (a, b) => a.length === b.length && a.every((s, k) => s === b[k]), repeats);
+  }
+  // Pooling: 19 channels at 1/16 resolution (at least 1×1), with nucleus/cytoplasm regions.
+  const mh = Math.max(1, Math.round(h / 16)), mw = Math.max(1, Math.round(w / 16)), C = 19;
+  const r = rng(w + 31 * h);
+  const map = Float32Array.from({ length: C * mh * mw }, () => (r() - 0.5) * 40);
+  // two regions in 32-px blocks (nucleus-like spans, not one-pixel runs)
+  const regions = Uint8Array.from(lab, (_, i) => (((i % w) >> 5) + (Math.floor(i / w) >> 5)) & 1);
+  for (const [tag, reg, R] of [['cells', null, 0], ['cells+regions', regions, 2]]) {
+    for (const wantMax of [true, false]) {
+      await check(`pool ${tag} ${wantMax ? 'mean+max' : 'mean'} ${w}x${h} (${C} ch ${mw}x${mh})`, async (device) => {
+        const n = (1 + R) * maxId * C;
+        const mean = new Float32Array(n), max = wantMax ? new Float32Array(n) : null, area = new Int32Array((1 + R) * maxId);
+        await native.pool(map, lab, reg, mean, max, area, { channels: C, mapHeight: mh, mapWidth: mw, width: w, height: h, cells: maxId, regionCount: R, threads: 0, device });
+        return { mean, max, area };
+      }, (a, b) => equalBytes(a.mean, b.mean) && (a.max === null ? b.max === null : equalBytes(a.max, b.max)) && equalBytes(a.area, b.area), repeats);
+    }
+  }
+}
+
+const json = value('json');
+if (json) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), node: process.version, capabilities: caps, compared: `cpu vs ${other}`, rows }, null, 2));
+console.log(`${rows.length - failures} equal, ${failures} different or failed (cpu vs ${other})`);
+process.exit(failures ? 1 : 0);

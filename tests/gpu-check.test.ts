@@ -1,0 +1,31 @@
+// The dependency-free CUDA-vs-CPU script (packages/native/test/gpu-check.mjs) that a GPU machine
+// runs with only Node and the addon carried: here (no device) it must say so and pass CPU vs CPU,
+// so that it cannot rot between the sessions that have a GPU.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '..');
+const script = join(root, 'packages', 'native', 'test', 'gpu-check.mjs');
+const addon = join(root, 'packages', 'native', 'build', 'Release', 'cellcam_native.node');
+
+describe.skipIf(!existsSync(addon))('gpu-check.mjs', () => {
+  it('compares every kernel case and writes its rows (CPU vs CPU without a device)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellcam-gpu-check-'));
+    try {
+      const json = join(dir, 'rows.json');
+      const r = spawnSync(process.execPath, [script, '--small', '--json', json], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^addon .*cellcam_native\.node: compiled with CUDA (true|false), devices \d+/m);
+      expect(r.stdout).toMatch(/^50 equal, 0 different or failed \(cpu vs (cpu|cuda)\)$/m);
+      const out = JSON.parse(readFileSync(json, 'utf8'));
+      expect(out.rows).toHaveLength(50);
+      expect(out.rows.every((row: { equal?: boolean }) => row.equal === true)).toBe(true);
+      expect(new Set(out.rows.map((row: { case: string }) => row.case.split(' ')[0]))).toEqual(new Set(['label', 'rle', 'pool']));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
