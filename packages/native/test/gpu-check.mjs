@@ -86,8 +86,12 @@ async function timed(fn) {
   return [r, performance.now() - t0];
 }
 
-/** Runs `fn(device)` on the CPU and on `other`, compares with `same`, times a few repeats. */
-async function check(name, fn, same, repeats) {
+/**
+ * Runs `fn(device)` on the CPU and on `other`, compares with `same`, times a few repeats. `bytes`:
+ * what the kernel must at least read and write, for the achieved bandwidth (the floor of a
+ * memory-bound kernel is bytes / the card's bandwidth, about 3 TB/s on an H100).
+ */
+async function check(name, fn, same, repeats, bytes) {
   try {
     const [a, cpuFirst] = await timed(() => fn('cpu'));
     const [b, otherFirst] = await timed(() => fn(other));
@@ -98,9 +102,10 @@ async function check(name, fn, same, repeats) {
       otherMs.push((await timed(() => fn(other)))[1]);
     }
     const med = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
-    rows.push({ case: name, equal, cpuMs: med(cpuMs), [`${other}Ms`]: med(otherMs), firstCallMs: otherFirst });
+    const gbps = bytes / (med(otherMs) * 1e6);
+    rows.push({ case: name, equal, cpuMs: med(cpuMs), [`${other}Ms`]: med(otherMs), firstCallMs: otherFirst, bytes, [`${other}GBps`]: gbps });
     if (!equal) failures++;
-    console.log(`${equal ? 'equal  ' : 'DIFFER '} ${name.padEnd(46)} cpu ${med(cpuMs).toFixed(2).padStart(9)} ms   ${other} ${med(otherMs).toFixed(2).padStart(9)} ms (first call ${otherFirst.toFixed(1)} ms)`);
+    console.log(`${equal ? 'equal  ' : 'DIFFER '} ${name.padEnd(46)} cpu ${med(cpuMs).toFixed(2).padStart(9)} ms   ${other} ${med(otherMs).toFixed(2).padStart(9)} ms (first call ${otherFirst.toFixed(1)} ms; ${gbps.toFixed(2)} GB/s, copies included)`);
   } catch (err) {
     failures++;
     rows.push({ case: name, error: String(err?.message ?? err) });
@@ -122,18 +127,18 @@ for (const [w, h] of sizes) {
       const out = new Int32Array(w * h);
       const r = await native.label(mask, out, { width: w, height: h, connectivity, mode: 'binary', threads: 0, device });
       return { out, count: r.count, sizes: Int32Array.from(r.sizes) };
-    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats);
+    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats, 5 * w * h);
     await check(`label label-mode u16 ${w}x${h} conn ${connectivity}`, async (device) => {
       const out = new Int32Array(w * h);
       const r = await native.label(lab16, out, { width: w, height: h, connectivity, mode: 'label', threads: 0, device });
       return { out, count: r.count, sizes: Int32Array.from(r.sizes) };
-    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats);
+    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats, 6 * w * h);
   }
   let maxId = 0;
   for (const v of lab) if (v > maxId) maxId = v;
   for (const [tag, labels] of [['i32', lab], ['u16', lab16]]) {
     await check(`rle ${tag} ${w}x${h} (${maxId} cells)`, (device) => native.rle(labels, { width: w, height: h, cells: maxId, threads: 0, device }),
-      (a, b) => a.length === b.length && a.every((s, k) => s === b[k]), repeats);
+      (a, b) => a.length === b.length && a.every((s, k) => s === b[k]), repeats, labels.BYTES_PER_ELEMENT * w * h);
   }
   // Pooling: 19 channels at 1/16 resolution (at least 1×1), with nucleus/cytoplasm regions.
   const mh = Math.max(1, Math.round(h / 16)), mw = Math.max(1, Math.round(w / 16)), C = 19;
@@ -148,7 +153,8 @@ for (const [w, h] of sizes) {
         const mean = new Float32Array(n), max = wantMax ? new Float32Array(n) : null, area = new Int32Array((1 + R) * maxId);
         await native.pool(map, lab, reg, mean, max, area, { channels: C, mapHeight: mh, mapWidth: mw, width: w, height: h, cells: maxId, regionCount: R, threads: 0, device });
         return { mean, max, area };
-      }, (a, b) => equalBytes(a.mean, b.mean) && (a.max === null ? b.max === null : equalBytes(a.max, b.max)) && equalBytes(a.area, b.area), repeats);
+      }, (a, b) => equalBytes(a.mean, b.mean) && (a.max === null ? b.max === null : equalBytes(a.max, b.max)) && equalBytes(a.area, b.area), repeats,
+      map.byteLength + lab.byteLength + (reg ? reg.byteLength : 0));
     }
   }
 }
