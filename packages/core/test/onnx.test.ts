@@ -268,7 +268,7 @@ describe('OrtPool', () => {
         const next = pool.run(feed()).catch((e: unknown) => e as Error);
         if (k <= 3) {
           // the run waits for the replacement, and the pool is whole again
-          expect(((await next) as { output: { data: Float32Array } }).output.data).toEqual(conv1x1(x, 1, 16, W, B));
+          expect(((await next) as unknown as { output: { data: Float32Array } }).output.data).toEqual(conv1x1(x, 1, 16, W, B));
           expect(pool.liveWorkers).toBe(1);
         } else {
           expect(await next).toMatchObject({ code: 'CELLCAM_E_MODEL', message: 'model bytes: every session worker has exited' });

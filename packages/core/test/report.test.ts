@@ -266,6 +266,40 @@ describe('partial runs', () => {
     }
   });
 
+  it('draws the stored PR curves of every cycle: the latest open, earlier ones folded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellcam-report-'));
+    try {
+      const run = join(dir, 'run'), W = 10, H = 8, masks = await encodeCells(labels(), W, H);
+      mkdirSync(join(run, 'segment', 'test'), { recursive: true });
+      mkdirSync(join(run, 'predict', 'cycle-2'), { recursive: true });
+      mkdirSync(join(run, 'evaluate'), { recursive: true });
+      writeFileSync(join(dir, 'truth.csv'), `ID,ImageWidth,ImageHeight,PredictionString\na,${W},${H},1 1 ${masks[0]}\n`);
+      writeFileSync(join(run, 'predict', 'cycle-2', 'probabilities.json'), JSON.stringify({ cycle: 2, probs: {} }));
+      writeFileSync(join(run, 'predict', 'cycle-2', 'submission.csv'), 'ID,ImageWidth,ImageHeight,PredictionString\n');
+      const result = (ap: number) => ({
+        mAP: ap, requireAll: false, iou: 0.6, mode: 'mask', classes: [{ label: 1, ap, numGt: 1, numDetections: 1, tp: 1, fp: 0 }],
+        images: { truth: 1, submission: 1, evaluated: 1, missing: [], extra: [] }, detections: { total: 1, evaluated: 1, ignoredClass: 0, emptyMask: 0, lowScore: 0 },
+        curves: [{ label: 1, numGt: 1, ap, points: [{ recall: 0, precision: 1 }, { recall: 1, precision: ap }] }],
+      });
+      writeFileSync(join(run, 'evaluate', 'test-cycle 1.json'), JSON.stringify(result(0.25)));
+      writeFileSync(join(run, 'evaluate', 'test-cycle 2.json'), JSON.stringify(result(0.75)));
+      writeFileSync(join(run, 'run.json'), JSON.stringify({
+        tool: 'cellcam', status: 'done', inputs: { train: join(dir, 'gone'), test: join(dir, 'gone'), labels: null, truth: join(dir, 'truth.csv') },
+        split: { train: 0, val: 0, test: 1 }, stages: [], pseudoLabels: [], validation: { imageMAP: null, imageF1: null }, submission: null,
+        evaluation: [{ split: 'test', rows: [{ name: 'cycle 1', mAP: 0.25 }, { name: 'cycle 2', mAP: 0.75 }] }],
+      }));
+      const index = readFileSync((await buildReport({ run, jobs: 1 })).index, 'utf8');
+      const latest = index.indexOf('Precision–recall curves'), folded = index.indexOf('<details class="cycle-pr"><summary>Cycle 1 (earlier)</summary>');
+      expect(latest).toBeGreaterThan(0);
+      expect(folded).toBeGreaterThan(latest);
+      expect(index).toContain('AP 0.75');
+      expect(index.slice(folded)).toContain('AP 0.25');
+      expect(index).not.toContain('could not be computed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a folder that is not a run is an error; bad options are argument errors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cellcam-report-'));
     try {

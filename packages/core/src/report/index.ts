@@ -137,14 +137,24 @@ ${[...new Set(view.evaluations.map((e) => e.name))].map((name) => html`<tr><td>$
   }
   if (view.truth && view.submission && view.predict) {
     try {
-      // The evaluate stage keeps the curves of each cycle's test submission; older runs: recompute.
-      const stored = view.evaluations.find((e) => e.split === 'test' && e.name === `cycle ${view.predict!.cycle}`)?.result.curves;
-      const curves: ClassCurve[] = stored ?? (await classPrCurves(view.truth, view.submission)).map((c) => ({ label: c.label, numGt: c.numGt, ap: c.ap, points: curvePoints(c) }));
-      if (curves.length) {
+      // The evaluate stage keeps the curves of each cycle's test submission; older runs: recompute
+      // the latest cycle's (earlier cycles are then left out).
+      const latest = view.predict.cycle;
+      const storedOf = (k: number) => view.evaluations.find((e) => e.split === 'test' && e.name === `cycle ${k}`)?.result.curves;
+      const byCycle: [number, ClassCurve[]][] = [[latest, storedOf(latest) ?? (await classPrCurves(view.truth, view.submission)).map((c) => ({ label: c.label, numGt: c.numGt, ap: c.ap, points: curvePoints(c) }))]];
+      for (let k = latest - 1; k >= 1; k--) {
+        const c = storedOf(k);
+        if (c) byCycle.push([k, c]);
+      }
+      if (byCycle[0][1].length) {
         const title = (c: ClassCurve) => `${className(c.label)} (AP ${c.ap.toFixed(2)})`;
-        const pts: PrPoint[] = curves.flatMap((c) => c.points.map((p) => ({ className: title(c), ...p })));
-        parts.push(html`<h2>Precision–recall curves</h2><p class="muted">Cycle ${view.predict.cycle} submission on the test images, IoU ≥ 0.6; the interpolated (VOC) precision, so the area under each curve is the class AP.</p>`);
-        parts.push(await chart(prSpec(pts, curves.map(title), `cycle ${view.predict.cycle}, test images`), notices, 'precision–recall'));
+        const prChart = (k: number, curves: ClassCurve[]) => chart(
+          prSpec(curves.flatMap((c) => c.points.map((p): PrPoint => ({ className: title(c), ...p }))), curves.map(title), `cycle ${k}, test images`), notices, 'precision–recall');
+        parts.push(html`<h2>Precision–recall curves</h2><p class="muted">Cycle ${latest} submission on the test images, IoU ≥ 0.6; the interpolated (VOC) precision, so the area under each curve is the class AP.</p>`);
+        parts.push(await prChart(latest, byCycle[0][1]));
+        for (const [k, curves] of byCycle.slice(1)) {
+          if (curves.length) parts.push(html`<details class="cycle-pr"><summary>Cycle ${k} (earlier)</summary>${await prChart(k, curves)}</details>`);
+        }
       }
     } catch (e) {
       notices.push(`The precision–recall curves could not be computed: ${(e as Error).message}`);
