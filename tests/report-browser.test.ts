@@ -3,7 +3,7 @@
 // loaded, no console errors, a screenshot.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -42,6 +42,17 @@ describe.skipIf(!existsSync(chromium) || !existsSync(cli))(`cellcam report in he
     expect(index).toContain('Per-class AP');
     expect(index).toContain('Precision–recall curves');
     expect((index.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(4);
+  }, 300_000);
+
+  it('draws heatmaps for a run from before the cam stage stored its maps, by rerunning the image classifier', () => {
+    const old = join(dir, 'R-old'), out = join(dir, 'report-old');
+    cpSync(runDir, old, { recursive: true });
+    for (const f of readdirSync(join(old, 'cam'))) if (f.endsWith('.cam.npy')) rmSync(join(old, 'cam', f));
+    const r = cellcam(['report', old, '--out', out, '--images', '2', '--quiet']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).not.toContain('could not be loaded');
+    const layers = readdirSync(join(out, 'img')).flatMap((d) => readdirSync(join(out, 'img', d)).filter((f) => /^cam-\d+\.png$/.test(f)));
+    expect(layers.length).toBeGreaterThanOrEqual(2);
   }, 300_000);
 
   it('navigates gallery → image page → cell table with every image loaded and no console errors', async () => {

@@ -9,6 +9,16 @@ import { mulberry32 } from '../src/util/random.js';
 /** Deterministic PRNG (mulberry32) returning floats in [0, 1). */
 export const rng = mulberry32;
 
+/** The error a promise (or a call) rejects or throws with; fails the test when it settles fine. */
+export async function rejection(p: Promise<unknown> | (() => unknown)): Promise<Error & { code?: string }> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
 /** Random integer in [0, n). */
 export const randInt = (r: () => number, n: number): number => Math.floor(r() * n);
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { label, labelJs, type LabelInput, type LabelOptions } from '../src/kernels/label.js';
 import { capabilities, nativeOrNull } from '../src/native.js';
-import { hasCuda, hasNative, randInt, rng, skimagePython } from './helpers.js';
+import { hasCuda, hasNative, randInt, rejection, rng, skimagePython } from './helpers.js';
 
 type Mode = 'binary' | 'label';
 type Ctor = Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor;
@@ -135,21 +135,24 @@ function serpentine(w: number, h: number): Uint8Array {
   return a;
 }
 
+// The randomized parity suite (TS invariants, native vs TS, CUDA vs CPU): odd shapes, every
+// density from empty to full, binary and label mode, both connectivities.
+const PARITY_SIZES: [number, number][] = [[1, 1], [1, 37], [41, 1], [17, 13], [64, 64], [203, 97]];
+const PARITY_DENSITIES = [0, 0.1, 0.45, 0.6, 0.9, 1];
+const PARITY_CONFIGS: { mode: Mode; connectivity: 4 | 8; levels: number }[] = [
+  { mode: 'binary', connectivity: 4, levels: 1 },
+  { mode: 'binary', connectivity: 8, levels: 3 },
+  { mode: 'label', connectivity: 4, levels: 3 },
+  { mode: 'label', connectivity: 8, levels: 2 },
+];
+
 describe('label: randomized', { timeout: 60_000 }, () => {
-  const sizes: [number, number][] = [[1, 1], [1, 37], [41, 1], [17, 13], [64, 64], [203, 97]];
-  const densities = [0, 0.1, 0.45, 0.6, 0.9, 1];
-  const configs: { mode: Mode; connectivity: 4 | 8; levels: number }[] = [
-    { mode: 'binary', connectivity: 4, levels: 1 },
-    { mode: 'binary', connectivity: 8, levels: 3 },
-    { mode: 'label', connectivity: 4, levels: 3 },
-    { mode: 'label', connectivity: 8, levels: 2 },
-  ];
 
   it('TS twin invariants: raster order, sizes, connectivity of each label', () => {
     let seed = 1;
-    for (const [w, h] of sizes) {
-      for (const density of densities) {
-        for (const cfg of configs) {
+    for (const [w, h] of PARITY_SIZES) {
+      for (const density of PARITY_DENSITIES) {
+        for (const cfg of PARITY_CONFIGS) {
           const input = randomImage(seed++, w, h, density, cfg.levels, Int32Array);
           const out = new Int32Array(w * h);
           const { count, sizes: sz } = labelJs(input, out, { width: w, height: h, connectivity: cfg.connectivity, mode: cfg.mode });
@@ -190,9 +193,9 @@ describe('label: randomized', { timeout: 60_000 }, () => {
     it('identical labels, counts and sizes for every dtype, mode, connectivity, density and thread count', async () => {
       let seed = 100;
       let compared = 0;
-      for (const [w, h] of sizes) {
-        for (const density of densities) {
-          for (const cfg of configs) {
+      for (const [w, h] of PARITY_SIZES) {
+        for (const density of PARITY_DENSITIES) {
+          for (const cfg of PARITY_CONFIGS) {
             for (const ctor of DTYPES) {
               const input = randomImage(seed++, w, h, density, cfg.levels, ctor);
               const opts: LabelOptions = { width: w, height: h, connectivity: cfg.connectivity, mode: cfg.mode };
@@ -209,7 +212,7 @@ describe('label: randomized', { timeout: 60_000 }, () => {
           }
         }
       }
-      expect(compared).toBe(sizes.length * densities.length * configs.length * DTYPES.length * 4);
+      expect(compared).toBe(PARITY_SIZES.length * PARITY_DENSITIES.length * PARITY_CONFIGS.length * DTYPES.length * 4);
     });
 
     it('thread counts agree on a large blobby image (auto threading path)', async () => {
@@ -232,14 +235,6 @@ describe('label: randomized', { timeout: 60_000 }, () => {
 });
 
 describe.skipIf(!hasCuda)('label: CUDA vs CPU', { timeout: 120_000 }, () => {
-  const sizes: [number, number][] = [[1, 1], [1, 37], [41, 1], [17, 13], [64, 64], [203, 97]];
-  const densities = [0, 0.1, 0.45, 0.6, 0.9, 1];
-  const configs: { mode: Mode; connectivity: 4 | 8; levels: number }[] = [
-    { mode: 'binary', connectivity: 4, levels: 1 },
-    { mode: 'binary', connectivity: 8, levels: 3 },
-    { mode: 'label', connectivity: 4, levels: 3 },
-    { mode: 'label', connectivity: 8, levels: 2 },
-  ];
   const check = async (input: LabelInput, opts: LabelOptions, tag: string): Promise<void> => {
     const cpu = await label(input, { ...opts, backend: 'native', device: 'cpu' });
     const gpu = await label(input, { ...opts, backend: 'native', device: 'cuda' });
@@ -252,9 +247,9 @@ describe.skipIf(!hasCuda)('label: CUDA vs CPU', { timeout: 120_000 }, () => {
 
   it('identical labels, counts and sizes on the randomized parity suite', async () => {
     let seed = 100, compared = 0;
-    for (const [w, h] of sizes) {
-      for (const density of densities) {
-        for (const cfg of configs) {
+    for (const [w, h] of PARITY_SIZES) {
+      for (const density of PARITY_DENSITIES) {
+        for (const cfg of PARITY_CONFIGS) {
           for (const ctor of DTYPES) {
             const input = randomImage(seed++, w, h, density, cfg.levels, ctor);
             await check(input, { width: w, height: h, connectivity: cfg.connectivity, mode: cfg.mode }, `${ctor.name} ${w}x${h} d=${density} ${cfg.mode}/${cfg.connectivity}`);
@@ -263,7 +258,7 @@ describe.skipIf(!hasCuda)('label: CUDA vs CPU', { timeout: 120_000 }, () => {
         }
       }
     }
-    expect(compared).toBe(sizes.length * densities.length * configs.length * DTYPES.length);
+    expect(compared).toBe(PARITY_SIZES.length * PARITY_DENSITIES.length * PARITY_CONFIGS.length * DTYPES.length);
   });
 
   it('identical on large images: near-percolation noise, blobs and a serpentine (deep union-find trees)', async () => {
@@ -298,14 +293,6 @@ describe.skipIf(!hasCuda)('label: CUDA vs CPU', { timeout: 120_000 }, () => {
 describe('label: device selection', () => {
   const input = new Uint8Array([1, 0, 1, 1, 1, 0]);
   const opts: LabelOptions = { width: 3, height: 2, connectivity: 8 };
-  const rejection = async (p: Promise<unknown>): Promise<Error & { code?: string }> => {
-    try {
-      await p;
-    } catch (e) {
-      return e as Error & { code?: string };
-    }
-    throw new Error('expected a rejection');
-  };
 
   it.skipIf(!hasNative || hasCuda)("device 'cuda' without a usable GPU rejects with CELLCAM_E_CUDA and the reason (core)", async () => {
     const reason = capabilities().reason;

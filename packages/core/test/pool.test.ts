@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { cellStat, poolCells, poolCellsJs, type CellStats, type PoolCellsOptions, type PoolRawOptions } from '../src/kernels/pool.js';
 import { capabilities, nativeOrNull } from '../src/native.js';
-import { hasCuda, hasNative, randInt, rng, skimagePython } from './helpers.js';
+import { hasCuda, hasNative, randInt, rejection, rng, skimagePython } from './helpers.js';
 
 const native = nativeOrNull();
 
@@ -180,15 +180,6 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
 
 function statsOf(s: Scene, o: Partial<PoolCellsOptions> = {}): PoolCellsOptions {
   return { channels: s.C, mapHeight: s.h, mapWidth: s.w, width: s.W, height: s.H, cells: s.cells, ...o };
-}
-
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<Error & { code?: string }> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('upsampling formula (align_corners=false)', () => {

@@ -33,9 +33,9 @@ describe('cellProbabilities', () => {
   });
 });
 
-describe('stored CAM maps (quantizeMaps / readCamMaps)', () => {
+describe('stored CAM maps (quantizeMaps / openCamMaps)', () => {
   it('round-trip within half a quantisation step per class, constant classes exactly', async () => {
-    const { quantizeMaps, readCamMaps } = await import('../src/pipeline/stages.js');
+    const { quantizeMaps, openCamMaps } = await import('../src/pipeline/stages.js');
     const { encodeNpy } = await import('../src/io/crops.js');
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -49,14 +49,14 @@ describe('stored CAM maps (quantizeMaps / readCamMaps)', () => {
     try {
       writeFileSync(join(dir, 'x.cam.npy'), encodeNpy(q, [C, h, w]));
       const rec = { id: 'x', key: '', logits: [], mean: [], max: [], nucleusMean: [], cytoplasmMean: [], maps: { file: 'x.cam.npy', classes: C, h, w, lo, hi } };
-      const back = (await readCamMaps(dir, rec))!;
+      const back = (await openCamMaps(dir, rec))!;
       expect([back.classes, back.h, back.w]).toEqual([C, h, w]);
       for (let c = 0; c < C; c++) {
-        const step = (hi[c] - lo[c]) / 255;
-        for (let i = c * hw; i < (c + 1) * hw; i++) expect(Math.abs(back.data[i] - data[i])).toBeLessThanOrEqual(step / 2 + 1e-4);
+        const step = (hi[c] - lo[c]) / 255, map = back.channel(c);
+        for (let i = c * hw; i < (c + 1) * hw; i++) expect(Math.abs(map[i - c * hw] - data[i])).toBeLessThanOrEqual(step / 2 + 1e-4);
       }
-      expect(await readCamMaps(dir, { ...rec, maps: undefined })).toBeNull();
-      expect(await readCamMaps(dir, { ...rec, maps: { ...rec.maps, file: 'missing.npy' } })).toBeNull();
+      expect(await openCamMaps(dir, { ...rec, maps: undefined })).toBeNull();
+      expect(await openCamMaps(dir, { ...rec, maps: { ...rec.maps, file: 'missing.npy' } })).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -129,15 +129,6 @@ export async function openCamMaps(camDir: string, rec: CamRecord): Promise<Store
   };
 }
 
-/** Reads the stored CAM maps of a record back as float32 [classes, h, w] (null when absent). */
-export async function readCamMaps(camDir: string, rec: CamRecord): Promise<{ data: Float32Array; classes: number; h: number; w: number } | null> {
-  const maps = await openCamMaps(camDir, rec);
-  if (!maps) return null;
-  const hw = maps.h * maps.w, data = new Float32Array(maps.classes * hw);
-  for (let c = 0; c < maps.classes; c++) data.set(maps.channel(c), c * hw);
-  return { data, classes: maps.classes, h: maps.h, w: maps.w };
-}
-
 export interface RunEvent {
   stage: string;
   done: number;

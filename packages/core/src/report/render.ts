@@ -212,7 +212,9 @@ export async function renderImage(ctx: ImageContext, id: string): Promise<Render
       let C: number, h: number, w: number, channel: (c: number) => Float32Array;
       if (stored) ({ classes: C, h, w } = stored), (channel = (c) => stored.channel(c));
       else {
-        const res = await ctx.pool!.run({ image: { dtype: 'float32', dims: [1, 4, ctx.camSize, ctx.camSize], data: imageTensor(img, ctx.camSize) } }, { outputs: ['logits', 'cam'] });
+        // The model's input comes from the full-size channels, as in the cam stage (`img` is display size).
+        const full = await readImageSet(dirOf!, id, { allowNonSquare: true });
+        const res = await ctx.pool!.run({ image: { dtype: 'float32', dims: [1, 4, ctx.camSize, ctx.camSize], data: imageTensor(full, ctx.camSize) } }, { outputs: ['logits', 'cam'] });
         [, C, h, w] = res.cam.dims;
         const camData = res.cam.data as Float32Array;
         channel = (c) => camData.subarray(c * h * w, (c + 1) * h * w);
