@@ -81,10 +81,22 @@ export function watershed(
   elevation: Elevation, markers: Int32Array, mask: Uint8Array | null, out: Int32Array, options: WatershedOptions,
 ): Promise<void>;
 
+/**
+ * Where one CUDA call's wall-clock time went, in ms: host work (planning, encoding), copies to and
+ * from the device, and device work. Present on results that ran with `device: 'cuda'`.
+ */
+export interface CudaTimings {
+  totalMs: number;
+  hostMs: number;
+  uploadMs: number;
+  kernelMs: number;
+  downloadMs: number;
+}
+
 /** Connected components in raster order. sizes[k] = pixels of label k (sizes[0] = background). */
 export function label(
   input: Uint8Array | Uint16Array | Int32Array, out: Int32Array, options: LabelOptions,
-): Promise<{ count: number; sizes: Int32Array }>;
+): Promise<{ count: number; sizes: Int32Array; device: 'cpu' | 'cuda'; timings?: CudaTimings }>;
 
 /**
  * CAM-to-cell pooling of a [C, h, w] map bilinearly upsampled (half-pixel centres) to H×W, on the fly.
@@ -95,10 +107,13 @@ export function label(
 export function pool(
   map: Float32Array, labels: LabelImage, regions: Uint8Array | null,
   mean: Float32Array, max: Float32Array | null, area: Int32Array, options: PoolOptions,
-): Promise<{ device: 'cpu' | 'cuda' }>;
+): Promise<{ device: 'cpu' | 'cuda'; timings?: CudaTimings }>;
 
-/** COCO RLE counts strings (cocoapi rleToString) of every cell 1..cells, column-major. */
-export function rle(labels: LabelImage, options: RleOptions): Promise<string[]>;
+/**
+ * COCO RLE counts strings (cocoapi rleToString) of every cell 1..cells, column-major. On CUDA the
+ * array carries a non-enumerable `timings`.
+ */
+export function rle(labels: LabelImage, options: RleOptions): Promise<string[] & { timings?: CudaTimings }>;
 
 export type MorphologyOp =
   | 'threshold' | 'removeSmallObjects' | 'removeSmallHoles' | 'binaryErosion' | 'binaryFillHoles'

@@ -12,6 +12,12 @@ export type Native = typeof NativeBinding & { path?: string };
 export type Backend = 'auto' | 'native' | 'js';
 export type Device = 'auto' | 'cpu' | 'cuda';
 
+/**
+ * Where a CUDA kernel call's wall-clock time went, in ms (`timings` on label, pool and RLE results
+ * that ran on CUDA): host work around it, copies to and from the device, and device work.
+ */
+export type CudaTimings = NativeBinding.CudaTimings;
+
 let cached: { native: Native | null; error: Error | null } | null = null;
 
 function loadOnce(): { native: Native | null; error: Error | null } {

@@ -388,6 +388,8 @@ describe.skipIf(!hasCuda)('CUDA vs CPU: bit-identical', () => {
       const auto = await poolCells(s.map, s.labels, o);
       expect(gpu.device).toBe('cuda');
       expect(auto.device).toBe('cuda');
+      expect(gpu.timings!.totalMs).toBeGreaterThanOrEqual(gpu.timings!.kernelMs);
+      expect(cpu.timings).toBeUndefined();
       expectIdentical(gpu.area, cpu.area, 'area');
       expectIdentical(gpu.mean, cpu.mean, 'mean');
       expectIdentical(gpu.max, cpu.max, 'max');

@@ -295,6 +295,8 @@ describe.skipIf(!hasCuda)('rle: CUDA vs CPU', { timeout: 120_000 }, () => {
     const gpu = await cellRle(labels, { width: w, height: h, cells, backend: 'native', device: 'cuda' });
     expect(cpu.device, tag).toBe('cpu');
     expect(gpu.device, tag).toBe('cuda');
+    expect(gpu.timings!.totalMs, tag).toBeGreaterThanOrEqual(gpu.timings!.kernelMs);
+    expect(Object.keys(gpu), tag).toEqual(Object.keys(cpu)); // timings stays non-enumerable
     expect(gpu, tag).toEqual(cpu);
   };
 
@@ -317,7 +319,7 @@ describe.skipIf(!hasCuda)('rle: CUDA vs CPU', { timeout: 120_000 }, () => {
     const labels = randomLabels(77, w, h, 300, Int32Array);
     await check(labels, w, h, undefined, 'large');
     await check(Uint16Array.from(labels), w, h, 400, 'large uint16, 100 absent ids');
-    const auto = await cellRle(labels, { width: w, height: h });
+    const auto = await cellRle(labels, { width: w, height: h, device: 'auto' });
     expect(auto.device).toBe('cuda');
     expect(auto.deviceNote).toBeUndefined();
   });
@@ -368,7 +370,7 @@ describe('rle: device selection', () => {
     expect(err.code).toBe('CELLCAM_E_CUDA');
     expect(err.message).toContain(capabilities().reason);
   });
-  it.skipIf(!hasNative)("the default device is 'cpu' (the CUDA path has not yet run on a GPU): no note", async () => {
+  it.skipIf(!hasNative)("the default device is 'cpu' (one image at a time CUDA is no faster once the copies count): no note", async () => {
     const s = await cellRle(labels, opts);
     expect(s.device).toBe('cpu');
     expect(s.deviceNote).toBeUndefined();

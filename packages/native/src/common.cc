@@ -1,6 +1,8 @@
 // Implementation of the shared plumbing declared in common.h.
 #include "common.h"
 
+#include <cstring>
+
 namespace cellcam {
 
 Napi::Error MakeError(Napi::Env env, ErrorKind kind, const std::string& code, const std::string& message) {
@@ -117,6 +119,30 @@ bool Overlap(const ArrayView& a, size_t aBytes, const ArrayView& b, size_t bByte
   const auto* pa = static_cast<const uint8_t*>(a.data);
   const auto* pb = static_cast<const uint8_t*>(b.data);
   return aBytes > 0 && bBytes > 0 && pa < pb + bBytes && pb < pa + aBytes;
+}
+
+void gpu::HostCopy(void* dst, const void* src, size_t bytes) {
+  constexpr size_t kPerThread = size_t{1} << 20;
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = static_cast<int>(std::min<size_t>({bytes / kPerThread + 1, size_t{8}, static_cast<size_t>(hw)}));
+  char* d = static_cast<char*>(dst);
+  const char* s = static_cast<const char*>(src);
+  ParallelFor(threads, threads, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      const size_t lo = bytes * t / threads, hi = bytes * (t + 1) / threads;
+      std::memcpy(d + lo, s + lo, hi - lo);
+    }
+  });
+}
+
+Napi::Object TimingsObject(Napi::Env env, const gpu::Timings& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("totalMs", t.totalMs);
+  o.Set("hostMs", t.hostMs);
+  o.Set("uploadMs", t.uploadMs);
+  o.Set("kernelMs", t.kernelMs);
+  o.Set("downloadMs", t.downloadMs);
+  return o;
 }
 
 }  // namespace cellcam

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "gpu.h"
+
 namespace cellcam {
 
 template <typename... Args>
@@ -58,6 +60,9 @@ std::string OptString(const Napi::Object& o, const char* key, const std::string&
 int ResolveThreads(int64_t requested);
 
 // Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks, on std::threads.
+// `timings` of a result that ran on CUDA: { totalMs, hostMs, uploadMs, kernelMs, downloadMs }.
+Napi::Object TimingsObject(Napi::Env env, const gpu::Timings& t);
+
 void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64_t, int)>& fn);
 
 // A failure raised inside Execute(): carries kind and code to OnError.

@@ -1,6 +1,7 @@
 // Run-time CUDA discovery. Implemented in cuda/device.cu when built with CUDA, else gpu_stub.cc.
 // One binary serves both: a CUDA build on a machine without a driver reports 0 devices and why.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +18,20 @@ struct GpuInfo {
 // Probed once per process and cached (thread-safe).
 const GpuInfo& Gpu();
 
+namespace gpu {
+// Where one CUDA call's wall-clock time went (ms): host work around it (run planning, accumulation,
+// encoding), copies to and from the device, and device work (kernels, scans, sorts). Returned to
+// JS as `timings` by every kernel that ran on CUDA.
+struct Timings {
+  double totalMs = 0, hostMs = 0, uploadMs = 0, kernelMs = 0, downloadMs = 0;
+};
+
+// memcpy split over up to 8 threads for large copies (common.cc). The CUDA staging buffers go
+// through it: one thread copies ~10 GB/s, and the first write to a fresh output TypedArray
+// faults its pages in, which several threads do in parallel.
+void HostCopy(void* dst, const void* src, size_t bytes);
+}  // namespace gpu
+
 #if defined(CELLCAM_HAVE_CUDA)
 // Kernels on CUDA device 0 (cuda/*.cu). Each returns false with a message naming the failed CUDA
 // call (no device, old driver, out of memory, ...) so the caller can throw CELLCAM_E_CUDA.
@@ -26,14 +41,15 @@ enum class Dtype { U8, U16, I32 };
 // Connected components with label.cc's semantics and output: labels 1..count in raster order of
 // first pixels into `out` (may alias the input), sizes[k] pixels of label k (sizes[0] background).
 bool Label(const void* input, Dtype dtype, int32_t* out, int64_t width, int64_t height, int connectivity, bool labelMode,
-           std::vector<int32_t>* sizes, int64_t* count, std::string* error);
+           std::vector<int32_t>* sizes, int64_t* count, Timings* timings, std::string* error);
 
 // Column-major runs of every cell of a U16/I32 label image, as rle.cc's encoder takes them: the runs
 // of cell id are [first[id], first[id + 1]) (first has cells + 2 entries), each a maximal span
 // [pos, pos + len) of linear column-major indices j = x*height + y, in increasing j. An id outside
 // [0, cells] sets *badJ to the first offending j (else -1) and *badV to its value; returns true.
 bool RleRuns(const void* labels, Dtype dtype, int64_t width, int64_t height, int64_t cells, std::vector<int32_t>* first,
-             std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, std::string* error);
+             std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, Timings* timings,
+             std::string* error);
 }  // namespace gpu
 #endif
 }  // namespace cellcam

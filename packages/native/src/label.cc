@@ -264,6 +264,7 @@ class LabelWorker : public KernelWorker {
     if (!sizes_.empty()) std::memcpy(sizes.Data(), sizes_.data(), sizes_.size() * sizeof(int32_t));
     o.Set("sizes", sizes);
     o.Set("device", cuda_ ? "cuda" : "cpu");
+    if (cuda_) o.Set("timings", TimingsObject(env, timings_));
     return o;
   }
 
@@ -276,7 +277,7 @@ class LabelWorker : public KernelWorker {
 #if defined(CELLCAM_HAVE_CUDA)
     const gpu::Dtype dt = input_.type == napi_uint8_array ? gpu::Dtype::U8 : input_.type == napi_uint16_array ? gpu::Dtype::U16 : gpu::Dtype::I32;
     std::string err;
-    if (!gpu::Label(input_.data, dt, static_cast<int32_t*>(out_.data), width_, height_, connectivity_, labelMode_, &sizes_, &count_, &err)) {
+    if (!gpu::Label(input_.data, dt, static_cast<int32_t*>(out_.data), width_, height_, connectivity_, labelMode_, &sizes_, &count_, &timings_, &err)) {
       throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "label: CUDA error: " + err);
     }
 #else
@@ -304,6 +305,7 @@ class LabelWorker : public KernelWorker {
   bool cuda_;
   int64_t count_ = 0;
   std::vector<int32_t> sizes_;
+  gpu::Timings timings_;
 };
 
 

@@ -3,6 +3,7 @@
 // channels; the CUDA path (cuda/pool.cu) computes the same per-run values and is accumulated here.
 #include "pool.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -139,8 +140,8 @@ ColumnTables Columns(const Plan& p) {
   return ColumnTables{p.x0.data(), p.x1.data(), p.segEnd.data(), p.lx.data(), p.wx0.data(), p.A0.data(), p.A1.data()};
 }
 
-// Adds one run's value to its cell (slot 0) and to its region slot, in raster order of runs:
-// the CPU and the CUDA paths both go through here, so their sums see the same addition order.
+// Adds one run's value to its cell (slot 0) and to its region slot, in raster order of runs
+// (cuda/pool.cu's SlotKernel adds in the same order, so the sums are the same bits).
 template <bool kMax>
 inline void Accumulate(const Run& r, int cells, bool regions, double s, double m, double* S, double* M) {
   const int64_t i0 = r.id - 1;
@@ -274,15 +275,16 @@ class PoolWorker : public KernelWorker {
   Plan plan;
   int threads = 1;
   bool cuda = false;
+  gpu::Timings timings;
 
  protected:
   void Run() override {
+    const auto t0 = std::chrono::steady_clock::now();
     if (cuda) {
-      const GpuInfo& g = Gpu();
-      if (g.devices == 0) {
-        throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA",
-                          "pool: options.device is 'cuda' but no CUDA device is usable: " + g.reason);
-      }
+      RunCuda();
+      timings.totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      timings.hostMs = timings.totalMs - timings.uploadMs - timings.kernelMs - timings.downloadMs;
+      return;
     }
     Plan& p = plan;
     BuildTables(p);
@@ -301,16 +303,12 @@ class PoolWorker : public KernelWorker {
     const bool wantMax = max != nullptr;
     std::vector<double> S(C * stride, 0.0);
     std::vector<double> M(wantMax ? C * stride : 0, -std::numeric_limits<double>::infinity());
-    if (cuda) {
-      RunCuda(S.data(), M.data());
-    } else {
-      // Each channel is owned by one thread and visits the runs in raster order: results do not
-      // depend on the thread count.
-      ParallelFor(C, threads, [&](int64_t cb, int64_t ce, int) {
-        if (wantMax) PoolChannelsCpu<true>(p, map, cb, ce, S.data(), M.data());
-        else PoolChannelsCpu<false>(p, map, cb, ce, S.data(), nullptr);
-      });
-    }
+    // Each channel is owned by one thread and visits the runs in raster order: results do not
+    // depend on the thread count.
+    ParallelFor(C, threads, [&](int64_t cb, int64_t ce, int) {
+      if (wantMax) PoolChannelsCpu<true>(p, map, cb, ce, S.data(), M.data());
+      else PoolChannelsCpu<false>(p, map, cb, ce, S.data(), nullptr);
+    });
     const float nan = std::numeric_limits<float>::quiet_NaN();
     for (int64_t i = 0; i < stride; ++i) {
       const int32_t a = area[i];
@@ -324,48 +322,45 @@ class PoolWorker : public KernelWorker {
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set("device", cuda ? "cuda" : "cpu");
+    if (cuda) o.Set("timings", TimingsObject(env, timings));
     return o;
   }
 
  private:
-  void RunCuda(double* S, double* M) {
-#if defined(CELLCAM_HAVE_CUDA)
-    const Plan& p = plan;
-    const int64_t nr = static_cast<int64_t>(p.runs.size());
-    if (nr == 0) return;
-    const bool wantMax = max != nullptr;
-    const int64_t C = p.channels, stride = (1 + p.regionCount) * static_cast<int64_t>(p.cells);
-    const bool regionsOn = p.regionCount > 0;
-    // Bounded host/device staging: K=512 feature maps over ~10^5 runs would otherwise need GBs.
-    const int64_t budget = int64_t{256} << 20;
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(C, budget / (nr * 8 * (wantMax ? 2 : 1))));
-    std::vector<double> rs(chunk * nr), rm(wantMax ? chunk * nr : 0);
-    for (int64_t c0 = 0; c0 < C; c0 += chunk) {
-      const int64_t c1 = std::min(C, c0 + chunk);
-      std::string err;
-      if (!pool::PoolRunsCuda(p, map, static_cast<int>(c0), static_cast<int>(c1), wantMax, rs.data(), rm.data(), &err)) {
-        throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "pool: CUDA error: " + err);
-      }
-      ParallelFor(c1 - c0, threads, [&](int64_t b, int64_t e, int) {
-        for (int64_t cl = b; cl < e; ++cl) {
-          double* Sc = S + (c0 + cl) * stride;
-          const double* rsc = rs.data() + cl * nr;
-          if (wantMax) {
-            double* Mc = M + (c0 + cl) * stride;
-            const double* rmc = rm.data() + cl * nr;
-            for (int64_t k = 0; k < nr; ++k) Accumulate<true>(p.runs[k], p.cells, regionsOn, rsc[k], rmc[k], Sc, Mc);
-          } else {
-            for (int64_t k = 0; k < nr; ++k) Accumulate<false>(p.runs[k], p.cells, regionsOn, rsc[k], 0.0, Sc, nullptr);
-          }
-        }
-      });
+  // The whole pooling on the device (cuda/pool.cu); only the interpolation tables are built here.
+  void RunCuda() {
+    const GpuInfo& g = Gpu();
+    if (g.devices == 0) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "pool: options.device is 'cuda' but no CUDA device is usable: " + g.reason);
     }
+#if defined(CELLCAM_HAVE_CUDA)
+    Plan& p = plan;
+    BuildTables(p);
+    int64_t bad = -1;
+    std::string err;
+    if (!pool::PoolCuda(p, labels, labels16, regions, map, mean, max, area, &bad, &timings, &err)) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "pool: CUDA error: " + err);
+    }
+    if (bad >= 0) ThrowBadPixel(bad);
 #else
-    (void)S;
-    (void)M;
     throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "pool: " + Gpu().reason);
 #endif
   }
+
+  // The CPU's message (ScanRows) for the first invalid pixel the device found.
+  [[noreturn]] void ThrowBadPixel(int64_t i) {
+    const Plan& p = plan;
+    const int64_t x = i % p.width, y = i / p.width;
+    const int64_t id = labels16 ? static_cast<const uint16_t*>(labels)[i] : static_cast<const int32_t*>(labels)[i];
+    if (id < 0 || id > p.cells) {
+      throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
+                        MakeString("Expected ids in [0, ", p.cells, "] (options.cells) for labels but received ", id, " at x=", x, ", y=", y));
+    }
+    throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
+                      MakeString("Expected values in [0, ", p.regionCount - 1, "] (options.regionCount - 1) for regions but received ",
+                                 static_cast<int>(regions[i]), " at x=", x, ", y=", y));
+  }
+
 };
 
 

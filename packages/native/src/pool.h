@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "gpu.h"
+
 #if defined(__CUDACC__)
 #define CELLCAM_POOL_HD __host__ __device__ __forceinline__
 #else
@@ -140,11 +142,13 @@ CELLCAM_POOL_HD double RowValue(const float* mc, int mapWidth, int32_t y0, int32
 }
 
 #if defined(CELLCAM_HAVE_CUDA)
-// Computes runSum[(c - c0) * runs + k] (and runMax when wantMax) for channels [c0, c1) and every
-// run k of the plan on CUDA device 0, with the same arithmetic as the CPU. `map` is the full
-// [channels][mapHeight][mapWidth] map. Returns false with a message naming the failed CUDA call.
-bool PoolRunsCuda(const Plan& plan, const float* map, int c0, int c1, bool wantMax, double* runSum, double* runMax,
-                  std::string* error);
+// The whole pooling on CUDA device 0 (cuda/pool.cu): runs, per-run values and per-slot
+// accumulation in pool.cc's order, so mean/max/area are bit-identical to the CPU. `plan` carries
+// the dimensions and the interpolation tables (BuildTables), not the runs. An invalid pixel (id
+// outside [0, cells], region >= regionCount) sets *badPixel to its raster index (else -1) and
+// returns true with the outputs unwritten. Returns false with a message naming the failed CUDA call.
+bool PoolCuda(const Plan& plan, const void* labels, bool labels16, const uint8_t* regions, const float* map, float* mean,
+              float* max, int32_t* area, int64_t* badPixel, gpu::Timings* timings, std::string* error);
 #endif
 
 }  // namespace pool

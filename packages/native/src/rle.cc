@@ -1,6 +1,7 @@
 // COCO RLE counts strings (pycocotools rleEncode + rleToString) of every cell of a label image in
 // one row-contiguous pass: column runs per column range in parallel, bucketed per cell, encoded.
 // The CUDA path (cuda/rle.cu) finds the same runs on the device; the encoding here is shared.
+#include <chrono>
 #include <cstring>
 
 #include "common.h"
@@ -73,6 +74,8 @@ class RleWorker : public KernelWorker {
         a.Set(static_cast<uint32_t>(i), Napi::String::New(env, strings_[i]));
       }
     }
+    // Non-enumerable, so the result still reads (and serialises) as a plain array of strings.
+    if (cuda_) a.DefineProperty(Napi::PropertyDescriptor::Value("timings", TimingsObject(env, timings_), napi_default));
     return a;
   }
 
@@ -202,6 +205,7 @@ class RleWorker : public KernelWorker {
     }
     std::vector<int32_t> first, pos, len;
     int threads;
+    const auto t0 = std::chrono::steady_clock::now();
     if (cuda_) {
       threads = ResolveThreads(threads_);  // only the encoding below runs on CPU threads
       RunsCuda(first, pos, len);
@@ -237,6 +241,12 @@ class RleWorker : public KernelWorker {
     ParallelFor(cells, std::min<int64_t>(threads, std::max<int64_t>(1, total / 4096)), [&](int64_t b, int64_t e, int) {
       for (int64_t id = b + 1; id <= e; ++id) encodeCell(id);
     });
+    if (cuda_) {
+      // The runs' own phases are in timings_ already; the encoding is host work.
+      const double all = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      timings_.hostMs += all - timings_.totalMs;
+      timings_.totalMs = all;
+    }
   }
 
   // The same (first, pos, len) from the device; its runs are already merged across columns.
@@ -246,7 +256,7 @@ class RleWorker : public KernelWorker {
     int32_t bv = 0;
     std::string err;
     const gpu::Dtype dt = labels_.type == napi_uint16_array ? gpu::Dtype::U16 : gpu::Dtype::I32;
-    if (!gpu::RleRuns(labels_.data, dt, width_, height_, cells_, &first, &pos, &len, &bj, &bv, &err)) {
+    if (!gpu::RleRuns(labels_.data, dt, width_, height_, cells_, &first, &pos, &len, &bj, &bv, &timings_, &err)) {
       throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "rle: CUDA error: " + err);
     }
     if (bj >= 0) ThrowBadId(bj, bv);
@@ -262,6 +272,7 @@ class RleWorker : public KernelWorker {
   int64_t width_, height_, cells_;
   int threads_;  // requested; 0 = automatic
   bool cuda_;
+  gpu::Timings timings_;
   std::string empty_;
   std::vector<std::string> strings_;
 };

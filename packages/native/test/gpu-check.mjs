@@ -7,12 +7,18 @@
 //
 //   node packages/native/test/gpu-check.mjs [--small] [--json FILE] [--addon PATH]
 //     --small   small inputs only (for compute-sanitizer, which is slow)
-//     --json    write the rows (case, equal, cpu ms, cuda ms) to FILE
+//     --json    write the rows (case, equal, cpu ms, cuda ms, CUDA phases, batches) to FILE
+// On a device it also splits each CUDA time into host work, upload, kernels and download (the
+// addon's `timings`), compares pinned staging with pageable copies at 2048^2 and up, and times
+// batches of 16 images run one after another and all at once (one stream per libuv thread).
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// Batches run 16 calls at once: one libuv thread (and so one CUDA stream) each. Read when the
+// thread pool starts, at the first native call.
+process.env.UV_THREADPOOL_SIZE ??= '16';
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
 const value = (name) => {
@@ -91,21 +97,59 @@ async function timed(fn) {
  * what the kernel must at least read and write, for the achieved bandwidth (the floor of a
  * memory-bound kernel is bytes / the card's bandwidth, about 3 TB/s on an H100).
  */
-async function check(name, fn, same, repeats, bytes) {
+const med = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+const PHASES = ['hostMs', 'uploadMs', 'kernelMs', 'downloadMs'];
+/** Per-phase medians of the addon's CUDA `timings` (absent on the CPU). */
+function phaseMedians(results) {
+  const t = results.map((r) => r?.timings).filter(Boolean);
+  if (t.length === 0) return null;
+  return Object.fromEntries(PHASES.map((k) => [k, med(t.map((x) => x[k]))]));
+}
+const fmtPhases = (p) => (p ? `[host ${p.hostMs.toFixed(2)} up ${p.uploadMs.toFixed(2)} kern ${p.kernelMs.toFixed(2)} down ${p.downloadMs.toFixed(2)}]` : '');
+async function withStaging(mode, fn) {
+  const before = process.env.CELLCAM_CUDA_STAGING;
+  process.env.CELLCAM_CUDA_STAGING = mode;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.CELLCAM_CUDA_STAGING;
+    else process.env.CELLCAM_CUDA_STAGING = before;
+  }
+}
+
+async function check(name, fn, same, repeats, bytes, { staging = false } = {}) {
   try {
     const [a, cpuFirst] = await timed(() => fn('cpu'));
     const [b, otherFirst] = await timed(() => fn(other));
     const equal = same(a, b);
-    const cpuMs = [cpuFirst], otherMs = [otherFirst];
+    const cpuMs = [cpuFirst], otherMs = [otherFirst], otherResults = [];
     for (let k = 1; k < repeats; k++) {
       cpuMs.push((await timed(() => fn('cpu')))[1]);
-      otherMs.push((await timed(() => fn(other)))[1]);
+      const [r, ms] = await timed(() => fn(other));
+      otherMs.push(ms);
+      otherResults.push(r);
     }
-    const med = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
     const gbps = bytes / (med(otherMs) * 1e6);
-    rows.push({ case: name, equal, cpuMs: med(cpuMs), [`${other}Ms`]: med(otherMs), firstCallMs: otherFirst, bytes, [`${other}GBps`]: gbps });
+    const phases = phaseMedians(otherResults);
+    const row = { case: name, equal, cpuMs: med(cpuMs), [`${other}Ms`]: med(otherMs), firstCallMs: otherFirst, bytes, [`${other}GBps`]: gbps };
+    if (phases) Object.assign(row, { phases, kernelGBps: bytes / (phases.kernelMs * 1e6) });
+    let extra = '';
+    if (staging && cuda) {
+      const pageMs = [], pageResults = [];
+      await withStaging('pageable', async () => {
+        for (let k = 0; k < repeats; k++) {
+          const [r, ms] = await timed(() => fn('cuda'));
+          pageMs.push(ms);
+          pageResults.push(r);
+        }
+      });
+      row.pageable = { cudaMs: med(pageMs), phases: phaseMedians(pageResults) };
+      extra = `\n        pageable copies: ${med(pageMs).toFixed(2)} ms ${fmtPhases(row.pageable.phases)}`;
+    }
+    rows.push(row);
     if (!equal) failures++;
-    console.log(`${equal ? 'equal  ' : 'DIFFER '} ${name.padEnd(46)} cpu ${med(cpuMs).toFixed(2).padStart(9)} ms   ${other} ${med(otherMs).toFixed(2).padStart(9)} ms (first call ${otherFirst.toFixed(1)} ms; ${gbps.toFixed(2)} GB/s, copies included)`);
+    console.log(`${equal ? 'equal  ' : 'DIFFER '} ${name.padEnd(46)} cpu ${med(cpuMs).toFixed(2).padStart(9)} ms   ${other} ${med(otherMs).toFixed(2).padStart(9)} ms (first call ${otherFirst.toFixed(1)} ms; ${gbps.toFixed(2)} GB/s, copies included)` +
+      (phases ? `\n        ${fmtPhases(phases)} kernels ${row.kernelGBps.toFixed(1)} GB/s` : '') + extra);
   } catch (err) {
     failures++;
     rows.push({ case: name, error: String(err?.message ?? err) });
@@ -122,23 +166,24 @@ for (const [w, h] of sizes) {
   const lab = blobs(w, h, Math.max(cells, Math.min(300, Math.floor((w * h) / 40))), w * 7919 + h);
   const mask = Uint8Array.from(lab, (v) => (v ? 1 : 0));
   const lab16 = Uint16Array.from(lab);
+  const big = w * h >= 2048 * 2048;
   for (const connectivity of [4, 8]) {
     await check(`label binary u8 ${w}x${h} conn ${connectivity}`, async (device) => {
       const out = new Int32Array(w * h);
       const r = await native.label(mask, out, { width: w, height: h, connectivity, mode: 'binary', threads: 0, device });
-      return { out, count: r.count, sizes: Int32Array.from(r.sizes) };
-    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats, 5 * w * h);
+      return { out, count: r.count, sizes: Int32Array.from(r.sizes), timings: r.timings };
+    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats, 5 * w * h, { staging: big });
     await check(`label label-mode u16 ${w}x${h} conn ${connectivity}`, async (device) => {
       const out = new Int32Array(w * h);
       const r = await native.label(lab16, out, { width: w, height: h, connectivity, mode: 'label', threads: 0, device });
-      return { out, count: r.count, sizes: Int32Array.from(r.sizes) };
-    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats, 6 * w * h);
+      return { out, count: r.count, sizes: Int32Array.from(r.sizes), timings: r.timings };
+    }, (a, b) => a.count === b.count && equalBytes(a.out, b.out) && equalBytes(a.sizes, b.sizes), repeats, 6 * w * h, { staging: big });
   }
   let maxId = 0;
   for (const v of lab) if (v > maxId) maxId = v;
   for (const [tag, labels] of [['i32', lab], ['u16', lab16]]) {
     await check(`rle ${tag} ${w}x${h} (${maxId} cells)`, (device) => native.rle(labels, { width: w, height: h, cells: maxId, threads: 0, device }),
-      (a, b) => a.length === b.length && a.every((s, k) => s === b[k]), repeats, labels.BYTES_PER_ELEMENT * w * h);
+      (a, b) => a.length === b.length && a.every((s, k) => s === b[k]), repeats, labels.BYTES_PER_ELEMENT * w * h, { staging: big });
   }
   // Pooling: 19 channels at 1/16 resolution (at least 1×1), with nucleus/cytoplasm regions.
   const mh = Math.max(1, Math.round(h / 16)), mw = Math.max(1, Math.round(w / 16)), C = 19;
@@ -151,15 +196,103 @@ for (const [w, h] of sizes) {
       await check(`pool ${tag} ${wantMax ? 'mean+max' : 'mean'} ${w}x${h} (${C} ch ${mw}x${mh})`, async (device) => {
         const n = (1 + R) * maxId * C;
         const mean = new Float32Array(n), max = wantMax ? new Float32Array(n) : null, area = new Int32Array((1 + R) * maxId);
-        await native.pool(map, lab, reg, mean, max, area, { channels: C, mapHeight: mh, mapWidth: mw, width: w, height: h, cells: maxId, regionCount: R, threads: 0, device });
-        return { mean, max, area };
+        const res = await native.pool(map, lab, reg, mean, max, area, { channels: C, mapHeight: mh, mapWidth: mw, width: w, height: h, cells: maxId, regionCount: R, threads: 0, device });
+        return { mean, max, area, timings: res.timings };
       }, (a, b) => equalBytes(a.mean, b.mean) && (a.max === null ? b.max === null : equalBytes(a.max, b.max)) && equalBytes(a.area, b.area), repeats,
-      map.byteLength + lab.byteLength + (reg ? reg.byteLength : 0));
+      map.byteLength + lab.byteLength + (reg ? reg.byteLength : 0), { staging: big });
+    }
+  }
+}
+
+// Bad input: the CUDA paths must reject it with the CPU's error (code and message).
+{
+  const w = 67, h = 45, lab = blobs(w, h, 12, 5);
+  const bad = Int32Array.from(lab);
+  bad[30 * w + 40] = 99; // id > cells
+  const reg = Uint8Array.from(lab, (v, i) => (i === 20 * w + 10 ? 7 : v & 1)); // region >= regionCount
+  const C = 3, map = new Float32Array(C * 3 * 4);
+  const cases = {
+    'pool: id > cells': (device) => native.pool(map, bad, null, new Float32Array(12 * C), null, new Int32Array(12), { channels: C, mapHeight: 3, mapWidth: 4, width: w, height: h, cells: 12, regionCount: 0, threads: 0, device }),
+    'pool: region >= regionCount': (device) => native.pool(map, lab, reg, new Float32Array(36 * C), null, new Int32Array(36), { channels: C, mapHeight: 3, mapWidth: 4, width: w, height: h, cells: 12, regionCount: 2, threads: 0, device }),
+    'pool: cells = 0': (device) => native.pool(map, lab, null, new Float32Array(0), null, new Int32Array(0), { channels: C, mapHeight: 3, mapWidth: 4, width: w, height: h, cells: 0, regionCount: 0, threads: 0, device }),
+    'rle: id > cells': (device) => native.rle(bad, { width: w, height: h, cells: 12, threads: 0, device }),
+  };
+  await check('pool: no labelled pixel (NaN means, zero areas)', async (device) => {
+    const mean = new Float32Array(12 * C * 2), area = new Int32Array(24);
+    const res = await native.pool(map, new Int32Array(w * h), reg.map((v) => v & 1), mean, mean.slice(), area, { channels: C, mapHeight: 3, mapWidth: 4, width: w, height: h, cells: 8, regionCount: 2, threads: 0, device });
+    return { mean, area, timings: res.timings };
+  }, (a, b) => equalBytes(a.mean, b.mean) && equalBytes(a.area, b.area), 1, 1);
+  for (const [name, fn] of Object.entries(cases)) {
+    const outcome = async (device) => fn(device).then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
+    const a = await outcome('cpu'), b = await outcome(other);
+    const equal = a === b.replace(/^CELLCAM_E_CUDA: .*/, 'cuda failed') && a !== 'resolved';
+    rows.push({ case: `rejects ${name}`, equal, cpu: a, [other]: b });
+    if (!equal) failures++;
+    console.log(`${equal ? 'equal  ' : 'DIFFER '} rejects ${name.padEnd(38)} ${a}${equal ? '' : `  vs  ${b}`}`);
+  }
+}
+
+// Batches of 16 images at 2048^2 and 3072^2: 16 calls one after another, then 16 at once (each on
+// its own libuv thread and CUDA stream). Every output must equal the single CPU result.
+const batches = [];
+if (!small) {
+  const B = 16;
+  for (const side of [2048, 3072]) {
+    const w = side, h = side;
+    const lab = blobs(w, h, 300, side * 7919 + side);
+    const mask = Uint8Array.from(lab, (v) => (v ? 1 : 0));
+    const lab16 = Uint16Array.from(lab);
+    let maxId = 0;
+    for (const v of lab) if (v > maxId) maxId = v;
+    const mh = side / 16, mw = side / 16, C = 19;
+    const r = rng(side);
+    const map = Float32Array.from({ length: C * mh * mw }, () => (r() - 0.5) * 40);
+    const kernels = {
+      'label binary u8 conn 8': async (device) => {
+        const out = new Int32Array(w * h);
+        await native.label(mask, out, { width: w, height: h, connectivity: 8, mode: 'binary', threads: 0, device });
+        return out;
+      },
+      'rle u16': (device) => native.rle(lab16, { width: w, height: h, cells: maxId, threads: 0, device }),
+      'pool cells mean+max (19 ch)': async (device) => {
+        const mean = new Float32Array(maxId * C), max = new Float32Array(maxId * C), area = new Int32Array(maxId);
+        await native.pool(map, lab, null, mean, max, area, { channels: C, mapHeight: mh, mapWidth: mw, width: w, height: h, cells: maxId, regionCount: 0, threads: 0, device });
+        return mean;
+      },
+    };
+    for (const [kname, fn] of Object.entries(kernels)) {
+      const name = `batch of ${B}: ${kname} ${w}x${h}`;
+      try {
+        const ref = await fn('cpu');
+        const same = (x) => (Array.isArray(ref) ? x.length === ref.length && x.every((v, k) => v === ref[k]) : equalBytes(x, ref));
+        const row = { case: name, images: B };
+        let equal = true;
+        for (const device of cuda ? ['cpu', 'cuda'] : ['cpu']) {
+          await fn(device); // warm
+          let t0 = performance.now();
+          for (let k = 0; k < B; k++) equal &&= same(await fn(device));
+          const seqMs = (performance.now() - t0) / B;
+          t0 = performance.now();
+          const outs = await Promise.all(Array.from({ length: B }, () => fn(device)));
+          const parMs = (performance.now() - t0) / B;
+          equal &&= outs.every(same);
+          row[device] = { sequentialMsPerImage: seqMs, concurrentMsPerImage: parMs };
+        }
+        row.equal = equal;
+        if (!equal) failures++;
+        batches.push(row);
+        const fmt = (d) => (row[d] ? `${d} ${row[d].sequentialMsPerImage.toFixed(2)} / ${row[d].concurrentMsPerImage.toFixed(2)} ms per image` : '');
+        console.log(`${equal ? 'equal  ' : 'DIFFER '} ${name.padEnd(46)} one after another / all at once: ${fmt('cpu')}   ${fmt('cuda')}`);
+      } catch (err) {
+        failures++;
+        batches.push({ case: name, error: String(err?.message ?? err) });
+        console.log(`ERROR   ${name}: ${err?.code ?? ''} ${err?.message ?? err}`);
+      }
     }
   }
 }
 
 const json = value('json');
-if (json) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), node: process.version, capabilities: caps, compared: `cpu vs ${other}`, rows }, null, 2));
-console.log(`${rows.length - failures} equal, ${failures} different or failed (cpu vs ${other})`);
+if (json) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), node: process.version, capabilities: caps, compared: `cpu vs ${other}`, staging: process.env.CELLCAM_CUDA_STAGING ?? 'pinned', rows, batches }, null, 2));
+console.log(`${rows.length + batches.length - failures} equal, ${failures} different or failed (cpu vs ${other})`);
 process.exit(failures ? 1 : 0);

@@ -3,7 +3,7 @@
  * dispatch (CPU or CUDA) plus the TypeScript twin, all with the same raster-order labels.
  */
 import { nativeError, rangeError, typeError } from '../errors.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type Device } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkConnectivity, checkInt, checkSize } from '../util/validate.js';
 
 export type LabelInput = Uint8Array | Uint16Array | Int32Array;
@@ -21,7 +21,7 @@ export interface LabelOptions {
   mode?: 'binary' | 'label';
   /** Native worker threads; 0 or undefined = all hardware threads. Output never depends on it. */
   threads?: number;
-  /** 'cpu' (default: the CUDA path has not yet run on a GPU), 'auto' (CUDA when a device is usable, else CPU) or 'cuda'. Output never depends on it. */
+  /** 'cpu' (default: measured faster than CUDA with the copies, docs/kernels/label.md), 'auto' (CUDA when a device is usable, else CPU) or 'cuda'. Output never depends on it. */
   device?: Device;
   backend?: Backend;
   /** Receives the labels (Int32Array of width*height); allocated when absent. May be `input` itself. */
@@ -38,6 +38,8 @@ export interface LabelResult {
   device: 'cpu' | 'cuda' | 'js';
   /** Why CUDA was not used when options.device was 'auto'. */
   deviceNote?: string;
+  /** Where the time went, when it ran on CUDA. */
+  timings?: CudaTimings;
 }
 
 /** Options of the TypeScript twin (already validated). */
@@ -78,7 +80,7 @@ export async function label(input: LabelInput, options: LabelOptions): Promise<L
   if (mode !== 'binary' && mode !== 'label') throw rangeError('options.mode', "'binary' or 'label'", mode, 'CELLCAM_E_ARG');
   const threads = options.threads === undefined ? 0 : checkInt('options.threads', options.threads, 0, 1024);
   const out = options.out === undefined ? new Int32Array(n) : checkArray<Int32Array>('options.out', options.out, [Int32Array], n, 'width*height');
-  // 'cpu' by default until the CUDA path has run on a GPU (docs/kernels); 'auto' opts in.
+  // 'cpu' by default: on an H200 host CUDA was slower once the copies count (docs/kernels/label.md).
   const device = checkDevice(options.device ?? 'cpu');
   const native = resolveBackend(options.backend);
   const { run, note } = pickDevice(device, native !== null, options.backend);
@@ -87,7 +89,7 @@ export async function label(input: LabelInput, options: LabelOptions): Promise<L
   const call = (d: 'cpu' | 'cuda') => native!.label(input, out, { width, height, connectivity, mode, threads, device: d });
   try {
     const r = await call(run);
-    return withNote({ labels: out, count: r.count, sizes: r.sizes, device: run }, note);
+    return withNote({ labels: out, count: r.count, sizes: r.sizes, device: run, ...(r.timings ? { timings: r.timings } : {}) }, note);
   } catch (err) {
     // 'auto' never fails because of the GPU: the CPU gives the same labels. The CUDA path writes
     // `out` only with its last copy, so an aliased input is still intact when it fails.

@@ -3,7 +3,7 @@
  * map bilinearly upsampled to the label image, plus the TypeScript twin of the native kernel.
  */
 import { nativeError, rangeError, typeError } from '../errors.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type Device } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 
 /** Options of {@link poolCells}. */
@@ -45,6 +45,8 @@ export interface CellStats {
   device: 'cpu' | 'cuda' | 'js';
   /** Why CUDA was not used when options.device was 'auto'. */
   deviceNote?: string;
+  /** Where the time went, when it ran on CUDA. */
+  timings?: CudaTimings;
 }
 
 /** Options of the raw twin: exactly the native addon's `pool` options minus threads/device. */
@@ -294,12 +296,13 @@ export async function poolCells(map: Float32Array, labels: Uint16Array | Int32Ar
   const max = stats === 'mean+max' ? new Float32Array(outLen) : null;
   const area = new Int32Array((1 + R) * cells);
   const raw: PoolRawOptions = { channels: C, mapHeight: h, mapWidth: w, width: W, height: H, cells, regionCount: R };
+  let timings: CudaTimings | undefined;
   if (run === 'js') {
     poolCellsJs(map, labels, regions, mean, max, area, raw);
   } else {
     const stack = new Error();
     try {
-      await native!.pool(map, labels, regions, mean, max, area, { ...raw, threads, device: run });
+      timings = (await native!.pool(map, labels, regions, mean, max, area, { ...raw, threads, device: run })).timings;
     } catch (err) {
       const code = (err as { code?: string } | null)?.code;
       // 'auto' never fails because of the GPU: fall back to the (identical) CPU path and say why.
@@ -318,6 +321,7 @@ export async function poolCells(map: Float32Array, labels: Uint16Array | Int32Ar
   }
   const out: CellStats = { cells, channels: C, slots, mean, max, area, device: run };
   if (deviceNote !== undefined) out.deviceNote = deviceNote;
+  if (timings !== undefined) out.timings = timings;
   return out;
 }
 

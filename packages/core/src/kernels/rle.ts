@@ -3,7 +3,7 @@
  * dispatch (CPU or CUDA) for whole label images, the TypeScript twin, and the counts/string helpers.
  */
 import { CellcamError, nativeError, rangeError, typeError } from '../errors.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type Device } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 
 /** Most cells one call encodes (the result holds one string per id 1..cells). */
@@ -16,7 +16,7 @@ export interface CellRleOptions {
   cells?: number;
   /** Native worker threads; 0 or undefined = all hardware threads. Output never depends on it. */
   threads?: number;
-  /** 'cpu' (default: the CUDA path has not yet run on a GPU), 'auto' (CUDA when a device is usable, else CPU) or 'cuda'. Output never depends on it. */
+  /** 'cpu' (default: one image at a time CUDA is no faster with the copies, docs/kernels/rle.md), 'auto' (CUDA when a device is usable, else CPU) or 'cuda'. Output never depends on it. */
   device?: Device;
   backend?: Backend;
 }
@@ -29,6 +29,8 @@ export type CellRleStrings = string[] & {
   readonly device: 'cpu' | 'cuda' | 'js';
   /** Why CUDA was not used when options.device was 'auto'. */
   readonly deviceNote?: string;
+  /** Where the time went, when it ran on CUDA (non-enumerable). */
+  readonly timings?: CudaTimings;
 };
 
 /**
@@ -64,7 +66,7 @@ export async function cellRle(labels: Uint16Array | Int32Array, options: CellRle
     cells = checkInt('options.cells', options.cells, 0, MAX_RLE_CELLS);
   }
   const threads = options.threads === undefined ? 0 : checkInt('options.threads', options.threads, 0, 1024);
-  // 'cpu' by default until the CUDA path has run on a GPU (docs/kernels); 'auto' opts in.
+  // 'cpu' by default: one image at a time, CUDA was no faster on an H200 host (docs/kernels/rle.md).
   const device = checkDevice(options.device ?? 'cpu');
   const native = resolveBackend(options.backend);
   const { run, note } = pickDevice(device, native !== null, options.backend);
@@ -85,6 +87,7 @@ export async function cellRle(labels: Uint16Array | Int32Array, options: CellRle
 }
 
 function tagged(strings: string[], device: CellRleStrings['device'], note: string | undefined): CellRleStrings {
+  // The native array may carry `timings` (non-enumerable, so copies of the strings drop it).
   Object.defineProperty(strings, 'device', { value: device, enumerable: false });
   if (note !== undefined) Object.defineProperty(strings, 'deviceNote', { value: note, enumerable: false });
   return strings as CellRleStrings;

@@ -1,25 +1,22 @@
-// Host-side helpers shared by the CUDA kernels: an owning device allocation and error capture
-// that names the failing call.
+// Host-side helpers shared by the CUDA kernels: error capture that names the failing call, a
+// per-thread stream, stream-ordered pooled allocations, host<->device copies through pinned
+// staging buffers, and phase timing with CUDA events.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <string>
+
+#include "../gpu.h"
 
 namespace cellcam {
 namespace cudautil {
-
-// Device allocation freed on every exit path.
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (ptr) cudaFree(ptr);
-  }
-};
 
 // Records "<what>: <name>: <text>" for a failed call and clears the non-sticky error state, so
 // later calls in this process start clean.
@@ -30,9 +27,171 @@ inline bool Ok(cudaError_t e, const char* what, std::string* error) {
   return false;
 }
 
-inline bool Alloc(DeviceBuffer& b, size_t bytes, const char* what, std::string* error) {
-  return Ok(cudaMalloc(&b.ptr, bytes == 0 ? 1 : bytes), what, error);
+// The calling thread's stream on device 0. Each libuv worker thread gets its own non-blocking
+// stream, so images handled concurrently (a batch of promises) overlap their copies and kernels.
+// The device's default memory pool keeps freed blocks (release threshold = max): after the first
+// image, cudaMallocAsync is a pool hit instead of a cudaMalloc/cudaFree pair that synchronises
+// the whole device.
+inline bool Begin(cudaStream_t* stream, std::string* error) {
+  if (!Ok(cudaSetDevice(0), "cudaSetDevice", error)) return false;
+  static std::once_flag once;
+  static cudaError_t poolErr = cudaSuccess;
+  std::call_once(once, [] {
+    cudaMemPool_t pool;
+    poolErr = cudaDeviceGetDefaultMemPool(&pool, 0);
+    if (poolErr != cudaSuccess) return;
+    uint64_t keep = UINT64_MAX;
+    poolErr = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  });
+  if (!Ok(poolErr, "cudaMemPoolSetAttribute(release threshold)", error)) return false;
+  // Never destroyed: the stream lives as long as its thread, and CUDA tears it down at exit.
+  thread_local cudaStream_t s = nullptr;
+  if (s == nullptr && !Ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate", error)) return false;
+  *stream = s;
+  return true;
 }
+
+// Stream-ordered device allocation, returned to the pool on every exit path.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  cudaStream_t stream = nullptr;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (ptr) cudaFreeAsync(ptr, stream);
+  }
+};
+
+inline bool Alloc(DeviceBuffer& b, size_t bytes, cudaStream_t s, const char* what, std::string* error) {
+  b.stream = s;
+  return Ok(cudaMallocAsync(&b.ptr, bytes == 0 ? 1 : bytes, s), what, error);
+}
+
+// Host<->device copies of the caller's (pageable) TypedArrays. 'pinned' (the default) moves them
+// through two page-locked chunks per thread, so the host memcpy of one chunk overlaps the DMA of
+// the other; 'pageable' hands the caller's memory to the driver as is. CELLCAM_CUDA_STAGING picks
+// one (read per call, so a benchmark can compare both in one process).
+inline bool PinnedStaging() {
+  const char* v = std::getenv("CELLCAM_CUDA_STAGING");
+  return v == nullptr || std::strcmp(v, "pageable") != 0;
+}
+
+class Staging {
+ public:
+  static constexpr size_t kChunk = size_t{8} << 20;
+  // The calling thread's two chunks and their "copy done" events, allocated on first use.
+  static Staging* ForThread(std::string* error) {
+    thread_local Staging st;
+    if (st.host_[0] == nullptr) {
+      for (int i = 0; i < 2; ++i) {
+        if (!Ok(cudaMallocHost(&st.host_[i], kChunk), "cudaMallocHost(staging)", error) ||
+            !Ok(cudaEventCreateWithFlags(&st.done_[i], cudaEventDisableTiming), "cudaEventCreate(staging)", error)) {
+          return nullptr;
+        }
+      }
+    }
+    return &st;
+  }
+
+  bool In(void* dst, const void* src, size_t bytes, cudaStream_t s, std::string* error) {
+    const char* from = static_cast<const char*>(src);
+    char* to = static_cast<char*>(dst);
+    for (size_t off = 0, i = 0; off < bytes; off += kChunk, ++i) {
+      const int k = static_cast<int>(i & 1);
+      const size_t len = bytes - off < kChunk ? bytes - off : kChunk;
+      if (!Ok(cudaEventSynchronize(done_[k]), "cudaEventSynchronize(staging)", error)) return false;
+      gpu::HostCopy(host_[k], from + off, len);
+      if (!Ok(cudaMemcpyAsync(to + off, host_[k], len, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync(upload)", error) ||
+          !Ok(cudaEventRecord(done_[k], s), "cudaEventRecord(staging)", error)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Ends with the stream synchronised up to the last chunk: dst is complete on return.
+  bool Out(void* dst, const void* src, size_t bytes, cudaStream_t s, std::string* error) {
+    char* to = static_cast<char*>(dst);
+    const char* from = static_cast<const char*>(src);
+    size_t pendingOff = 0, pendingLen = 0;
+    int pendingK = -1;
+    for (size_t off = 0, i = 0; off < bytes; off += kChunk, ++i) {
+      const int k = static_cast<int>(i & 1);
+      const size_t len = bytes - off < kChunk ? bytes - off : kChunk;
+      if (!Ok(cudaEventSynchronize(done_[k]), "cudaEventSynchronize(staging)", error) ||
+          !Ok(cudaMemcpyAsync(host_[k], from + off, len, cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(download)", error) ||
+          !Ok(cudaEventRecord(done_[k], s), "cudaEventRecord(staging)", error)) {
+        return false;
+      }
+      if (pendingK >= 0 && !Drain(to, pendingK, pendingOff, pendingLen, error)) return false;
+      pendingK = k;
+      pendingOff = off;
+      pendingLen = len;
+    }
+    return pendingK < 0 || Drain(to, pendingK, pendingOff, pendingLen, error);
+  }
+
+ private:
+  bool Drain(char* to, int k, size_t off, size_t len, std::string* error) {
+    if (!Ok(cudaEventSynchronize(done_[k]), "cudaEventSynchronize(download)", error)) return false;
+    gpu::HostCopy(to + off, host_[k], len);
+    return true;
+  }
+  void* host_[2] = {nullptr, nullptr};
+  cudaEvent_t done_[2] = {nullptr, nullptr};
+};
+
+inline bool Upload(void* dst, const void* src, size_t bytes, cudaStream_t s, const char* what, std::string* error) {
+  if (bytes == 0) return true;
+  if (!PinnedStaging()) return Ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), what, error);
+  Staging* st = Staging::ForThread(error);
+  return st != nullptr && st->In(dst, src, bytes, s, error);
+}
+
+// Synchronous for the caller: dst holds the data on return.
+inline bool Download(void* dst, const void* src, size_t bytes, cudaStream_t s, const char* what, std::string* error) {
+  if (bytes == 0) return true;
+  if (!PinnedStaging()) {
+    return Ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s), what, error) &&
+           Ok(cudaStreamSynchronize(s), what, error);
+  }
+  Staging* st = Staging::ForThread(error);
+  return st != nullptr && st->Out(dst, src, bytes, s, error);
+}
+
+// A small device->host read (a count, a flag) that the host needs before it can go on.
+template <typename T>
+bool ReadScalar(T* host, const T* device, cudaStream_t s, const char* what, std::string* error) {
+  return Ok(cudaMemcpyAsync(host, device, sizeof(T), cudaMemcpyDeviceToHost, s), what, error) &&
+         Ok(cudaStreamSynchronize(s), what, error);
+}
+
+// Wall-clock phases of one CUDA call (gpu::Timings): each Mark() closes the phase since the
+// previous mark, after the stream has drained, so copies and kernels are timed apart. The
+// synchronisations cost a few microseconds each.
+class PhaseClock {
+ public:
+  PhaseClock(cudaStream_t s, gpu::Timings* t) : s_(s), t_(t), last_(Now()), start_(last_) {}
+  void Mark(double gpu::Timings::*phase) {
+    if (t_ == nullptr) return;
+    cudaStreamSynchronize(s_);
+    const double now = Now();
+    t_->*phase += now - last_;
+    last_ = now;
+  }
+  ~PhaseClock() {
+    if (t_ != nullptr) t_->totalMs += Now() - start_;
+  }
+
+ private:
+  static double Now() {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  cudaStream_t s_;
+  gpu::Timings* t_;
+  double last_, start_;
+};
 
 }  // namespace cudautil
 }  // namespace cellcam

@@ -119,66 +119,72 @@ __global__ void RelabelKernel(const T* in, const int32_t* parent, const int32_t*
 }
 
 template <typename T, bool kLabelMode>
-void LaunchMerge(const T* in, int32_t* parent, int32_t width, int64_t n, bool eight) {
-  if (eight) MergeKernel<T, kLabelMode, true><<<Blocks(n), kBlock>>>(in, parent, width, n);
-  else MergeKernel<T, kLabelMode, false><<<Blocks(n), kBlock>>>(in, parent, width, n);
+void LaunchMerge(const T* in, int32_t* parent, int32_t width, int64_t n, bool eight, cudaStream_t s) {
+  if (eight) MergeKernel<T, kLabelMode, true><<<Blocks(n), kBlock, 0, s>>>(in, parent, width, n);
+  else MergeKernel<T, kLabelMode, false><<<Blocks(n), kBlock, 0, s>>>(in, parent, width, n);
 }
 
 template <typename T>
 bool LabelTyped(const T* host, int32_t* out, int64_t width, int64_t height, int connectivity, bool labelMode,
-                std::vector<int32_t>* sizes, int64_t* count, std::string* error) {
+                std::vector<int32_t>* sizes, int64_t* count, Timings* timings, std::string* error) {
   const int64_t n = width * height;
   if (n > INT32_MAX) {
     *error = "label: image too large for 32-bit pixel indices";
     return false;
   }
-  if (!Ok(cudaSetDevice(0), "cudaSetDevice", error)) return false;
+  cudaStream_t s;
+  if (!cudautil::Begin(&s, error)) return false;
+  cudautil::PhaseClock clock(s, timings);
   DeviceBuffer dIn, dParent, dFlag, dRank, dSizes, dTemp;
-  if (!Alloc(dIn, n * sizeof(T), "cudaMalloc(input)", error) ||
-      !Ok(cudaMemcpy(dIn.ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy(input)", error) ||
-      !Alloc(dParent, n * sizeof(int32_t), "cudaMalloc(parent)", error) ||
-      !Alloc(dFlag, n * sizeof(int32_t), "cudaMalloc(labels)", error) ||
-      !Alloc(dRank, n * sizeof(int32_t), "cudaMalloc(rank)", error)) {
+  if (!Alloc(dIn, n * sizeof(T), s, "cudaMallocAsync(input)", error) ||
+      !Alloc(dParent, n * sizeof(int32_t), s, "cudaMallocAsync(parent)", error) ||
+      !Alloc(dFlag, n * sizeof(int32_t), s, "cudaMallocAsync(labels)", error) ||
+      !Alloc(dRank, n * sizeof(int32_t), s, "cudaMallocAsync(rank)", error)) {
     return false;
   }
+  clock.Mark(&Timings::hostMs);
+  if (!cudautil::Upload(dIn.ptr, host, n * sizeof(T), s, "cudaMemcpyAsync(input)", error)) return false;
+  clock.Mark(&Timings::uploadMs);
   const T* in = static_cast<const T*>(dIn.ptr);
   int32_t* parent = static_cast<int32_t*>(dParent.ptr);
   int32_t* flag = static_cast<int32_t*>(dFlag.ptr);  // root flags, then the output labels
   int32_t* rank = static_cast<int32_t*>(dRank.ptr);
   const int32_t w = static_cast<int32_t>(width);
 
-  InitKernel<<<Blocks(n), kBlock>>>(parent, n);
-  if (labelMode) LaunchMerge<T, true>(in, parent, w, n, connectivity == 8);
-  else LaunchMerge<T, false>(in, parent, w, n, connectivity == 8);
-  CompressKernel<T><<<Blocks(n), kBlock>>>(in, parent, flag, n);
+  InitKernel<<<Blocks(n), kBlock, 0, s>>>(parent, n);
+  if (labelMode) LaunchMerge<T, true>(in, parent, w, n, connectivity == 8, s);
+  else LaunchMerge<T, false>(in, parent, w, n, connectivity == 8, s);
+  CompressKernel<T><<<Blocks(n), kBlock, 0, s>>>(in, parent, flag, n);
   if (!Ok(cudaGetLastError(), "label kernels launch", error)) return false;
 
   size_t tempBytes = 0;
-  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, flag, rank, static_cast<int>(n)), "cub scan (size)", error) ||
-      !Alloc(dTemp, tempBytes, "cudaMalloc(scan temp)", error) ||
-      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, flag, rank, static_cast<int>(n)), "cub scan", error)) {
+  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, flag, rank, static_cast<int>(n), s), "cub scan (size)", error) ||
+      !Alloc(dTemp, tempBytes, s, "cudaMallocAsync(scan temp)", error) ||
+      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, flag, rank, static_cast<int>(n), s), "cub scan", error)) {
     return false;
   }
-  int32_t lastRank = 0, lastFlag = 0;
-  if (!Ok(cudaMemcpy(&lastRank, rank + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(count)", error) ||
-      !Ok(cudaMemcpy(&lastFlag, flag + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(count)", error)) {
+  // The count sizes the next allocation: the one host round trip inside the call.
+  int32_t last[2] = {0, 0};
+  if (!Ok(cudaMemcpyAsync(&last[0], rank + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(count)", error) ||
+      !Ok(cudaMemcpyAsync(&last[1], flag + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(count)", error) ||
+      !Ok(cudaStreamSynchronize(s), "label kernels", error)) {
     return false;
   }
-  const int64_t c = static_cast<int64_t>(lastRank) + lastFlag;
-  if (!Alloc(dSizes, (c + 1) * sizeof(int32_t), "cudaMalloc(sizes)", error) ||
-      !Ok(cudaMemset(dSizes.ptr, 0, (c + 1) * sizeof(int32_t)), "cudaMemset(sizes)", error)) {
+  const int64_t c = static_cast<int64_t>(last[0]) + last[1];
+  if (!Alloc(dSizes, (c + 1) * sizeof(int32_t), s, "cudaMallocAsync(sizes)", error) ||
+      !Ok(cudaMemsetAsync(dSizes.ptr, 0, (c + 1) * sizeof(int32_t), s), "cudaMemsetAsync(sizes)", error)) {
     return false;
   }
-  RelabelKernel<T><<<Blocks(n), kBlock>>>(in, parent, rank, flag, static_cast<int32_t*>(dSizes.ptr), n);
+  RelabelKernel<T><<<Blocks(n), kBlock, 0, s>>>(in, parent, rank, flag, static_cast<int32_t*>(dSizes.ptr), n);
   if (!Ok(cudaGetLastError(), "label relabel launch", error)) return false;
-  if (!Ok(cudaDeviceSynchronize(), "label kernels", error)) return false;
+  clock.Mark(&Timings::kernelMs);
   sizes->assign(static_cast<size_t>(c + 1), 0);
   // `out` may alias the host input: it is written only now, after the input was uploaded.
-  if (!Ok(cudaMemcpy(out, flag, n * sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(labels)", error) ||
-      !Ok(cudaMemcpy(sizes->data(), dSizes.ptr, (c + 1) * sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(sizes)",
-          error)) {
+  if (!cudautil::Download(out, flag, n * sizeof(int32_t), s, "cudaMemcpyAsync(labels)", error) ||
+      !cudautil::Download(sizes->data(), dSizes.ptr, (c + 1) * sizeof(int32_t), s, "cudaMemcpyAsync(sizes)", error)) {
     return false;
   }
+  clock.Mark(&Timings::downloadMs);
   *count = c;
   return true;
 }
@@ -186,14 +192,14 @@ bool LabelTyped(const T* host, int32_t* out, int64_t width, int64_t height, int 
 }  // namespace
 
 bool Label(const void* input, Dtype dtype, int32_t* out, int64_t width, int64_t height, int connectivity, bool labelMode,
-           std::vector<int32_t>* sizes, int64_t* count, std::string* error) {
+           std::vector<int32_t>* sizes, int64_t* count, Timings* timings, std::string* error) {
   switch (dtype) {
     case Dtype::U8:
-      return LabelTyped(static_cast<const uint8_t*>(input), out, width, height, connectivity, labelMode, sizes, count, error);
+      return LabelTyped(static_cast<const uint8_t*>(input), out, width, height, connectivity, labelMode, sizes, count, timings, error);
     case Dtype::U16:
-      return LabelTyped(static_cast<const uint16_t*>(input), out, width, height, connectivity, labelMode, sizes, count, error);
+      return LabelTyped(static_cast<const uint16_t*>(input), out, width, height, connectivity, labelMode, sizes, count, timings, error);
     default:
-      return LabelTyped(static_cast<const int32_t*>(input), out, width, height, connectivity, labelMode, sizes, count, error);
+      return LabelTyped(static_cast<const int32_t*>(input), out, width, height, connectivity, labelMode, sizes, count, timings, error);
   }
 }
 

@@ -83,7 +83,8 @@ __global__ void BandKernel(const T* L, int32_t W, int32_t H, int32_t nBands, int
 
 template <typename T>
 bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::vector<int32_t>* first,
-              std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, std::string* error) {
+              std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, Timings* timings,
+              std::string* error) {
   const int64_t n = width * height;
   *badJ = -1;
   *badV = 0;
@@ -94,46 +95,52 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
     *error = "rle: image too large";
     return false;
   }
-  if (!Ok(cudaSetDevice(0), "cudaSetDevice", error)) return false;
+  cudaStream_t s;
+  if (!cudautil::Begin(&s, error)) return false;
+  cudautil::PhaseClock clock(s, timings);
   const int32_t W = static_cast<int32_t>(width), H = static_cast<int32_t>(height);
   const int32_t nBands = (H + kBand - 1) / kBand;
   const int64_t slots = width * nBands;
   DeviceBuffer dL, dCounts, dOffsets, dBad, dTemp;
-  if (!Alloc(dL, n * sizeof(T), "cudaMalloc(labels)", error) ||
-      !Ok(cudaMemcpy(dL.ptr, host, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy(labels)", error) ||
-      !Alloc(dCounts, slots * sizeof(int64_t), "cudaMalloc(counts)", error) ||
-      !Alloc(dOffsets, slots * sizeof(int64_t), "cudaMalloc(offsets)", error) ||
-      !Alloc(dBad, sizeof(int32_t), "cudaMalloc(bad)", error)) {
+  if (!Alloc(dL, n * sizeof(T), s, "cudaMallocAsync(labels)", error) ||
+      !Alloc(dCounts, slots * sizeof(int64_t), s, "cudaMallocAsync(counts)", error) ||
+      !Alloc(dOffsets, slots * sizeof(int64_t), s, "cudaMallocAsync(offsets)", error) ||
+      !Alloc(dBad, sizeof(int32_t), s, "cudaMallocAsync(bad)", error) ||
+      // 0x7f bytes: a big positive sentinel that atomicMin lowers (any j < 0x7f7f7f7f, n <= 2^30)
+      !Ok(cudaMemsetAsync(dBad.ptr, 0x7f, sizeof(int32_t), s), "cudaMemsetAsync(bad)", error)) {
     return false;
   }
-  const int32_t noBad = INT_MAX;
-  if (!Ok(cudaMemcpy(dBad.ptr, &noBad, sizeof(int32_t), cudaMemcpyHostToDevice), "cudaMemcpy(bad)", error)) return false;
+  clock.Mark(&Timings::hostMs);
+  if (!cudautil::Upload(dL.ptr, host, n * sizeof(T), s, "cudaMemcpyAsync(labels)", error)) return false;
+  clock.Mark(&Timings::uploadMs);
   const T* L = static_cast<const T*>(dL.ptr);
   int64_t* counts = static_cast<int64_t*>(dCounts.ptr);
   int64_t* offsets = static_cast<int64_t*>(dOffsets.ptr);
   int32_t* bad = static_cast<int32_t*>(dBad.ptr);
   const dim3 grid(static_cast<unsigned>((W + kThreads - 1) / kThreads), static_cast<unsigned>(nBands));
-  BandKernel<T, false><<<grid, kThreads>>>(L, W, H, nBands, cells, counts, nullptr, nullptr, nullptr, bad);
+  BandKernel<T, false><<<grid, kThreads, 0, s>>>(L, W, H, nBands, cells, counts, nullptr, nullptr, nullptr, bad);
   if (!Ok(cudaGetLastError(), "rle count launch", error)) return false;
 
   size_t tempBytes = 0;
-  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, counts, offsets, static_cast<int>(slots)), "cub scan (size)",
+  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, counts, offsets, static_cast<int>(slots), s), "cub scan (size)",
           error) ||
-      !Alloc(dTemp, tempBytes, "cudaMalloc(scan temp)", error) ||
-      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, counts, offsets, static_cast<int>(slots)), "cub scan", error)) {
+      !Alloc(dTemp, tempBytes, s, "cudaMallocAsync(scan temp)", error) ||
+      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, counts, offsets, static_cast<int>(slots), s), "cub scan", error)) {
     return false;
   }
+  // The event count sizes the next allocations: the one host round trip inside the call.
   int64_t lastOffset = 0, lastCount = 0;
   int32_t badHost = INT_MAX;
-  if (!Ok(cudaMemcpy(&lastOffset, offsets + slots - 1, sizeof(int64_t), cudaMemcpyDeviceToHost), "cudaMemcpy(total)", error) ||
-      !Ok(cudaMemcpy(&lastCount, counts + slots - 1, sizeof(int64_t), cudaMemcpyDeviceToHost), "cudaMemcpy(total)", error) ||
-      !Ok(cudaMemcpy(&badHost, bad, sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(bad)", error)) {
+  if (!Ok(cudaMemcpyAsync(&lastOffset, offsets + slots - 1, sizeof(int64_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(total)", error) ||
+      !Ok(cudaMemcpyAsync(&lastCount, counts + slots - 1, sizeof(int64_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(total)", error) ||
+      !Ok(cudaMemcpyAsync(&badHost, bad, sizeof(int32_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(bad)", error) ||
+      !Ok(cudaStreamSynchronize(s), "rle count", error)) {
     return false;
   }
-  if (badHost != INT_MAX) {
+  if (badHost != 0x7f7f7f7f) {
     const int64_t x = badHost / height, y = badHost % height;
     T v;
-    if (!Ok(cudaMemcpy(&v, L + y * width + x, sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy(bad value)", error)) return false;
+    if (!cudautil::ReadScalar(&v, L + y * width + x, s, "cudaMemcpyAsync(bad value)", error)) return false;
     *badJ = badHost;
     *badV = static_cast<int32_t>(v);
     return true;
@@ -146,13 +153,13 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
   if (total == 0) return true;
 
   DeviceBuffer dKeys0, dKeys1, dEv0, dEv1, dSortTemp;
-  if (!Alloc(dKeys0, total * sizeof(uint32_t), "cudaMalloc(keys)", error) ||
-      !Alloc(dKeys1, total * sizeof(uint32_t), "cudaMalloc(keys)", error) ||
-      !Alloc(dEv0, total * sizeof(int32_t), "cudaMalloc(events)", error) ||
-      !Alloc(dEv1, total * sizeof(int32_t), "cudaMalloc(events)", error)) {
+  if (!Alloc(dKeys0, total * sizeof(uint32_t), s, "cudaMallocAsync(keys)", error) ||
+      !Alloc(dKeys1, total * sizeof(uint32_t), s, "cudaMallocAsync(keys)", error) ||
+      !Alloc(dEv0, total * sizeof(int32_t), s, "cudaMallocAsync(events)", error) ||
+      !Alloc(dEv1, total * sizeof(int32_t), s, "cudaMallocAsync(events)", error)) {
     return false;
   }
-  BandKernel<T, true><<<grid, kThreads>>>(L, W, H, nBands, cells, nullptr, offsets, static_cast<uint32_t*>(dKeys0.ptr),
+  BandKernel<T, true><<<grid, kThreads, 0, s>>>(L, W, H, nBands, cells, nullptr, offsets, static_cast<uint32_t*>(dKeys0.ptr),
                                           static_cast<int32_t*>(dEv0.ptr), bad);
   if (!Ok(cudaGetLastError(), "rle write launch", error)) return false;
   // LSD radix sort is stable: each cell keeps the column-major order of its events.
@@ -162,19 +169,19 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
   cub::DoubleBuffer<int32_t> events(static_cast<int32_t*>(dEv0.ptr), static_cast<int32_t*>(dEv1.ptr));
   size_t sortBytes = 0;
   const int items = static_cast<int>(total);
-  if (!Ok(cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, keys, events, items, 0, endBit), "cub sort (size)", error) ||
-      !Alloc(dSortTemp, sortBytes, "cudaMalloc(sort temp)", error) ||
-      !Ok(cub::DeviceRadixSort::SortPairs(dSortTemp.ptr, sortBytes, keys, events, items, 0, endBit), "cub sort", error) ||
-      !Ok(cudaDeviceSynchronize(), "rle kernels", error)) {
+  if (!Ok(cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, keys, events, items, 0, endBit, s), "cub sort (size)", error) ||
+      !Alloc(dSortTemp, sortBytes, s, "cudaMallocAsync(sort temp)", error) ||
+      !Ok(cub::DeviceRadixSort::SortPairs(dSortTemp.ptr, sortBytes, keys, events, items, 0, endBit, s), "cub sort", error)) {
     return false;
   }
+  clock.Mark(&Timings::kernelMs);
   std::vector<uint32_t> k(static_cast<size_t>(total));
   std::vector<int32_t> e(static_cast<size_t>(total));
-  if (!Ok(cudaMemcpy(k.data(), keys.Current(), total * sizeof(uint32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(keys)", error) ||
-      !Ok(cudaMemcpy(e.data(), events.Current(), total * sizeof(int32_t), cudaMemcpyDeviceToHost), "cudaMemcpy(events)",
-          error)) {
+  if (!cudautil::Download(k.data(), keys.Current(), total * sizeof(uint32_t), s, "cudaMemcpyAsync(keys)", error) ||
+      !cudautil::Download(e.data(), events.Current(), total * sizeof(int32_t), s, "cudaMemcpyAsync(events)", error)) {
     return false;
   }
+  clock.Mark(&Timings::downloadMs);
   const int64_t runs = total / 2;
   pos->resize(static_cast<size_t>(runs));
   len->resize(static_cast<size_t>(runs));
@@ -184,17 +191,19 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
     (*len)[r] = e[2 * r + 1] - e[2 * r];
   }
   for (int64_t c = 0; c <= cells; ++c) (*first)[c + 1] += (*first)[c];
+  clock.Mark(&Timings::hostMs);
   return true;
 }
 
 }  // namespace
 
 bool RleRuns(const void* labels, Dtype dtype, int64_t width, int64_t height, int64_t cells, std::vector<int32_t>* first,
-             std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, std::string* error) {
+             std::vector<int32_t>* pos, std::vector<int32_t>* len, int64_t* badJ, int32_t* badV, Timings* timings,
+             std::string* error) {
   if (dtype == Dtype::U16) {
-    return RleTyped(static_cast<const uint16_t*>(labels), width, height, cells, first, pos, len, badJ, badV, error);
+    return RleTyped(static_cast<const uint16_t*>(labels), width, height, cells, first, pos, len, badJ, badV, timings, error);
   }
-  return RleTyped(static_cast<const int32_t*>(labels), width, height, cells, first, pos, len, badJ, badV, error);
+  return RleTyped(static_cast<const int32_t*>(labels), width, height, cells, first, pos, len, badJ, badV, timings, error);
 }
 
 }  // namespace gpu
