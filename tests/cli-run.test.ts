@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { capabilities } from '@cellcam/core';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'packages', 'cli', 'dist', 'main.js');
@@ -16,6 +17,7 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
 const io = (out: string) => ['--train', join(data, 'train'), '--test', join(data, 'test'), '--out', out, '--quiet'];
 const readRun = (out: string) => JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+const caps = capabilities();
 const stage = (r: { stages: { stage: string; counts: Record<string, number> }[] }, name: string) => r.stages.find((s) => s.stage === name)!;
 
 describe.skipIf(!existsSync(cli))('cellcam run', () => {
@@ -53,15 +55,30 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(v.status, v.stdout + v.stderr).toBe(0);
   }, 300_000);
 
-  it('reuses every finished output on a rerun', () => {
+  it('reuses every finished output on a rerun, and says once where pooling and RLE run', () => {
     const out = join(dir, 'full');
-    const r = run(['run', ...io(out)]);
+    const r = run(['run', ...io(out).filter((a) => a !== '--quiet')]);
     expect(r.status, r.stderr).toBe(0);
+    const where = caps.cudaDevices > 0 ? `CUDA (${caps.deviceNames[0]})` : `CPU (CUDA not used: ${caps.reason})`;
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('pooling and cell RLE:'))).toEqual([`pooling and cell RLE: ${where}`]);
     const rec = readRun(out);
+    expect(rec.kernels.device).toBe(caps.cudaDevices > 0 ? 'cuda' : 'cpu');
     expect(stage(rec, 'segment (train)').counts).toMatchObject({ segmented: 0, reused: 15 });
     expect(stage(rec, 'features').counts).toMatchObject({ computed: 0, reused: 20 });
     expect(stage(rec, 'cam').counts).toMatchObject({ computed: 0, reused: 20 });
   }, 300_000);
+
+  it.skipIf(caps.cudaDevices > 0)('--device cuda without a usable GPU fails at once with the reason, before creating --out', () => {
+    const out = join(dir, 'cuda');
+    const r = run(['run', ...io(out), '--device', 'cuda']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('CELLCAM_E_CUDA');
+    expect(r.stderr).toContain(caps.reason);
+    expect(existsSync(out)).toBe(false);
+    const bad = run(['run', ...io(out), '--device', 'gpu']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--device.*auto.*cpu.*cuda/);
+  });
 
   it('stops after a stage (cellcam pseudo-label) and continues from there', () => {
     const out = join(dir, 'staged');

@@ -1,6 +1,7 @@
 // Tests of the run configuration (defaults, merging, per-key validation, config files) and of the
-// run dataset (train.csv parsing, image-set agreement, the seeded validation split, test ids, truth).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// run dataset (train.csv parsing, image-set agreement, the seeded validation split, test ids, truth),
+// and the run's kernel device.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,9 @@ import { DEFAULT_CONFIG, readConfigFile, resolveConfig } from '../src/pipeline/c
 import { loadRunDataset, readImageLabels, type DatasetOptions } from '../src/pipeline/dataset.js';
 import { writeGreyPng } from '../src/io/png.js';
 import { CHANNELS } from '../src/io/imageset.js';
+import { runPipeline } from '../src/pipeline/run.js';
+import { capabilities } from '../src/native.js';
+import { hasCuda, hasNative, rejection } from './helpers.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -392,5 +396,23 @@ describe('loadRunDataset', () => {
     const { opts } = await makeTree({ train: labelled(ids(3)), test: ['x'], truth: true });
     const gone = join(tmp, 'gone-truth.csv');
     await expect(loadRunDataset({ ...opts, truth: gone })).rejects.toMatchObject({ code: 'CELLCAM_E_IO', message: `${gone}: --truth file not found` });
+  });
+});
+
+describe("runPipeline's device (where pooling and cell RLE run)", () => {
+  const io = () => ({ train: join(tmp, 'no-train'), test: join(tmp, 'no-test'), out: join(tmp, `device-out-${dirCount++}`) });
+  it.skipIf(hasCuda)("'cuda' without a usable GPU rejects with CELLCAM_E_CUDA and the reason before any work", async () => {
+    const o = io();
+    const err = await rejection(runPipeline({ ...o, device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toContain("'cuda'");
+    expect(err.message).toContain(hasNative ? capabilities().reason : 'native addon');
+    expect(existsSync(o.out)).toBe(false); // checked before the dataset and the run folder
+  });
+  it('an unknown device is a RangeError naming the argument', async () => {
+    const err = await rejection(runPipeline({ ...io(), device: 'gpu' as never }));
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err.code).toBe('CELLCAM_E_ARG');
+    expect(err.message).toBe("Expected 'auto', 'cpu' or 'cuda' for device but received string 'gpu'");
   });
 });

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { readConfigFile, resolveConfig, runPipeline, type PipelineStage, type RunEvent, type RunRecord } from '@cellcam/core';
-import { parseIntOption } from '../options.js';
+import { parseChoice, parseIntOption } from '../options.js';
 import { progress, type Progress } from '../progress.js';
 
 interface RunCliOptions {
@@ -24,6 +24,7 @@ interface RunCliOptions {
   force?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  device?: 'auto' | 'cpu' | 'cuda';
 }
 
 /** Progress bars per stage (stderr), trainer lines with --verbose. */
@@ -31,6 +32,15 @@ export function stageReporter(quiet = false, verbose = false): { onEvent: (e: Ru
   let bar: Progress | null = null, current = '';
   return {
     onEvent(e) {
+      if (e.notice) {
+        if (!quiet) {
+          bar?.stop();
+          bar = null;
+          current = '';
+          process.stderr.write(`${e.message}\n`);
+        }
+        return;
+      }
       if (e.done < 0) {
         if (verbose && e.message && !quiet) process.stderr.write(`  ${e.message}\n`);
         return;
@@ -79,7 +89,7 @@ async function action(opts: RunCliOptions, until?: PipelineStage): Promise<void>
   try {
     const r = await runPipeline({
       train: opts.train, test: opts.test, out: opts.out, config, configSource: opts.config ?? 'command line', labels: opts.labels, truth: opts.truth,
-      jobs: opts.jobs, resume: opts.resume, force: opts.force, onEvent: rep.onEvent, until, untilCycle: opts.cycle,
+      jobs: opts.jobs, resume: opts.resume, force: opts.force, device: opts.device, onEvent: rep.onEvent, until, untilCycle: opts.cycle,
     });
     rep.stop();
     process.stdout.write(summaryTable(r));
@@ -100,6 +110,7 @@ function common(cmd: Command, perCycle: boolean): Command {
     .option('--labels <file>', 'image-level labels (default: train.csv beside the train folder)')
     .option('--truth <file>', 'per-cell truth in submission format (default: truth.csv beside the test folder, when present)')
     .option('--jobs <n>', 'images in parallel (default: min(2, cores))', parseIntOption('--jobs', 1, 256))
+    .option('--device <d>', 'auto | cpu | cuda: where cell pooling and cell RLE run (auto: CUDA when usable, else the CPU, said once; cuda fails with the reason when unusable)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
     .option('--resume', 'continue an interrupted run in --out')
     .option('--force', 'recompute every stage')
     .option('--quiet', 'no progress output')

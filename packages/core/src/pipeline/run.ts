@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { capabilities } from '../native.js';
+import { capabilities, checkDevice, nativeOrNull, pickDevice, type Device } from '../native.js';
 import { resolveConfig, type RunConfig } from './config.js';
 import { loadRunDataset, type RunDataset } from './dataset.js';
 import {
@@ -35,6 +35,12 @@ export interface RunOptions {
   resume?: boolean;
   /** recompute every stage */
   force?: boolean;
+  /**
+   * Where cell pooling and cell RLE run: 'auto' (default: CUDA when a device is usable, else the
+   * CPU, said once), 'cpu', or 'cuda' (rejects with CELLCAM_E_CUDA and the reason before any work
+   * when CUDA is unusable). Outputs never depend on it, so it is not part of the config.
+   */
+  device?: Device;
   onEvent?: (e: RunEvent) => void;
   /** stop after this stage (in cycle `untilCycle`, default 1, for the per-cycle stages) */
   until?: PipelineStage;
@@ -71,6 +77,8 @@ export interface RunRecord {
   validation: { imageMAP: number | null; imageF1: number | null };
   evaluation: EvaluationSummary[] | null;
   submission: string | null;
+  /** where pooling and cell RLE ran in the last invocation, and why not on CUDA under 'auto' */
+  kernels?: { device: 'cpu' | 'cuda' | 'js'; note?: string };
 }
 
 async function versions(): Promise<Record<string, string>> {
@@ -98,6 +106,8 @@ async function versions(): Promise<Record<string, string>> {
  */
 export async function runPipeline(o: RunOptions): Promise<RunRecord> {
   const config = resolveConfig(o.config ?? {}, o.configSource ?? 'config');
+  const device = checkDevice(o.device, 'device');
+  const kernels = pickDevice(device, nativeOrNull() !== null, undefined); // 'cuda' without a usable GPU throws here
   if (o.until !== undefined && !PIPELINE_STAGES.includes(o.until)) throw new RangeError(`Expected one of ${PIPELINE_STAGES.join(', ')} for until but received '${o.until}'`);
   const untilCycle = o.untilCycle ?? 1;
   if (!Number.isInteger(untilCycle) || untilCycle < 1 || untilCycle > config.cycles) throw new RangeError(`Expected an integer 1..${config.cycles} (the run's cycles) for untilCycle but received ${o.untilCycle}`);
@@ -114,13 +124,27 @@ export async function runPipeline(o: RunOptions): Promise<RunRecord> {
   // A killed run can leave half-written temp files; they are never read, but should not pile up.
   await removeStaleTempFiles(o.out);
   const onEvent = o.onEvent ?? (() => {});
-  const ctx: StageContext = { out: o.out, config, data, jobs: o.jobs ?? Math.max(1, Math.min(2, availableParallelism())), force: !!o.force, onEvent };
+  if (device !== 'cpu') {
+    const where = kernels.run === 'cuda' ? `CUDA (${capabilities().deviceNames[0] ?? 'device 0'})` : kernels.run === 'js' ? 'TypeScript' : 'CPU';
+    onEvent({ stage: 'kernels', done: -1, total: 0, notice: true, message: `pooling and cell RLE: ${where}${kernels.note ? ` (${kernels.note})` : ''}` });
+  }
+  // A CUDA failure under 'auto' falls back to the CPU per call; the user hears of each reason once.
+  const noted = new Set<string>();
+  const kernelNote = (note: string | undefined) => {
+    if (note === undefined || note === kernels.note || noted.has(note)) return;
+    noted.add(note);
+    onEvent({ stage: 'kernels', done: -1, total: 0, notice: true, message: note });
+  };
+  const ctx: StageContext = {
+    out: o.out, config, data, jobs: o.jobs ?? Math.max(1, Math.min(2, availableParallelism())), force: !!o.force, onEvent, device, kernelNote,
+  };
   const record: RunRecord = {
     tool: 'cellcam', version: VERSION, status: 'running', startedAt: new Date().toISOString(), config,
     inputs: { train: data.trainDir, test: data.testDir, labels: data.labelsPath, truth: data.truthPath },
     versions: await versions(),
     split: { train: data.train.length, val: data.val.length, test: data.test.length },
     stages: [], pseudoLabels: [], validation: { imageMAP: null, imageF1: null }, evaluation: null, submission: null,
+    kernels: { device: kernels.run, ...(kernels.note ? { note: kernels.note } : {}) },
   };
   const save = () => writeJson(runPath, record);
   await save();

@@ -12,6 +12,7 @@ import { listImageSets, readImageSet, CHANNELS } from '../io/imageset.js';
 import { segmentFolder, type SegmentFolderSummary } from '../segment/segment.js';
 import { readGrey } from '../io/png.js';
 import { poolCells } from '../kernels/pool.js';
+import type { Device } from '../native.js';
 import { encodeCells } from '../submit/encode.js';
 import { SubmissionWriter } from '../submit/writer.js';
 import { NUM_CLASSES, evaluateFiles, readTruth, type EvaluateResult, type ImageTruth } from '../metric/evaluate.js';
@@ -135,6 +136,8 @@ export interface RunEvent {
   total: number;
   id?: string;
   message?: string;
+  /** a one-off line for the user (where the kernels run, a CUDA fallback), shown even without --verbose */
+  notice?: boolean;
 }
 
 export interface StageContext {
@@ -144,6 +147,10 @@ export interface StageContext {
   jobs: number;
   force: boolean;
   onEvent: (e: RunEvent) => void;
+  /** where pooling and cell RLE run (runPipeline checked it against the machine) */
+  device: Device;
+  /** reports a kernel's deviceNote (a CUDA failure under 'auto'); each distinct note once */
+  kernelNote: (note: string | undefined) => void;
 }
 
 export const dirs = (out: string) => ({
@@ -255,7 +262,7 @@ export async function featuresStage(ctx: StageContext, ids: readonly string[]): 
         const [, K, h, w] = f.dims;
         const map = f.data as Float32Array;
         const labels = toU16(lab.data), nuclei = toU16(nuc.data);
-        const rec = await cellRecord(id, key, img.width, img.height, map, K, h, w, labels, nuclei);
+        const rec = await cellRecord(id, key, img.width, img.height, map, K, h, w, labels, nuclei, { device: ctx.device, onNote: ctx.kernelNote });
         await writeJson(path, rec);
         computed++;
         cells += rec.cellIds.length;
@@ -275,6 +282,7 @@ function toU16(a: Uint8Array | Uint16Array): Uint16Array {
 /** Pools a [K,h,w] feature map over the cells of one image into a {@link CellRecord}. */
 export async function cellRecord(
   id: string, key: string, width: number, height: number, map: Float32Array, K: number, h: number, w: number, labels: Uint16Array, nuclei: Uint16Array,
+  kernels: { device?: Device; onNote?: (note: string | undefined) => void } = {},
 ): Promise<CellRecord> {
   let maxId = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] > maxId) maxId = labels[i];
@@ -286,8 +294,9 @@ export async function cellRecord(
   }
   const rec: CellRecord = { id, key, width, height, cellIds: [], area: [], masks: [], gap, feats: [] };
   if (maxId === 0) return rec;
-  const st = await poolCells(map, labels, { channels: K, mapHeight: h, mapWidth: w, width, height, cells: maxId, nuclei, stats: 'mean+max' });
-  const masks = await encodeCells(labels, width, height);
+  const st = await poolCells(map, labels, { channels: K, mapHeight: h, mapWidth: w, width, height, cells: maxId, nuclei, stats: 'mean+max', device: kernels.device });
+  kernels.onNote?.(st.deviceNote);
+  const masks = await encodeCells(labels, width, height, { device: kernels.device });
   for (let c = 1; c <= maxId; c++) {
     const area = st.area[c - 1];
     if (area === 0) continue;
@@ -445,7 +454,8 @@ export async function camStage(ctx: StageContext, ids: readonly string[], modelP
         if (n) {
           const maxId = rec.cellIds[n - 1];
           // Slots: whole cell, nucleus, cytoplasm (poolCells with the nucleus label image).
-          const st = await poolCells(res.cam.data as Float32Array, labels, { channels: C, mapHeight: h, mapWidth: w, width: rec.width, height: rec.height, cells: maxId, nuclei });
+          const st = await poolCells(res.cam.data as Float32Array, labels, { channels: C, mapHeight: h, mapWidth: w, width: rec.width, height: rec.height, cells: maxId, nuclei, device: ctx.device });
+          ctx.kernelNote(st.deviceNote);
           rec.cellIds.forEach((cid, i) => {
             for (let c = 0; c < C; c++) {
               camRec.mean[i * C + c] = nz(st.mean[(cid - 1) * C + c]);
