@@ -45,19 +45,63 @@ export async function measure(fn: () => unknown, opts: { minTimeMs: number; minI
   return { medianMs: times[Math.floor(times.length / 2)], iterations: times.length };
 }
 
+export interface Contender {
+  impl: string;
+  fn: () => unknown;
+  note?: string;
+  /** images per call of fn: the row reports ms per image */
+  images?: number;
+  /** appended to the note after timing (e.g. the CUDA phases seen) */
+  after?: () => string;
+}
+
 /** Adds rows for one case; the 'ts' contender (if any) is the ratio reference. */
-export async function runCase(
-  kernel: string,
-  size: number,
-  contenders: { impl: string; fn: () => unknown; note?: string }[],
-  opts: BenchOptions,
-): Promise<Row[]> {
+export async function runCase(kernel: string, size: number, contenders: Contender[], opts: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of contenders) {
     const m = await measure(c.fn, { minTimeMs: opts.minTimeMs, minIters: opts.minIters, maxIters: c.impl === 'ts' ? 20 : 1000 });
-    rows.push({ kernel, size, impl: c.impl, medianMs: m.medianMs, mpixPerS: (size * size) / 1e6 / (m.medianMs / 1000), vsTs: null, iterations: m.iterations, note: c.note });
+    const ms = m.medianMs / (c.images ?? 1);
+    const note = [c.note, c.after?.()].filter(Boolean).join('; ') || undefined;
+    rows.push({ kernel, size, impl: c.impl, medianMs: ms, mpixPerS: (size * size) / 1e6 / (ms / 1000), vsTs: null, iterations: m.iterations, note });
   }
   return withRatios(rows);
+}
+
+/** Where a CUDA call's time went (the `timings` of label, pool and RLE results on CUDA). */
+export interface PhaseTimings {
+  hostMs: number;
+  uploadMs: number;
+  kernelMs: number;
+  downloadMs: number;
+}
+
+export const BATCH = 16;
+
+/**
+ * The CUDA rows of one kernel: one image per call, with the medians of its phases (host work,
+ * upload, kernels, download) in the note, then batches of 16 images in flight at once on the CPU
+ * (all threads) and on CUDA, as ms per image. `call(device, k)` runs image k of a batch and
+ * returns the result whose `timings` it reads; each k should have its own output buffers.
+ */
+export function cudaContenders(
+  call: (device: 'cpu' | 'cuda', k: number) => Promise<{ timings?: PhaseTimings } | undefined>,
+  note: string,
+  cudaNote?: string,
+): Contender[] {
+  const gpu = cudaNote ? `${note}; ${cudaNote}` : note;
+  const seen: PhaseTimings[] = [];
+  const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const phases = () => {
+    if (!seen.length) return '';
+    const m = (k: keyof PhaseTimings) => med(seen.map((t) => t[k])).toFixed(2);
+    return `ms host ${m('hostMs')} / upload ${m('uploadMs')} / kernels ${m('kernelMs')} / download ${m('downloadMs')}`;
+  };
+  const batch = (device: 'cpu' | 'cuda') => Promise.all(Array.from({ length: BATCH }, (_, k) => call(device, k)));
+  return [
+    { impl: 'cuda', fn: async () => seen.push((await call('cuda', 0))!.timings!), note: `${gpu}; incl. copies`, after: phases },
+    { impl: `native-Nt ×${BATCH} at once`, fn: () => batch('cpu'), images: BATCH, note: `${note}; ms per image, ${BATCH} in flight` },
+    { impl: `cuda ×${BATCH} at once`, fn: () => batch('cuda'), images: BATCH, note: `${gpu}; ms per image, ${BATCH} in flight, one stream each` },
+  ];
 }
 
 /** A row for a reference tool timed outside this process (its vsTs is filled by withRatios). */

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agreement, capabilities, labelCell, type LabelCellOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const oracleDir = resolve(here, '..', '..', '..', 'tests', 'oracle');
@@ -79,7 +79,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
   for (const size of opts.sizes) {
     const { nucleiPred, cellPred } = predictions(size);
     const base: LabelCellOptions = { width: size, height: size };
-    const contenders: { impl: string; fn: () => unknown; note?: string }[] = [];
+    const contenders: Contender[] = [];
     // The TypeScript twin takes seconds per call beyond 2048².
     if (size <= 2048) contenders.push({ impl: 'ts', fn: () => labelCell(nucleiPred, cellPred, { ...base, backend: 'js' }) });
     let note05 = '', note025 = '', noteFifo = '';

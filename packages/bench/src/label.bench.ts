@@ -2,7 +2,7 @@
 // 8-connectivity, TypeScript vs native (1 vs all threads) vs CUDA vs scipy / scikit-image / OpenCV.
 import { capabilities, label, type LabelOptions } from '@cellcam/core';
 import { field } from './data.js';
-import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { BATCH, comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 // Each tool labels the same uint8 0/1 mask with the 3×3 structure; output dtypes are their defaults.
 const PY_SCRIPT = `
@@ -36,7 +36,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     const f = field(size);
     const out = new Int32Array(size * size);
     const base: LabelOptions = { width: size, height: size, connectivity: 8, mode: 'binary', out };
-    const contenders: { impl: string; fn: () => unknown; note?: string }[] = [
+    const contenders: Contender[] = [
       { impl: 'ts', fn: () => label(f.binary, { ...base, backend: 'js' }) },
     ];
     if (hasNative) {
@@ -46,7 +46,8 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       );
     }
     if (opts.cuda) {
-      contenders.push({ impl: 'cuda', fn: () => label(f.binary, { ...base, backend: 'native', device: 'cuda' }), note: 'incl. host<->device copies' });
+      const outs = Array.from({ length: BATCH }, () => new Int32Array(size * size));
+      contenders.push(...cudaContenders((device, k) => label(f.binary, { ...base, out: outs[k], backend: 'native', device, threads: 0 }), '8-conn binary'));
     }
     const caseRows = await runCase('label', size, contenders, opts);
     if (opts.python && !opts.quick) {

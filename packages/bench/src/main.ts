@@ -5,12 +5,21 @@
  * device is present, and scikit-image/OpenCV when Debian's python3 packages are installed.
  * Prints one Markdown table per kernel and writes all rows to results/bench-<host>.json.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capabilities } from '@cellcam/core';
 import { findPython, table, type BenchOptions, type Row } from './harness.js';
+
+// The batch rows keep 16 images in flight: one libuv thread (and CUDA stream) each. libuv sizes
+// its pool when it starts, before this module's first line runs, so the size can only come from
+// the environment: without it, run again with it.
+if (process.env.UV_THREADPOOL_SIZE === undefined) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: '16' } });
+  process.exit(r.status ?? 1);
+}
 
 const KERNELS = ['watershed', 'label', 'pool', 'rle', 'label-cell', 'evaluate', 'synth', 'report'] as const;
 

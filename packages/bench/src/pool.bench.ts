@@ -2,7 +2,7 @@
 // 2048², TypeScript vs native (mean only / mean+max, 1 vs all threads) vs CUDA vs OpenCV+numpy.
 import { poolCells, type PoolCellsOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 // The usual numpy approach: materialize each upsampled channel, then one weighted bincount per channel.
 const PY_SCRIPT = `
@@ -25,7 +25,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     const f = field(size);
     const base: PoolCellsOptions = { channels: 19, mapHeight: f.camSize, mapWidth: f.camSize, width: size, height: size, cells: f.cellCount };
     const cpu = { ...base, backend: 'native' as const, device: 'cpu' as const };
-    const contenders: { impl: string; fn: () => unknown; note?: string }[] = [
+    const contenders: Contender[] = [
       { impl: 'ts', fn: () => poolCells(f.cam, f.cells, { ...base, backend: 'js' }), note: 'mean+max' },
       { impl: 'native-1t mean', fn: () => poolCells(f.cam, f.cells, { ...cpu, stats: 'mean', threads: 1 }) },
       { impl: 'native-1t mean+max', fn: () => poolCells(f.cam, f.cells, { ...cpu, threads: 1 }) },
@@ -33,7 +33,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       { impl: 'native-1t mean+max nuclei', fn: () => poolCells(f.cam, f.cells, { ...cpu, nuclei: f.nuclei, threads: 1 }), note: 'cell/nucleus/cytoplasm slots' },
     ];
     if (opts.cuda) {
-      contenders.push({ impl: 'cuda', fn: () => poolCells(f.cam, f.cells, { ...base, backend: 'native', device: 'cuda' }), note: 'mean+max' });
+      contenders.push(...cudaContenders((device) => poolCells(f.cam, f.cells, { ...base, backend: 'native', device, threads: 0 }), 'mean+max'));
     }
     const caseRows = await runCase('pool', size, contenders, opts);
     if (opts.python && !opts.quick) {
@@ -56,7 +56,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     const feats = new Float32Array(K * f.camSize * f.camSize);
     for (let i = 0; i < feats.length; i++) feats[i] = r() * 2 - 1;
     const o: PoolCellsOptions = { channels: K, mapHeight: f.camSize, mapWidth: f.camSize, width: size, height: size, cells: f.cellCount, backend: 'native' };
-    const contenders: { impl: string; fn: () => unknown; note?: string }[] = [
+    const contenders: Contender[] = [
       { impl: 'native-Nt mean K=256', fn: () => poolCells(feats, f.cells, { ...o, device: 'cpu', stats: 'mean', threads: 0 }), note: `${K} feature channels at 1/16` },
       { impl: 'native-Nt mean+max K=256', fn: () => poolCells(feats, f.cells, { ...o, device: 'cpu', threads: 0 }), note: `${K} feature channels at 1/16` },
     ];

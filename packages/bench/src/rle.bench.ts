@@ -2,7 +2,7 @@
 // TypeScript vs native (1 vs all threads) vs CUDA, and a rough numpy comparator (pycocotools is absent).
 import { capabilities, cellRle, type CellRleOptions } from '@cellcam/core';
 import { field } from './data.js';
-import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 // Not pycocotools: a column-major copy, per-cell run boundaries with numpy, then cocoapi's
 // rleToString in pure Python. Only a rough reference for what a numpy user would write.
@@ -41,7 +41,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     const f = field(size);
     const base: CellRleOptions = { width: size, height: size, cells: f.cellCount };
     const note = `${f.cellCount} cells, uint16`;
-    const contenders: { impl: string; fn: () => unknown; note?: string }[] = [
+    const contenders: Contender[] = [
       { impl: 'ts', fn: () => cellRle(f.cells16, { ...base, backend: 'js' }), note },
     ];
     if (hasNative) {
@@ -51,7 +51,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       );
     }
     if (opts.cuda) {
-      contenders.push({ impl: 'cuda', fn: () => cellRle(f.cells16, { ...base, backend: 'native', device: 'cuda' }), note: `${note}; runs on the GPU, strings on the CPU, incl. copies` });
+      contenders.push(...cudaContenders((device) => cellRle(f.cells16, { ...base, backend: 'native', device, threads: 0 }), note, 'runs on the GPU, strings on the CPU'));
     }
     const caseRows = await runCase('rle', size, contenders, opts);
     if (opts.python && !opts.quick) {

@@ -2,7 +2,7 @@
 // 2048², foreground mask): TS twin, native fifo, native heap, and scikit-image / OpenCV.
 import { capabilities, watershed, type WatershedOptions } from '@cellcam/core';
 import { field } from './data.js';
-import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Row } from './harness.js';
+import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 // skimage gets the same inputs and options as the 'heap' row (its labels are identical to ours).
 // cv2.watershed is a different algorithm (Meyer flooding on the colour gradient of a 3-channel
@@ -40,7 +40,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     const out = new Int32Array(size * size);
     const base: WatershedOptions = { width: size, height: size, mask: f.mask, out };
     const ws = (o: Partial<WatershedOptions>) => () => watershed(f.elevation, f.markers, { ...base, ...o });
-    const contenders: { impl: string; fn: () => unknown; note?: string }[] = [
+    const contenders: Contender[] = [
       { impl: 'ts', fn: ws({ backend: 'js' }), note: 'fifo, uint8, mask, 4-conn' },
     ];
     if (hasNative) {

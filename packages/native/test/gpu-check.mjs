@@ -5,20 +5,25 @@
 // CPU output bit for bit (or when no device is usable: it then says why and checks CPU vs CPU so
 // the script itself stays tested), 1 on any difference or error.
 //
-//   node packages/native/test/gpu-check.mjs [--small] [--json FILE] [--addon PATH]
+//   [UV_THREADPOOL_SIZE=16] node packages/native/test/gpu-check.mjs [--small] [--json FILE] [--addon PATH]
 //     --small   small inputs only (for compute-sanitizer, which is slow)
 //     --json    write the rows (case, equal, cpu ms, cuda ms, CUDA phases, batches) to FILE
 // On a device it also splits each CUDA time into host work, upload, kernels and download (the
 // addon's `timings`), compares pinned staging with pageable copies at 2048^2 and up, and times
 // batches of 16 images run one after another and all at once (one stream per libuv thread).
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Batches run 16 calls at once: one libuv thread (and so one CUDA stream) each. Read when the
-// thread pool starts, at the first native call.
-process.env.UV_THREADPOOL_SIZE ??= '16';
+// Batches run 16 calls at once: one libuv thread (and so one CUDA stream) each. libuv sizes its
+// pool when the pool starts, which the ES module loader does before any line here runs, so the
+// size can only come from the environment: without it, run again with it.
+if (process.env.UV_THREADPOOL_SIZE === undefined) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: '16' } });
+  process.exit(r.status ?? 1);
+}
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
 const value = (name) => {
@@ -293,6 +298,6 @@ if (!small) {
 }
 
 const json = value('json');
-if (json) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), node: process.version, capabilities: caps, compared: `cpu vs ${other}`, staging: process.env.CELLCAM_CUDA_STAGING ?? 'pinned', rows, batches }, null, 2));
+if (json) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), node: process.version, capabilities: caps, compared: `cpu vs ${other}`, staging: process.env.CELLCAM_CUDA_STAGING ?? 'pinned', uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE), rows, batches }, null, 2));
 console.log(`${rows.length + batches.length - failures} equal, ${failures} different or failed (cpu vs ${other})`);
 process.exit(failures ? 1 : 0);
