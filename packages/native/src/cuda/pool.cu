@@ -198,6 +198,10 @@ bool PoolTyped(const Plan& plan, const L* labels, const uint8_t* regions, const 
   }
   const int64_t nRuns = static_cast<int64_t>(last[0]) + last[1];
   const int64_t nEntries = regionsOn ? 2 * nRuns : nRuns;
+  if (nEntries > INT32_MAX) {  // cub's item counts and the slot ranges are 32-bit
+    *error = "pool: " + std::to_string(nRuns) + " runs are more than one launch takes (use device 'cpu')";
+    return false;
+  }
 
   DeviceBuffer dRuns, dKeys0, dKeys1, dVals0, dVals1, dSortTemp, dBegin, dEnd, dMean, dMax, dArea;
   if (!cudautil::Alloc(dRuns, nRuns * sizeof(Run), st, "cudaMallocAsync(runs)", error) ||
