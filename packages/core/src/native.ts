@@ -91,14 +91,16 @@ export function capabilities(): {
  * Where a kernel with a CUDA path (poolCells, label, cellRle) runs: 'cuda' rejects with CELLCAM_E_CUDA
  * and the reason when no device is usable; 'auto' falls back to the CPU (or the twin) with a note.
  */
-export function pickDevice(device: Device, hasNativeBackend: boolean, backend: Backend | undefined): { run: 'cpu' | 'cuda' | 'js'; note?: string } {
+export function pickDevice(
+  device: Device, hasNativeBackend: boolean, backend: Backend | undefined, name = 'options.device',
+): { run: 'cpu' | 'cuda' | 'js'; note?: string } {
   if (device === 'cuda') {
     if (!hasNativeBackend) {
       const why = backend === 'js' ? "options.backend is 'js'" : `the native addon is not loaded (${nativeLoadError()?.message.split('\n')[0] ?? 'unknown'})`;
-      throw new CellcamError('CELLCAM_E_CUDA', `options.device is 'cuda' but ${why}`);
+      throw new CellcamError('CELLCAM_E_CUDA', `${name} is 'cuda' but ${why}`);
     }
     const caps = capabilities();
-    if (caps.cudaDevices === 0) throw new CellcamError('CELLCAM_E_CUDA', `options.device is 'cuda' but no CUDA device is usable: ${caps.reason}`);
+    if (caps.cudaDevices === 0) throw new CellcamError('CELLCAM_E_CUDA', `${name} is 'cuda' but no CUDA device is usable: ${caps.reason}`);
     return { run: 'cuda' };
   }
   if (device === 'auto') {

@@ -107,7 +107,7 @@ async function versions(): Promise<Record<string, string>> {
 export async function runPipeline(o: RunOptions): Promise<RunRecord> {
   const config = resolveConfig(o.config ?? {}, o.configSource ?? 'config');
   const device = checkDevice(o.device, 'device');
-  const kernels = pickDevice(device, nativeOrNull() !== null, undefined); // 'cuda' without a usable GPU throws here
+  const kernels = pickDevice(device, nativeOrNull() !== null, undefined, 'device'); // 'cuda' without a usable GPU throws here
   if (o.until !== undefined && !PIPELINE_STAGES.includes(o.until)) throw new RangeError(`Expected one of ${PIPELINE_STAGES.join(', ')} for until but received '${o.until}'`);
   const untilCycle = o.untilCycle ?? 1;
   if (!Number.isInteger(untilCycle) || untilCycle < 1 || untilCycle > config.cycles) throw new RangeError(`Expected an integer 1..${config.cycles} (the run's cycles) for untilCycle but received ${o.untilCycle}`);
