@@ -1,8 +1,9 @@
 // The level- and generation-synchronous formulation of the 'fifo' watershed that a CUDA version
 // would use (docs/kernels/watershed.md, "No CUDA version yet"), written as a CPU emulation where
 // every generation step reads only the state before it (what parallel threads would see) and
-// resolves claims by minimum keys (what atomicMin would do). It must equal watershedJs 'fifo'
-// without a line on every case; if it does not, the formulation in the docs is wrong.
+// resolves claims by minimum keys (what atomicMin would do). It must equal watershedJs 'fifo' on
+// every case, without a line and with one (one-level images); if it does not, the formulation in
+// the docs is wrong.
 import { describe, expect, it } from 'vitest';
 import { watershedJs } from '../src/kernels/watershed.js';
 import { rng, randInt } from './helpers.js';
@@ -121,6 +122,80 @@ function levelSynchronous(c: Case): Int32Array {
   return label;
 }
 
+/**
+ * The same generations with a watershed line, for one-level images (labelCell's nuclei
+ * watershed floods its mask with elevation 1 everywhere, so there are no bursts). A popped entry
+ * becomes a line pixel when its neighbours carry two different labels at its pop: seeds from the
+ * start, other pixels once popped (earlier generation, or earlier in this one) and not line. That
+ * status is found in rounds (each round reads the previous one; it depends only on smaller
+ * sequence numbers, so it settles), then entries that are not line claim their unclaimed
+ * neighbours by minimum sequence number.
+ */
+function levelSynchronousLine(c: Case): Int32Array {
+  const { W, H, connectivity: conn } = c;
+  const n = W * H;
+  const inMask = (p: number) => (c.mask ? c.mask[p] !== 0 : true);
+  const nb = Array.from({ length: n }, (_, p) => neighbours(p, W, H, conn).filter(inMask));
+  const seed = new Uint8Array(n);
+  const label = new Int32Array(n); // a seed's label, or the label an entry was claimed with
+  const popped = new Int32Array(n).fill(-1); // sequence number of the pop, -1 before it
+  const line = new Uint8Array(n);
+  let gen: { p: number; key: number }[] = [];
+  for (let p = 0; p < n; p++) {
+    if (c.markers[p] > 0 && inMask(p)) {
+      seed[p] = 1;
+      label[p] = c.markers[p];
+      gen.push({ p, key: p - n });
+    }
+  }
+  let seq = 0;
+  while (gen.length) {
+    gen.sort((a, b) => a.key - b.key || a.p - b.p);
+    const mySeq = new Map<number, number>();
+    for (const e of gen) mySeq.set(e.p, seq++);
+    // Rounds of line tests until nothing changes.
+    let status = new Map<number, boolean>(gen.map((e) => [e.p, false]));
+    for (let round = 0; round <= gen.length; round++) {
+      const next = new Map<number, boolean>();
+      for (const e of gen) {
+        const s = mySeq.get(e.p)!;
+        const shown = new Set<number>();
+        for (const q of nb[e.p]) {
+          const qs = mySeq.get(q);
+          const before = popped[q] >= 0 || (qs !== undefined && qs < s);
+          const isLine = popped[q] >= 0 ? line[q] === 1 : qs !== undefined && qs < s ? status.get(q)! : false;
+          if (seed[q] ? !(before && isLine) : before && !isLine) shown.add(label[q]);
+        }
+        next.set(e.p, shown.size > 1);
+      }
+      const same = gen.every((e) => next.get(e.p) === status.get(e.p));
+      status = next;
+      if (same) break;
+    }
+    for (const e of gen) {
+      popped[e.p] = mySeq.get(e.p)!;
+      line[e.p] = status.get(e.p) ? 1 : 0;
+    }
+    // Claims by the entries that are not line: minimum sequence number.
+    const claimer = new Map<number, number>();
+    for (const e of gen) {
+      if (line[e.p]) continue;
+      for (const q of nb[e.p]) {
+        if (seed[q] || popped[q] >= 0 || label[q] !== 0) continue; // labelled, popped or already claimed
+        const cur = claimer.get(q);
+        if (cur === undefined || mySeq.get(e.p)! < mySeq.get(cur)!) claimer.set(q, e.p);
+      }
+    }
+    gen = [];
+    for (const [q, by] of claimer) {
+      label[q] = label[by];
+      gen.push({ p: q, key: mySeq.get(by)! });
+    }
+  }
+  // Line pixels are 0, except seeds (skimage keeps a seed's label); never-popped pixels are 0.
+  return Int32Array.from({ length: n }, (_, p) => (popped[p] < 0 ? 0 : line[p] && !seed[p] ? 0 : label[p]));
+}
+
 function randomCase(seed: number): Case {
   const r = rng(seed);
   const W = between(r, 1, 24), H = between(r, 1, 24), n = W * H;
@@ -131,6 +206,12 @@ function randomCase(seed: number): Case {
   for (let k = 0; k < seeds; k++) markers[between(r, 0, n - 1)] = between(r, 1, 5);
   const mask = r() < 0.5 ? null : Uint8Array.from({ length: n }, () => (r() < 0.85 ? 1 : 0));
   return { W, H, elevation, markers, mask, connectivity: r() < 0.5 ? 4 : 8 };
+}
+
+/** One-level images (elevation 1 everywhere) with a mask, for the line mode. */
+function flatCase(seed: number): Case {
+  const c = randomCase(seed);
+  return { ...c, elevation: new Uint8Array(c.W * c.H).fill(1) };
 }
 
 describe("the level-synchronous formulation of the 'fifo' watershed (planned CUDA algorithm)", () => {
@@ -146,5 +227,19 @@ describe("the level-synchronous formulation of the 'fifo' watershed (planned CUD
     }
     expect(differing).toBe(0);
     expect(contested).toBeGreaterThan(600);
+  });
+
+  it('with a watershed line, equals the FIFO flood on 1000 random one-level images (the nuclei watershed of labelCell)', () => {
+    let differing = 0, lines = 0;
+    for (let k = 0; k < 1000; k++) {
+      const c = flatCase(9000 + k);
+      const fifo = new Int32Array(c.W * c.H);
+      watershedJs(c.elevation, c.markers, c.mask, fifo, { width: c.W, height: c.H, connectivity: c.connectivity, watershedLine: true, tieBreak: 'fifo' });
+      const par = levelSynchronousLine(c);
+      if (!fifo.every((x, i) => x === par[i])) differing++;
+      if (fifo.some((x, i) => x === 0 && (c.mask ? c.mask[i] !== 0 : true)) && new Set(fifo).size > 2) lines++;
+    }
+    expect(differing).toBe(0);
+    expect(lines).toBeGreaterThan(300); // cases where a line separates two labels or more
   });
 });
