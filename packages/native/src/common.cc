@@ -138,7 +138,7 @@ void gpu::HostCopy(void* dst, const void* src, size_t bytes) {
 Napi::Object TimingsObject(Napi::Env env, const gpu::Timings& t) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("totalMs", t.totalMs);
-  o.Set("hostMs", t.hostMs);
+  o.Set("hostMs", std::max(0.0, t.totalMs - t.uploadMs - t.kernelMs - t.downloadMs));
   o.Set("uploadMs", t.uploadMs);
   o.Set("kernelMs", t.kernelMs);
   o.Set("downloadMs", t.downloadMs);

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -60,6 +61,11 @@ std::string OptString(const Napi::Object& o, const char* key, const std::string&
 int ResolveThreads(int64_t requested);
 
 // Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks, on std::threads.
+// Milliseconds since t0 (the `totalMs` of gpu::Timings).
+inline double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // `timings` of a result that ran on CUDA: { totalMs, hostMs, uploadMs, kernelMs, downloadMs }.
 Napi::Object TimingsObject(Napi::Env env, const gpu::Timings& t);
 

@@ -19,11 +19,11 @@ struct GpuInfo {
 const GpuInfo& Gpu();
 
 namespace gpu {
-// Where one CUDA call's wall-clock time went (ms): host work around it (run planning, accumulation,
-// encoding), copies to and from the device, and device work (kernels, scans, sorts). Returned to
-// JS as `timings` by every kernel that ran on CUDA.
+// Where one CUDA call's wall-clock time went (ms): the whole call (set by the worker), copies to
+// and from the device, and device work (kernels, scans, sorts; cudautil::PhaseClock). The rest is
+// host work (tables, allocation, string encoding): JS gets it as `hostMs` (TimingsObject).
 struct Timings {
-  double totalMs = 0, hostMs = 0, uploadMs = 0, kernelMs = 0, downloadMs = 0;
+  double totalMs = 0, uploadMs = 0, kernelMs = 0, downloadMs = 0;
 };
 
 // memcpy split over up to 8 threads for large copies (common.cc). The CUDA staging buffers go

@@ -277,9 +277,11 @@ class LabelWorker : public KernelWorker {
 #if defined(CELLCAM_HAVE_CUDA)
     const gpu::Dtype dt = input_.type == napi_uint8_array ? gpu::Dtype::U8 : input_.type == napi_uint16_array ? gpu::Dtype::U16 : gpu::Dtype::I32;
     std::string err;
+    const auto t0 = std::chrono::steady_clock::now();
     if (!gpu::Label(input_.data, dt, static_cast<int32_t*>(out_.data), width_, height_, connectivity_, labelMode_, &sizes_, &count_, &timings_, &err)) {
       throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "label: CUDA error: " + err);
     }
+    timings_.totalMs = MsSince(t0);
 #else
     throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "label: " + g.reason);
 #endif

@@ -1,6 +1,6 @@
 // CAM-to-cell pooling: per-cell (and per-region) mean/max of a [C, h, w] map bilinearly upsampled
 // (half-pixel centres) to the label image, on the fly over horizontal runs. CPU threads split the
-// channels; the CUDA path (cuda/pool.cu) computes the same per-run values and is accumulated here.
+// channels; the CUDA path (cuda/pool.cu) runs the whole pooling on the device, in the same order.
 #include "pool.h"
 
 #include <chrono>
@@ -81,6 +81,16 @@ inline int32_t SpanEnd(const T* row, int32_t X, int32_t end) {
   return e;
 }
 
+// The message for an invalid pixel at (x, y): its id when that is outside [0, cells], else its
+// region. The CPU scan and the CUDA path (which reports the first invalid pixel) both use it.
+std::string BadPixelMessage(const Plan& p, int64_t id, int region, int64_t x, int64_t y) {
+  if (id < 0 || id > p.cells) {
+    return MakeString("Expected ids in [0, ", p.cells, "] (options.cells) for labels but received ", id, " at x=", x, ", y=", y);
+  }
+  return MakeString("Expected values in [0, ", p.regionCount - 1, "] (options.regionCount - 1) for regions but received ", region,
+                    " at x=", x, ", y=", y);
+}
+
 // Runs of rows [yb, ye): maximal spans of equal (label, region); background runs are dropped.
 // Only run starts need checking: every other pixel of a run equals its start.
 template <typename L>
@@ -94,14 +104,8 @@ void ScanRows(const L* labels, const uint8_t* regions, const Plan& p, int64_t yb
     while (X < W) {
       const int64_t id = static_cast<int64_t>(row[X]);
       const int32_t r = rr ? rr[X] : 0;
-      if (id < 0 || id > cells) {
-        out.error = MakeString("Expected ids in [0, ", cells, "] (options.cells) for labels but received ", id,
-                               " at x=", X, ", y=", y);
-        return;
-      }
-      if (rr && r >= p.regionCount) {
-        out.error = MakeString("Expected values in [0, ", p.regionCount - 1,
-                               "] (options.regionCount - 1) for regions but received ", r, " at x=", X, ", y=", y);
+      if (id < 0 || id > cells || (rr && r >= p.regionCount)) {
+        out.error = BadPixelMessage(p, id, r, X, y);
         return;
       }
       int32_t e = SpanEnd(row, X, W);
@@ -279,11 +283,10 @@ class PoolWorker : public KernelWorker {
 
  protected:
   void Run() override {
-    const auto t0 = std::chrono::steady_clock::now();
     if (cuda) {
+      const auto t0 = std::chrono::steady_clock::now();
       RunCuda();
-      timings.totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      timings.hostMs = timings.totalMs - timings.uploadMs - timings.kernelMs - timings.downloadMs;
+      timings.totalMs = MsSince(t0);
       return;
     }
     Plan& p = plan;
@@ -347,20 +350,12 @@ class PoolWorker : public KernelWorker {
 #endif
   }
 
-  // The CPU's message (ScanRows) for the first invalid pixel the device found.
+  // The first invalid pixel the device found, with the CPU scan's message.
   [[noreturn]] void ThrowBadPixel(int64_t i) {
-    const Plan& p = plan;
-    const int64_t x = i % p.width, y = i / p.width;
     const int64_t id = labels16 ? static_cast<const uint16_t*>(labels)[i] : static_cast<const int32_t*>(labels)[i];
-    if (id < 0 || id > p.cells) {
-      throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
-                        MakeString("Expected ids in [0, ", p.cells, "] (options.cells) for labels but received ", id, " at x=", x, ", y=", y));
-    }
     throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
-                      MakeString("Expected values in [0, ", p.regionCount - 1, "] (options.regionCount - 1) for regions but received ",
-                                 static_cast<int>(regions[i]), " at x=", x, ", y=", y));
+                      BadPixelMessage(plan, id, regions ? regions[i] : 0, i % plan.width, i / plan.width));
   }
-
 };
 
 

@@ -241,12 +241,7 @@ class RleWorker : public KernelWorker {
     ParallelFor(cells, std::min<int64_t>(threads, std::max<int64_t>(1, total / 4096)), [&](int64_t b, int64_t e, int) {
       for (int64_t id = b + 1; id <= e; ++id) encodeCell(id);
     });
-    if (cuda_) {
-      // The runs' own phases are in timings_ already; the encoding is host work.
-      const double all = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      timings_.hostMs += all - timings_.totalMs;
-      timings_.totalMs = all;
-    }
+    timings_.totalMs = MsSince(t0);  // the device phases are in timings_; the encoding is host work
   }
 
   // The same (first, pos, len) from the device; its runs are already merged across columns.

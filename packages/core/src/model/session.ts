@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CellcamError, rangeError, typeError } from '../errors.js';
 import { checkInt } from '../util/validate.js';
-import { findWorkerEntry, workerExecArgv } from '../util/worker.js';
 import type { OnnxDataType } from './onnx-writer.js';
 import type { FromWorker, ToWorker, WireTensor, WorkerInit } from './session-worker.js';
 
@@ -125,8 +124,10 @@ const DTYPE_CTOR: Record<OnnxDataType, { name: string; is: (a: unknown) => boole
  * used: build the core first (`npx tsc -p packages/core/tsconfig.build.json`, or `npm run build`).
  */
 export function sessionWorkerUrl(): URL {
-  const { url, tried } = findWorkerEntry(import.meta.url, './session-worker.js', '../../dist/model/session-worker.js');
+  const candidates = [new URL('./session-worker.js', import.meta.url), new URL('../../dist/model/session-worker.js', import.meta.url)];
+  const url = candidates.find((u) => existsSync(fileURLToPath(u)));
   if (url) return url;
+  const tried = candidates.map((u) => fileURLToPath(u));
   throw new CellcamError(
     'CELLCAM_E_INTERNAL',
     `ONNX worker entry not found (looked for ${tried.join(' and ')}); ` +
@@ -476,6 +477,23 @@ export class OrtPool {
     worker.on('error', (err) => fail(`crashed: ${err.message}`, err));
     worker.on('exit', (code) => fail(`exited with code ${code}`));
   }
+}
+
+// Workers inherit the parent's execArgv; `--input-type` (and the -e/-p code that goes with it)
+// would break loading the worker file, so those are dropped.
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--input-type') || a.startsWith('--eval=') || a.startsWith('--print=')) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 /** A pool replaces dead workers (an uncaught error, a worker heap out of memory) this many times in all, then runs on with fewer. */

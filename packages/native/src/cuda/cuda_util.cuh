@@ -1,9 +1,12 @@
 // Host-side helpers shared by the CUDA kernels: error capture that names the failing call, a
 // per-thread stream, stream-ordered pooled allocations, host<->device copies through pinned
-// staging buffers, and phase timing with CUDA events.
+// staging buffers, cub's scan and sort with pooled temporaries, and phase timing.
 #pragma once
 
 #include <cuda_runtime.h>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
 
 #include <chrono>
 #include <cstddef>
@@ -160,6 +163,32 @@ inline bool Download(void* dst, const void* src, size_t bytes, cudaStream_t s, c
   return st != nullptr && st->Out(dst, src, bytes, s, error);
 }
 
+// cub's two calls (temporary size, then the work) with the temporary from the pool; it is freed
+// in stream order, after the work.
+template <typename T>
+bool ExclusiveSum(const T* in, T* out, int64_t n, cudaStream_t s, std::string* error) {
+  DeviceBuffer temp;
+  size_t bytes = 0;
+  return Ok(cub::DeviceScan::ExclusiveSum(nullptr, bytes, in, out, static_cast<int>(n), s), "cub scan (size)", error) &&
+         Alloc(temp, bytes, s, "cudaMallocAsync(scan temp)", error) &&
+         Ok(cub::DeviceScan::ExclusiveSum(temp.ptr, bytes, in, out, static_cast<int>(n), s), "cub scan", error);
+}
+
+// Stable LSD radix sort of (key, value) pairs on the bits that keys up to maxKey use: equal keys
+// keep their input order. The sorted data is keys.Current() / values.Current().
+template <typename K, typename V>
+bool SortPairs(cub::DoubleBuffer<K>& keys, cub::DoubleBuffer<V>& values, int64_t items, uint64_t maxKey, cudaStream_t s,
+               std::string* error) {
+  int endBit = 1;
+  while (endBit < static_cast<int>(8 * sizeof(K)) && (maxKey >> endBit) != 0) ++endBit;
+  DeviceBuffer temp;
+  size_t bytes = 0;
+  const int n = static_cast<int>(items);
+  return Ok(cub::DeviceRadixSort::SortPairs(nullptr, bytes, keys, values, n, 0, endBit, s), "cub sort (size)", error) &&
+         Alloc(temp, bytes, s, "cudaMallocAsync(sort temp)", error) &&
+         Ok(cub::DeviceRadixSort::SortPairs(temp.ptr, bytes, keys, values, n, 0, endBit, s), "cub sort", error);
+}
+
 // A small device->host read (a count, a flag) that the host needs before it can go on.
 template <typename T>
 bool ReadScalar(T* host, const T* device, cudaStream_t s, const char* what, std::string* error) {
@@ -167,12 +196,13 @@ bool ReadScalar(T* host, const T* device, cudaStream_t s, const char* what, std:
          Ok(cudaStreamSynchronize(s), what, error);
 }
 
-// Wall-clock phases of one CUDA call (gpu::Timings): each Mark() closes the phase since the
-// previous mark, after the stream has drained, so copies and kernels are timed apart. The
-// synchronisations cost a few microseconds each.
+// Wall-clock phases of one CUDA call (gpu::Timings): each Mark() adds the time since the previous
+// mark (or Skip()) to a phase, after the stream has drained, so copies and kernels are timed
+// apart; Skip() leaves host work out (it is total minus the phases). The synchronisations cost a
+// few microseconds each.
 class PhaseClock {
  public:
-  PhaseClock(cudaStream_t s, gpu::Timings* t) : s_(s), t_(t), last_(Now()), start_(last_) {}
+  PhaseClock(cudaStream_t s, gpu::Timings* t) : s_(s), t_(t), last_(Now()) {}
   void Mark(double gpu::Timings::*phase) {
     if (t_ == nullptr) return;
     cudaStreamSynchronize(s_);
@@ -180,9 +210,7 @@ class PhaseClock {
     t_->*phase += now - last_;
     last_ = now;
   }
-  ~PhaseClock() {
-    if (t_ != nullptr) t_->totalMs += Now() - start_;
-  }
+  void Skip() { last_ = Now(); }
 
  private:
   static double Now() {
@@ -190,7 +218,7 @@ class PhaseClock {
   }
   cudaStream_t s_;
   gpu::Timings* t_;
-  double last_, start_;
+  double last_;
 };
 
 }  // namespace cudautil

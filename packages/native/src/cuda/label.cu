@@ -7,8 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <cub/device/device_scan.cuh>
-
 #include "../gpu.h"
 #include "cuda_util.cuh"
 
@@ -135,14 +133,14 @@ bool LabelTyped(const T* host, int32_t* out, int64_t width, int64_t height, int 
   cudaStream_t s;
   if (!cudautil::Begin(&s, error)) return false;
   cudautil::PhaseClock clock(s, timings);
-  DeviceBuffer dIn, dParent, dFlag, dRank, dSizes, dTemp;
+  DeviceBuffer dIn, dParent, dFlag, dRank, dSizes;
   if (!Alloc(dIn, n * sizeof(T), s, "cudaMallocAsync(input)", error) ||
       !Alloc(dParent, n * sizeof(int32_t), s, "cudaMallocAsync(parent)", error) ||
       !Alloc(dFlag, n * sizeof(int32_t), s, "cudaMallocAsync(labels)", error) ||
       !Alloc(dRank, n * sizeof(int32_t), s, "cudaMallocAsync(rank)", error)) {
     return false;
   }
-  clock.Mark(&Timings::hostMs);
+  clock.Skip();
   if (!cudautil::Upload(dIn.ptr, host, n * sizeof(T), s, "cudaMemcpyAsync(input)", error)) return false;
   clock.Mark(&Timings::uploadMs);
   const T* in = static_cast<const T*>(dIn.ptr);
@@ -157,12 +155,7 @@ bool LabelTyped(const T* host, int32_t* out, int64_t width, int64_t height, int 
   CompressKernel<T><<<Blocks(n), kBlock, 0, s>>>(in, parent, flag, n);
   if (!Ok(cudaGetLastError(), "label kernels launch", error)) return false;
 
-  size_t tempBytes = 0;
-  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, flag, rank, static_cast<int>(n), s), "cub scan (size)", error) ||
-      !Alloc(dTemp, tempBytes, s, "cudaMallocAsync(scan temp)", error) ||
-      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, flag, rank, static_cast<int>(n), s), "cub scan", error)) {
-    return false;
-  }
+  if (!cudautil::ExclusiveSum(flag, rank, n, s, error)) return false;
   // The count sizes the next allocation: the one host round trip inside the call.
   int32_t last[2] = {0, 0};
   if (!Ok(cudaMemcpyAsync(&last[0], rank + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync(count)", error) ||

@@ -11,8 +11,6 @@
 #include <cmath>
 #include <string>
 
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_scan.cuh>
 
 #include "../pool.h"
 #include "cuda_util.cuh"
@@ -158,7 +156,7 @@ bool PoolTyped(const Plan& plan, const L* labels, const uint8_t* regions, const 
   cudautil::PhaseClock clock(st, timings);
   constexpr int kBlock = 256;
 
-  DeviceBuffer dLab, dReg, dFlag, dIdx, dBad, dTemp;
+  DeviceBuffer dLab, dReg, dFlag, dIdx, dBad;
   if (!Upload(dLab, labels, static_cast<size_t>(n), st, "cudaMallocAsync/cudaMemcpyAsync(labels)", error) ||
       (regions && !Upload(dReg, regions, static_cast<size_t>(n), st, "cudaMallocAsync/cudaMemcpyAsync(regions)", error))) {
     return false;
@@ -177,13 +175,7 @@ bool PoolTyped(const Plan& plan, const L* labels, const uint8_t* regions, const 
   int32_t* bad = static_cast<int32_t*>(dBad.ptr);
   RunStartKernel<L><<<Blocks(n, kBlock), kBlock, 0, st>>>(lab, reg, static_cast<int32_t>(W), n, plan.cells, plan.regionCount,
                                                           flag, bad);
-  size_t tempBytes = 0;
-  if (!Ok(cudaGetLastError(), "pool run starts launch", error) ||
-      !Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, flag, idx, static_cast<int>(n), st), "cub scan (size)", error) ||
-      !cudautil::Alloc(dTemp, tempBytes, st, "cudaMallocAsync(scan temp)", error) ||
-      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, flag, idx, static_cast<int>(n), st), "cub scan", error)) {
-    return false;
-  }
+  if (!Ok(cudaGetLastError(), "pool run starts launch", error) || !cudautil::ExclusiveSum(flag, idx, n, st, error)) return false;
   // The run count sizes the next allocations: the one host round trip inside the call.
   int32_t last[3] = {0, 0, 0};
   if (!Ok(cudaMemcpyAsync(&last[0], idx + n - 1, sizeof(int32_t), cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync(runs)", error) ||
@@ -203,7 +195,7 @@ bool PoolTyped(const Plan& plan, const L* labels, const uint8_t* regions, const 
     return false;
   }
 
-  DeviceBuffer dRuns, dKeys0, dKeys1, dVals0, dVals1, dSortTemp, dBegin, dEnd, dMean, dMax, dArea;
+  DeviceBuffer dRuns, dKeys0, dKeys1, dVals0, dVals1, dBegin, dEnd, dMean, dMax, dArea;
   if (!cudautil::Alloc(dRuns, nRuns * sizeof(Run), st, "cudaMallocAsync(runs)", error) ||
       !cudautil::Alloc(dKeys0, nEntries * sizeof(uint32_t), st, "cudaMallocAsync(slot keys)", error) ||
       !cudautil::Alloc(dKeys1, nEntries * sizeof(uint32_t), st, "cudaMallocAsync(slot keys)", error) ||
@@ -224,16 +216,10 @@ bool PoolTyped(const Plan& plan, const L* labels, const uint8_t* regions, const 
     RunWriteKernel<L><<<Blocks(n, kBlock), kBlock, 0, st>>>(lab, reg, static_cast<int32_t>(W), n, flag, idx, runs);
     EntryKernel<<<Blocks(nRuns, kBlock), kBlock, 0, st>>>(runs, nRuns, plan.cells, regionsOn,
                                                           static_cast<uint32_t*>(dKeys0.ptr), static_cast<int32_t*>(dVals0.ptr));
-    int endBit = 1;
-    while (endBit < 32 && (stride >> endBit) != 0) ++endBit;
     cub::DoubleBuffer<uint32_t> keys(static_cast<uint32_t*>(dKeys0.ptr), static_cast<uint32_t*>(dKeys1.ptr));
     cub::DoubleBuffer<int32_t> vals(static_cast<int32_t*>(dVals0.ptr), static_cast<int32_t*>(dVals1.ptr));
-    size_t sortBytes = 0;
-    const int items = static_cast<int>(nEntries);
     if (!Ok(cudaGetLastError(), "pool runs launch", error) ||
-        !Ok(cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, keys, vals, items, 0, endBit, st), "cub sort (size)", error) ||
-        !cudautil::Alloc(dSortTemp, sortBytes, st, "cudaMallocAsync(sort temp)", error) ||
-        !Ok(cub::DeviceRadixSort::SortPairs(dSortTemp.ptr, sortBytes, keys, vals, items, 0, endBit, st), "cub sort", error)) {
+        !cudautil::SortPairs(keys, vals, nEntries, static_cast<uint64_t>(stride), st, error)) {
       return false;
     }
     RangeKernel<<<Blocks(nEntries, kBlock), kBlock, 0, st>>>(keys.Current(), nEntries, static_cast<int32_t*>(dBegin.ptr),

@@ -7,9 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_scan.cuh>
-
 #include "../gpu.h"
 #include "cuda_util.cuh"
 
@@ -101,7 +98,7 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
   const int32_t W = static_cast<int32_t>(width), H = static_cast<int32_t>(height);
   const int32_t nBands = (H + kBand - 1) / kBand;
   const int64_t slots = width * nBands;
-  DeviceBuffer dL, dCounts, dOffsets, dBad, dTemp;
+  DeviceBuffer dL, dCounts, dOffsets, dBad;
   if (!Alloc(dL, n * sizeof(T), s, "cudaMallocAsync(labels)", error) ||
       !Alloc(dCounts, slots * sizeof(int64_t), s, "cudaMallocAsync(counts)", error) ||
       !Alloc(dOffsets, slots * sizeof(int64_t), s, "cudaMallocAsync(offsets)", error) ||
@@ -110,7 +107,7 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
       !Ok(cudaMemsetAsync(dBad.ptr, 0x7f, sizeof(int32_t), s), "cudaMemsetAsync(bad)", error)) {
     return false;
   }
-  clock.Mark(&Timings::hostMs);
+  clock.Skip();
   if (!cudautil::Upload(dL.ptr, host, n * sizeof(T), s, "cudaMemcpyAsync(labels)", error)) return false;
   clock.Mark(&Timings::uploadMs);
   const T* L = static_cast<const T*>(dL.ptr);
@@ -121,13 +118,7 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
   BandKernel<T, false><<<grid, kThreads, 0, s>>>(L, W, H, nBands, cells, counts, nullptr, nullptr, nullptr, bad);
   if (!Ok(cudaGetLastError(), "rle count launch", error)) return false;
 
-  size_t tempBytes = 0;
-  if (!Ok(cub::DeviceScan::ExclusiveSum(nullptr, tempBytes, counts, offsets, static_cast<int>(slots), s), "cub scan (size)",
-          error) ||
-      !Alloc(dTemp, tempBytes, s, "cudaMallocAsync(scan temp)", error) ||
-      !Ok(cub::DeviceScan::ExclusiveSum(dTemp.ptr, tempBytes, counts, offsets, static_cast<int>(slots), s), "cub scan", error)) {
-    return false;
-  }
+  if (!cudautil::ExclusiveSum(counts, offsets, slots, s, error)) return false;
   // The event count sizes the next allocations: the one host round trip inside the call.
   int64_t lastOffset = 0, lastCount = 0;
   int32_t badHost = INT_MAX;
@@ -152,7 +143,7 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
   }
   if (total == 0) return true;
 
-  DeviceBuffer dKeys0, dKeys1, dEv0, dEv1, dSortTemp;
+  DeviceBuffer dKeys0, dKeys1, dEv0, dEv1;
   if (!Alloc(dKeys0, total * sizeof(uint32_t), s, "cudaMallocAsync(keys)", error) ||
       !Alloc(dKeys1, total * sizeof(uint32_t), s, "cudaMallocAsync(keys)", error) ||
       !Alloc(dEv0, total * sizeof(int32_t), s, "cudaMallocAsync(events)", error) ||
@@ -163,17 +154,9 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
                                           static_cast<int32_t*>(dEv0.ptr), bad);
   if (!Ok(cudaGetLastError(), "rle write launch", error)) return false;
   // LSD radix sort is stable: each cell keeps the column-major order of its events.
-  int endBit = 1;
-  while (endBit < 32 && (cells >> endBit) != 0) ++endBit;
   cub::DoubleBuffer<uint32_t> keys(static_cast<uint32_t*>(dKeys0.ptr), static_cast<uint32_t*>(dKeys1.ptr));
   cub::DoubleBuffer<int32_t> events(static_cast<int32_t*>(dEv0.ptr), static_cast<int32_t*>(dEv1.ptr));
-  size_t sortBytes = 0;
-  const int items = static_cast<int>(total);
-  if (!Ok(cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, keys, events, items, 0, endBit, s), "cub sort (size)", error) ||
-      !Alloc(dSortTemp, sortBytes, s, "cudaMallocAsync(sort temp)", error) ||
-      !Ok(cub::DeviceRadixSort::SortPairs(dSortTemp.ptr, sortBytes, keys, events, items, 0, endBit, s), "cub sort", error)) {
-    return false;
-  }
+  if (!cudautil::SortPairs(keys, events, total, static_cast<uint64_t>(cells), s, error)) return false;
   clock.Mark(&Timings::kernelMs);
   std::vector<uint32_t> k(static_cast<size_t>(total));
   std::vector<int32_t> e(static_cast<size_t>(total));
@@ -191,7 +174,6 @@ bool RleTyped(const T* host, int64_t width, int64_t height, int64_t cells, std::
     (*len)[r] = e[2 * r + 1] - e[2 * r];
   }
   for (int64_t c = 0; c <= cells; ++c) (*first)[c + 1] += (*first)[c];
-  clock.Mark(&Timings::hostMs);
   return true;
 }
 
