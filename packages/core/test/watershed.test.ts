@@ -253,6 +253,20 @@ describe.skipIf(!hasNative)('watershed parity: native == TS twin', () => {
     expect(new Set(c.markers).size).toBeGreaterThan(1 << 14);
     expect(await runNative(c, 'fifo')).toEqual(runJs(c, 'fifo'));
   });
+  // A seed on the top level stays in the heap while the flood crosses the whole noisy image, so the
+  // native heap outgrows its first block (1024 items) and must keep skimage's moves across the copy.
+  it.each([false, true])('the heap grows while a seed waits on the top level (line: %s)', async (watershedLine) => {
+    const W = 160, H = 150, n = W * H, r = rng(91);
+    const elevation = Uint8Array.from({ length: n }, () => randInt(r, 255));
+    const markers = new Int32Array(n);
+    for (const [p, label] of [[0, 1], [W - 1, 2], [75 * W + 80, 3], [75 * W + 81, 4]]) markers[p] = label;
+    elevation[0] = 255;
+    elevation[W - 1] = 255;
+    const c: Case = { name: 'top-level seeds', W, H, elevation, markers, mask: null, connectivity: 4, watershedLine };
+    const js = runJs(c, 'heap');
+    expect(await runNative(c, 'heap')).toEqual(js);
+    expect(new Set(js).size).toBeGreaterThanOrEqual(watershedLine ? 4 : 3); // the flood is shared out
+  });
   it('core dispatch (backend native) equals the twin and writes into options.out', async () => {
     const c = blobCases[1];
     const out = new Int32Array(c.W * c.H).fill(-7);
