@@ -10,6 +10,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The native scratch cache hands out blocks filled with 0xA5 (never zeros), so a kernel that
+    // reads a temporary before writing it fails its parity tests (packages/native/src/scratch.h).
+    env: { CELLCAM_SCRATCH_POISON: '1' },
     projects: [
       {
         extends: true,

@@ -18,6 +18,11 @@ export interface Capabilities {
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
   deviceNames: string[];
+  /**
+   * The cache of image-sized temporaries (src/scratch.h): bytes kept idle for the next kernel call
+   * now, and the most it keeps (CELLCAM_SCRATCH_MB, default 512 MiB; 0 keeps none).
+   */
+  scratch: { idleBytes: number; limitBytes: number };
 }
 
 export type Elevation = Uint8Array | Uint16Array | Float32Array;

@@ -63,7 +63,11 @@ export function checkDevice(device: Device | undefined, name = 'options.device')
   return d;
 }
 
-/** Build and run-time capabilities; `native: false` when the addon is missing. */
+/**
+ * Build and run-time capabilities; `native: false` when the addon is missing. `scratch` is the
+ * native kernels' cache of image-sized temporaries: bytes kept idle for the next call now, and the
+ * most it keeps (`CELLCAM_SCRATCH_MB`, default 512 MiB; 0 keeps none).
+ */
 export function capabilities(): {
   native: boolean;
   nativePath: string | null;
@@ -75,12 +79,14 @@ export function capabilities(): {
   deviceNames: string[];
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
+  scratch: { idleBytes: number; limitBytes: number };
 } {
   const { native, error } = loadOnce();
   if (!native) {
     return {
       native: false, nativePath: null, nativeError: error?.message ?? null, compiledWithCuda: false, cudaDevices: 0,
       reason: 'native addon not loaded', threads: 1, deviceNames: [], cudaRuntimeVersion: 0, cudaDriverVersion: 0,
+      scratch: { idleBytes: 0, limitBytes: 0 },
     };
   }
   const c = native.capabilities();

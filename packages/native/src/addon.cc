@@ -4,13 +4,15 @@
 #include "common.h"
 #include "gpu.h"
 #include "kernels.h"
+#include "scratch.h"
 
 namespace cellcam {
 namespace {
 
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), CELLCAM_VERSION); }
 
-// {compiledWithCuda, cudaDevices, reason, threads, version, cudaRuntimeVersion, cudaDriverVersion, deviceNames}
+// {compiledWithCuda, cudaDevices, reason, threads, version, cudaRuntimeVersion, cudaDriverVersion, deviceNames,
+//  scratch: {idleBytes, limitBytes}}
 Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const GpuInfo& g = Gpu();
@@ -25,6 +27,10 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   Napi::Array names = Napi::Array::New(env, g.names.size());
   for (size_t i = 0; i < g.names.size(); ++i) names.Set(static_cast<uint32_t>(i), g.names[i]);
   o.Set("deviceNames", names);
+  Napi::Object scratchInfo = Napi::Object::New(env);
+  scratchInfo.Set("idleBytes", static_cast<double>(scratch::IdleBytes()));
+  scratchInfo.Set("limitBytes", static_cast<double>(scratch::IdleLimit()));
+  o.Set("scratch", scratchInfo);
   return o;
 }
 

@@ -3,16 +3,18 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <vector>
+
+#include "scratch.h"
 
 namespace cellcam {
 namespace morph {
 
-// An uninitialised buffer (std::vector would zero it: a pass over memory that is overwritten anyway).
+// An uninitialised buffer (std::vector would zero it: a pass over memory that is overwritten
+// anyway), from the scratch cache (scratch.h).
 template <typename T>
-std::unique_ptr<T[]> Buffer(int64_t n) {
-  return std::unique_ptr<T[]>(new T[static_cast<size_t>(n > 0 ? n : 1)]);
+Scratch<T> Buffer(int64_t n) {
+  return Scratch<T>(static_cast<size_t>(n > 0 ? n : 1));
 }
 
 // Half-widths of the rows of skimage.morphology.disk(r): largest dx with dx² + dy² <= r², dy = -r..r.

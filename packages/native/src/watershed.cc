@@ -7,19 +7,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <memory>
 #include <new>
 #include <type_traits>
 #include <vector>
 #if defined(_MSC_VER)
 #include <intrin.h>
 #endif
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "common.h"
 #include "kernels.h"
+#include "scratch.h"
 #include "watershed.h"
 
 namespace cellcam {
@@ -62,46 +59,27 @@ inline void Prefetch(const T* base, int64_t i, int64_t n) {
 }
 
 
-// An uninitialised array for the flood's randomly accessed state. On Linux, large ones are
-// 2 MiB-aligned and asked for transparent huge pages: the flood touches a few rows around each of
-// thousands of wavefront pixels spread over the image, which with 4 KiB pages overflows the TLB
-// from 2048^2 up (a page walk per neighbour row); huge pages also cut the first-touch faults.
+// The flood's randomly accessed state and queues: uninitialised, from the scratch cache (scratch.h),
+// 2 MiB-aligned with transparent huge pages: the flood touches a few rows around each of thousands
+// of wavefront pixels spread over the image, which with 4 KiB pages overflows the TLB from 2048^2
+// up (a page walk per neighbour row).
 template <typename T>
-class FloodBuffer {
+using FloodBuffer = Scratch<T>;
+
+// Pixel indices (seeds, handed-over queue entries) up to a known count, in scratch memory: no
+// growth, no copies, no fresh pages once the cache holds a block (2.8 M seeds in labelCell).
+class PixelList {
  public:
-  explicit FloodBuffer(size_t n) {
-    const size_t bytes = std::max<size_t>(n, 1) * sizeof(T);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr size_t kHuge = size_t{1} << 21;
-    if (bytes >= kHuge) {
-      const size_t rounded = (bytes + kHuge - 1) & ~(kHuge - 1);
-      void* p = nullptr;
-      if (posix_memalign(&p, kHuge, rounded) == 0) {
-        madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure just means 4 KiB pages
-        data_ = static_cast<T*>(p);
-        aligned_ = true;
-        return;
-      }
-    }
-#endif
-    data_ = new T[bytes / sizeof(T)];
-  }
-  ~FloodBuffer() {
-#if defined(__linux__)
-    if (aligned_) {
-      free(data_);
-      return;
-    }
-#endif
-    delete[] data_;
-  }
-  FloodBuffer(const FloodBuffer&) = delete;
-  FloodBuffer& operator=(const FloodBuffer&) = delete;
-  T* get() const { return data_; }
+  explicit PixelList(size_t capacity) : buf_(capacity) {}
+  void push_back(int32_t p) { buf_.get()[n_++] = p; }
+  size_t size() const { return n_; }
+  const int32_t* begin() const { return buf_.get(); }
+  const int32_t* end() const { return buf_.get() + n_; }
+  int32_t operator[](size_t k) const { return buf_.get()[k]; }
 
  private:
-  T* data_ = nullptr;
-  bool aligned_ = false;
+  Scratch<int32_t> buf_;
+  size_t n_ = 0;
 };
 
 struct Shape {
@@ -253,7 +231,7 @@ struct Quirk {
 // layout): no allocation while flooding and sequential writes per level.
 template <typename LT, int CONN, bool WSL>
 void FloodFifo(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const std::vector<int32_t>& hist,
-               int64_t inMask, const std::vector<int32_t>& seeds, std::vector<Quirk>& quirks) {
+               int64_t inMask, const PixelList& seeds, std::vector<Quirk>& quirks) {
   std::vector<int32_t> head(static_cast<size_t>(levels)), tail(static_cast<size_t>(levels));
   int32_t acc = 0;
   for (int32_t l = 0; l < levels; ++l) {
@@ -335,7 +313,7 @@ void FloodFifo(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const 
 
 // The flood on words of WT (16 bits: uint8 levels and < 64 labels, half the memory traffic).
 template <typename LT, int LB, int CONN, typename WT>
-void FloodPlain(const Shape& s, WT* const wl, const int32_t* markers, const std::vector<int32_t>& seeds,
+void FloodPlain(const Shape& s, WT* const wl, const int32_t* markers, const PixelList& seeds,
                 const std::vector<int32_t>& labels, const std::vector<int32_t>& hist4, int32_t* out) {
   constexpr int32_t levels = 1 << LB;
   constexpr uint32_t kLevel = (1u << LB) - 1;
@@ -530,7 +508,7 @@ bool RunFifoPlain(const Shape& s, const LT* lev, const int32_t* markers, const u
   // Init. Four interleaved histograms break the store-to-load chain of equal consecutive levels;
   // negative markers are found by OR-ing all of them (and located only on failure).
   std::vector<int32_t> hist4(static_cast<size_t>(4 * levels), 0);
-  std::vector<int32_t> seeds;
+  PixelList seeds(static_cast<size_t>(N));
   int32_t neg = 0;
   for (int64_t i = 0; i < N; ++i) {
     const int32_t v = markers[i];
@@ -587,15 +565,16 @@ constexpr uint64_t kAgeMask = (uint64_t{1} << kAgeBits) - 1;
 
 // The heap itself, over any item type: `key(item)` is what is compared. Push and pop move a
 // "hole" exactly as skimage's heap does, so equal keys leave in its order. Only the memory side
-// differs from a plain array: item k sits at byte (k + 1) * sizeof(Item) of a 64-byte-aligned block,
-// so two siblings share a cache line, and (8-byte items) the 8 great-grandchildren of a node are one
-// line, fetched three levels before the sift-down reaches them. The next child is picked without a
-// branch (a sentinel past the end loses every comparison): the pick is a coin flip on noisy keys.
+// differs from a plain array: item k sits at byte (k + 1) * sizeof(Item) of a 64-byte-aligned
+// scratch block (scratch.h), so two siblings share a cache line, and (8-byte items) the 8
+// great-grandchildren of a node are one line, fetched three levels before the sift-down reaches
+// them. The next child is picked without a branch (a sentinel past the end loses every
+// comparison): the pick is a coin flip on noisy keys.
 template <typename Item, typename KeyFn>
 class SkimageHeap {
  public:
   SkimageHeap(size_t reserve, KeyFn key) : key_(key) { Grow(std::max<size_t>(reserve, 1024)); }
-  ~SkimageHeap() { std::free(block_); }
+  ~SkimageHeap() { scratch::Release(block_, blockBytes_); }
   SkimageHeap(const SkimageHeap&) = delete;
   SkimageHeap& operator=(const SkimageHeap&) = delete;
   bool Empty() const { return n_ == 0; }
@@ -651,20 +630,22 @@ class SkimageHeap {
 
  private:
   void Grow(size_t cap) {
-    // One spare item in front (alignment) and one behind (the sentinel slot at n).
-    void* block = std::malloc((cap + 2) * sizeof(Item) + 64);
-    if (!block) throw std::bad_alloc();
-    const uintptr_t line = (reinterpret_cast<uintptr_t>(block) + 63) & ~uintptr_t{63};
-    Item* h = reinterpret_cast<Item*>(line) + 1;
+    // One spare item in front (alignment: scratch blocks are 64-byte aligned) and one behind (the
+    // sentinel slot at n).
+    size_t blockBytes = 0;
+    void* block = scratch::Acquire((cap + 2) * sizeof(Item), &blockBytes);
+    Item* h = static_cast<Item*>(block) + 1;
     if (n_) std::memcpy(static_cast<void*>(h), h_, n_ * sizeof(Item));
-    std::free(block_);
+    scratch::Release(block_, blockBytes_);
     block_ = block;
+    blockBytes_ = blockBytes;
     h_ = h;
     cap_ = cap;
   }
   KeyFn key_;
   Item sentinel_ = KeyFn::Sentinel();
   void* block_ = nullptr;
+  size_t blockBytes_ = 0;
   Item* h_ = nullptr;
   size_t n_ = 0, cap_ = 0;
 };
@@ -701,7 +682,7 @@ inline int BitWidth(uint64_t v) {
 
 template <typename LT, int CONN, bool WSL>
 void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const std::vector<int32_t>& hist,
-                      int64_t inMask, const std::vector<int32_t>& seeds, std::vector<Quirk>& quirks, int ageBits,
+                      int64_t inMask, const PixelList& seeds, std::vector<Quirk>& quirks, int ageBits,
                       int indexBits) {
   // item = level << (A + I + 1) | age << (I + 1) | index << 1 | active. `active` is 0 for a seed
   // that can never push (no line, and no neighbour unlabelled at the start: labels only grow without
@@ -752,8 +733,7 @@ void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels,
   if (heap.Empty()) return;
   std::vector<uint64_t> rest = heap.Take();
   std::sort(rest.begin(), rest.end());  // no seeds left: (level, age) are distinct, index breaks no tie
-  std::vector<int32_t> entries;
-  entries.reserve(rest.size());
+  PixelList entries(rest.size());
   if (!WSL) {
     for (uint64_t it : rest) entries.push_back(static_cast<int32_t>((it >> 1) & indexMask));
   } else {
@@ -776,7 +756,7 @@ void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels,
 // a pixel's later duplicates are no-ops in skimage, so only its first entry is kept, as pending.)
 template <typename LT, int CONN, bool WSL>
 void FloodHeap(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const std::vector<int32_t>& hist,
-               int64_t inMask, const std::vector<int32_t>& seeds, std::vector<Quirk>& quirks) {
+               int64_t inMask, const PixelList& seeds, std::vector<Quirk>& quirks) {
   {
     // Pushes: at most one per pixel without a line, one per (pixel, popped neighbour) with one.
     const int ageBits = BitWidth(static_cast<uint64_t>(s.N) * (WSL ? CONN + 1 : 1) + 1);
@@ -815,8 +795,7 @@ void FloodHeap(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const 
   if (heap.Empty()) return;
   std::vector<HeapItem> rest = heap.Take();
   std::sort(rest.begin(), rest.end(), [](const HeapItem& a, const HeapItem& b) { return a.key < b.key; });
-  std::vector<int32_t> entries;
-  entries.reserve(rest.size());
+  PixelList entries(rest.size());
   for (const HeapItem& it : rest) {
     if (!WSL) {
       entries.push_back(it.index);  // labelled at push, like the FIFO flood
@@ -906,7 +885,7 @@ void RunTyped(const Params& P, const LT* lev, int32_t levels, const int32_t* mar
       if (done) return;  // else too many distinct labels for the id bits: the general flood below
     }
   }
-  std::vector<int32_t> seeds;
+  PixelList seeds(static_cast<size_t>(N));
   std::vector<int32_t> hist(static_cast<size_t>(levels), 0);
   int64_t inMask = 0;
   for (int64_t i = 0; i < N; ++i) {

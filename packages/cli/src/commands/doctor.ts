@@ -17,7 +17,7 @@ export function registerDoctor(program: Command): void {
       const lines = [
         `cellcam ${r.cellcam} on node ${r.node} (${r.platform})`,
         n.native
-          ? `native addon: ok (${n.nativePath}), ${n.threads} CPU threads`
+          ? `native addon: ok (${n.nativePath}), ${n.threads} CPU threads, keeps up to ${n.scratch.limitBytes / 2 ** 20} MiB of scratch between calls (CELLCAM_SCRATCH_MB)`
           : `native addon: NOT LOADED — kernels use the TypeScript twins\n  ${(n.nativeError ?? '').split('\n').join('\n  ')}`,
         `CUDA: ${n.compiledWithCuda ? 'compiled in' : 'not compiled in'}; ` +
           (n.cudaDevices > 0
