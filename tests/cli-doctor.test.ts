@@ -6,6 +6,9 @@ import { resolve } from 'node:path';
 
 const cli = resolve(__dirname, '..', 'packages', 'cli', 'dist', 'main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+const runEnv = (env: Record<string, string>, ...args: string[]) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+const nativeBuilt = /^native addon: ok/m.test(run('doctor').stdout);
 
 describe.skipIf(!existsSync(cli))('cellcam doctor', () => {
   it.each([
@@ -28,6 +31,17 @@ describe.skipIf(!existsSync(cli))('cellcam doctor', () => {
       expect(r.stdout).toMatch(/^onnxruntime-node: /m);
       expect(r.stdout).toMatch(/^sharp: /m);
     }
+  });
+
+  it.skipIf(!nativeBuilt).each([
+    { value: '64', limit: '64 MiB', warns: false },
+    { value: '0', limit: '0 MiB', warns: false },
+    { value: '1.5G', limit: '512 MiB', warns: true },
+  ])('reports the scratch limit for CELLCAM_SCRATCH_MB=$value (warning: $warns)', ({ value, limit, warns }) => {
+    const r = runEnv({ CELLCAM_SCRATCH_MB: value }, 'doctor');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`keeps up to ${limit} of scratch`);
+    expect(/^warning: CELLCAM_SCRATCH_MB is '1\.5G', not a whole number of MiB/m.test(r.stdout)).toBe(warns);
   });
 
   it('rejects an unknown command with a non-zero exit and a hint', () => {

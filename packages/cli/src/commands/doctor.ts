@@ -30,6 +30,10 @@ export function registerDoctor(program: Command): void {
           ? `sharp: ${r.sharp.version} (libvips ${r.sharp.vips}); reads ${r.sharp.inputFormats.join(', ')}`
           : `sharp: NOT AVAILABLE (${r.sharp.error})`,
       ];
+      const scratchMb = process.env.CELLCAM_SCRATCH_MB;
+      if (n.native && scratchMb !== undefined && scratchMb !== '' && !/^\d+$/.test(scratchMb)) {
+        lines.push(`warning: CELLCAM_SCRATCH_MB is '${scratchMb}', not a whole number of MiB: the default (${n.scratch.limitBytes / 2 ** 20} MiB) is used`);
+      }
       process.stdout.write(lines.join('\n') + '\n');
     });
 }
