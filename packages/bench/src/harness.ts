@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CudaTimings } from '@cellcam/core';
 
 export interface Row {
   kernel: string;
@@ -67,14 +68,6 @@ export async function runCase(kernel: string, size: number, contenders: Contende
   return withRatios(rows);
 }
 
-/** Where a CUDA call's time went (the `timings` of label, pool and RLE results on CUDA). */
-export interface PhaseTimings {
-  hostMs: number;
-  uploadMs: number;
-  kernelMs: number;
-  downloadMs: number;
-}
-
 export const BATCH = 16;
 
 /**
@@ -84,16 +77,16 @@ export const BATCH = 16;
  * returns the result whose `timings` it reads; each k should have its own output buffers.
  */
 export function cudaContenders(
-  call: (device: 'cpu' | 'cuda', k: number) => Promise<{ timings?: PhaseTimings } | undefined>,
+  call: (device: 'cpu' | 'cuda', k: number) => Promise<{ timings?: CudaTimings } | undefined>,
   note: string,
   cudaNote?: string,
 ): Contender[] {
   const gpu = cudaNote ? `${note}; ${cudaNote}` : note;
-  const seen: PhaseTimings[] = [];
+  const seen: CudaTimings[] = [];
   const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   const phases = () => {
     if (!seen.length) return '';
-    const m = (k: keyof PhaseTimings) => med(seen.map((t) => t[k])).toFixed(2);
+    const m = (k: keyof CudaTimings) => med(seen.map((t) => t[k])).toFixed(2);
     return `ms host ${m('hostMs')} / upload ${m('uploadMs')} / kernels ${m('kernelMs')} / download ${m('downloadMs')}`;
   };
   const batch = (device: 'cpu' | 'cuda') => Promise.all(Array.from({ length: BATCH }, (_, k) => call(device, k)));

@@ -8,7 +8,7 @@ import { decodeBinaryMask, decodeCounts, encodeBinaryMask, encodeCells } from '.
 import { SubmissionWriter, formatConfidence } from '../src/submit/writer.js';
 import { validateSubmission } from '../src/submit/validate.js';
 import { readGrey } from '../src/io/png.js';
-import { hasShared, rng, sharedDir } from './helpers.js';
+import { hasCuda, hasNative, hasShared, rng, sharedDir } from './helpers.js';
 
 const vectorsPath = join(sharedDir, 'data', 'hpa-samples', 'rle_test_vectors.json');
 
@@ -38,6 +38,16 @@ describe('encodeBinaryMask', () => {
       const back = decodeBinaryMask(cell.encoded_mask, width, height);
       expect(Buffer.compare(Buffer.from(back), Buffer.from(mask))).toBe(0);
     }
+  });
+
+  // The pipeline reports deviceNote (a CUDA fallback under 'auto') from the masks it encodes.
+  it("keeps cellRle's non-enumerable device tags on the encoded masks", async () => {
+    const labels = Uint16Array.from([0, 1, 1, 2, 0, 2]);
+    const masks = await encodeCells(labels, 3, 2, { device: 'auto' });
+    expect([...masks]).toEqual([1, 2].map((c) => encodeBinaryMask(Uint8Array.from(labels, (v) => (v === c ? 1 : 0)), 3, 2)));
+    expect(masks.device).toBe(hasCuda ? 'cuda' : hasNative ? 'cpu' : 'js');
+    expect(masks.deviceNote === undefined).toBe(hasCuda);
+    expect(Object.keys(masks)).toEqual(['0', '1']);
   });
 
   it('round-trips random masks of odd shapes', () => {

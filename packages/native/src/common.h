@@ -60,7 +60,6 @@ std::string OptString(const Napi::Object& o, const char* key, const std::string&
 // Number of worker threads to use: `requested` (>0) or all hardware threads.
 int ResolveThreads(int64_t requested);
 
-// Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks, on std::threads.
 // Milliseconds since t0 (the `totalMs` of gpu::Timings).
 inline double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -69,6 +68,7 @@ inline double MsSince(std::chrono::steady_clock::time_point t0) {
 // `timings` of a result that ran on CUDA: { totalMs, hostMs, uploadMs, kernelMs, downloadMs }.
 Napi::Object TimingsObject(Napi::Env env, const gpu::Timings& t);
 
+// Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks, on std::threads.
 void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64_t, int)>& fn);
 
 // A failure raised inside Execute(): carries kind and code to OnError.

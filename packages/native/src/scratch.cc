@@ -42,20 +42,25 @@ struct Cache {
   std::mutex mu;
   std::multimap<size_t, void*> idle;  // capacity -> block
   size_t idleBytes = 0;
-  size_t limit;
-  Cache() {
+  size_t limit = LimitFromEnv();
+
+  // CELLCAM_SCRATCH_MB: digits only (what `cellcam doctor` accepts too), at most 2^20 MiB;
+  // anything else, or unset, means the default.
+  static size_t LimitFromEnv() {
+    constexpr size_t kDefaultMb = 512, kMaxMb = size_t{1} << 20;
     const char* env = std::getenv("CELLCAM_SCRATCH_MB");
-    char* end = nullptr;
-    const long mb = env && *env ? std::strtol(env, &end, 10) : -1;
-    limit = (env && *env && end && *end == '\0' && mb >= 0) ? static_cast<size_t>(mb) << 20 : size_t{512} << 20;
-  }
-  ~Cache() {
-    for (auto& kv : idle) AlignedFree(kv.second);
+    if (!env || !*env) return kDefaultMb << 20;
+    size_t mb = 0;
+    for (const char* c = env; *c; ++c) {
+      if (*c < '0' || *c > '9') return kDefaultMb << 20;
+      mb = std::min(kMaxMb, mb * 10 + static_cast<size_t>(*c - '0'));
+    }
+    return mb << 20;
   }
 };
 
 Cache& TheCache() {
-  static Cache* cache = new Cache();  // never destroyed: kernels may still run at exit
+  static Cache* cache = new Cache();  // never destroyed (its blocks go with the process): kernels may still run at exit
   return *cache;
 }
 

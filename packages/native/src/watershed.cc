@@ -578,11 +578,9 @@ class SkimageHeap {
   SkimageHeap(const SkimageHeap&) = delete;
   SkimageHeap& operator=(const SkimageHeap&) = delete;
   bool Empty() const { return n_ == 0; }
-  std::vector<Item> Take() {
-    std::vector<Item> v(h_, h_ + n_);
-    n_ = 0;
-    return v;
-  }
+  // The items left, in heap order: the hand-over to the FIFO flood sorts them in place.
+  Item* begin() { return h_; }
+  Item* end() { return h_ + n_; }
   void Push(const Item& it) {
     if (n_ + 2 > cap_) Grow(cap_ * 2);
     size_t child = n_++;
@@ -655,12 +653,10 @@ struct WideKey {
   static HeapItem Sentinel() { return {~uint64_t{0}, 0, 0}; }
 };
 
-// The same heap with 8-byte items, used when level, age and pixel index fit one word:
-// item = level << (A + I + 1) | age << (I + 1) | index << 1 | active (see FloodHeapCompact),
-// compared on item >> (I + 1), which is (level, age) and so
-// the same predicate as the 16-byte key: every push and pop makes the same moves. Half the memory
-// for millions of seed items, and two children share 16 bytes. The label is not in the item: the
-// state holds it (no line: labelled at push; line: -label pending from the first push, and the
+// The same heap with 8-byte items, used when level, age and pixel index fit one word (layout in
+// FloodHeapCompact), compared on item >> shift, which is (level, age) and so the same predicate as
+// the 16-byte key: every push and pop makes the same moves. Half the memory for millions of seed
+// items, and two children share 16 bytes. The label is not in the item: the state holds it (no line: labelled at push; line: -label pending from the first push, and the
 // first push of a pixel pops first, as its later pushes have the same level and larger ages).
 struct CompactKey {
   int shift;
@@ -684,14 +680,15 @@ template <typename LT, int CONN, bool WSL>
 void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const std::vector<int32_t>& hist,
                       int64_t inMask, const PixelList& seeds, std::vector<Quirk>& quirks, int ageBits,
                       int indexBits) {
-  // item = level << (A + I + 1) | age << (I + 1) | index << 1 | active. `active` is 0 for a seed
+  // item = level << (ageBits + shift) | age << shift | index << 1 | active, shift = indexBits + 1,
+  // compared on item >> shift = (level, age). `active` is 0 for a seed
   // that can never push (no line, and no neighbour unlabelled at the start: labels only grow without
   // a line, so that stays true): its pop is then pure heap work, with no random reads of the image.
   // It sits below the key, so the heap's moves are unchanged. (Most of watershed 3's 2.8 M seeds in
   // labelCell are cell interiors.)
-  const int I = indexBits + 1, AI = ageBits + I;
+  const int shift = indexBits + 1, AI = ageBits + shift;
   const uint64_t ageMask = (uint64_t{1} << ageBits) - 1, indexMask = (uint64_t{1} << indexBits) - 1;
-  CompactHeap heap(seeds.size() * 4, CompactKey{I});
+  CompactHeap heap(seeds.size() * 4, CompactKey{shift});
   for (int32_t p : seeds) {
     const bool active = WSL || Active<CONN>(s, S, p);
     heap.Push((static_cast<uint64_t>(lev[p]) << AI) | (static_cast<uint64_t>(p) << 1) | active);
@@ -700,7 +697,7 @@ void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels,
   uint64_t age = 1;
   while (!heap.Empty() && seedsLeft > 0) {
     const uint64_t e = heap.Pop();
-    const bool seed = ((e >> I) & ageMask) == 0;
+    const bool seed = ((e >> shift) & ageMask) == 0;
     seedsLeft -= seed;
     if (!(e & 1)) continue;
     const int32_t p = static_cast<int32_t>((e >> 1) & indexMask);
@@ -727,19 +724,18 @@ void FloodHeapCompact(const Shape& s, const LT* lev, int32_t* S, int32_t levels,
         if (v != 0) return;
         S[n] = label;
       }
-      heap.Push((static_cast<uint64_t>(lev[n]) << AI) | (++age << I) | (static_cast<uint64_t>(n) << 1) | 1);
+      heap.Push((static_cast<uint64_t>(lev[n]) << AI) | (++age << shift) | (static_cast<uint64_t>(n) << 1) | 1);
     });
   }
   if (heap.Empty()) return;
-  std::vector<uint64_t> rest = heap.Take();
-  std::sort(rest.begin(), rest.end());  // no seeds left: (level, age) are distinct, index breaks no tie
-  PixelList entries(rest.size());
+  std::sort(heap.begin(), heap.end());  // no seeds left: (level, age) are distinct, index breaks no tie
+  PixelList entries(static_cast<size_t>(heap.end() - heap.begin()));
   if (!WSL) {
-    for (uint64_t it : rest) entries.push_back(static_cast<int32_t>((it >> 1) & indexMask));
+    for (uint64_t it : heap) entries.push_back(static_cast<int32_t>((it >> 1) & indexMask));
   } else {
     // Pending pixels already hold -label (the FIFO flood's pending state); keep each one's first entry.
     std::vector<uint8_t> taken(static_cast<size_t>(s.N), 0);
-    for (uint64_t it : rest) {
+    for (uint64_t it : heap) {
       const int32_t p = static_cast<int32_t>((it >> 1) & indexMask);
       if (S[p] < 0 && S[p] != kMasked && !taken[p]) {
         taken[p] = 1;
@@ -793,10 +789,9 @@ void FloodHeap(const Shape& s, const LT* lev, int32_t* S, int32_t levels, const 
     });
   }
   if (heap.Empty()) return;
-  std::vector<HeapItem> rest = heap.Take();
-  std::sort(rest.begin(), rest.end(), [](const HeapItem& a, const HeapItem& b) { return a.key < b.key; });
-  PixelList entries(rest.size());
-  for (const HeapItem& it : rest) {
+  std::sort(heap.begin(), heap.end(), [](const HeapItem& a, const HeapItem& b) { return a.key < b.key; });
+  PixelList entries(static_cast<size_t>(heap.end() - heap.begin()));
+  for (const HeapItem& it : heap) {
     if (!WSL) {
       entries.push_back(it.index);  // labelled at push, like the FIFO flood
     } else if (S[it.index] == 0) {

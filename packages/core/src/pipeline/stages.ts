@@ -297,6 +297,7 @@ export async function cellRecord(
   const st = await poolCells(map, labels, { channels: K, mapHeight: h, mapWidth: w, width, height, cells: maxId, nuclei, stats: 'mean+max', device: kernels.device });
   kernels.onNote?.(st.deviceNote);
   const masks = await encodeCells(labels, width, height, { device: kernels.device });
+  kernels.onNote?.(masks.deviceNote);
   for (let c = 1; c <= maxId; c++) {
     const area = st.area[c - 1];
     if (area === 0) continue;

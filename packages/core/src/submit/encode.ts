@@ -6,7 +6,7 @@
 import pako from 'pako';
 import { inflateSync } from 'node:zlib';
 import { CellcamError, rangeError } from '../errors.js';
-import { cellRle, rleArea, rleCounts, rleFromString, rleToString, type CellRleOptions } from '../kernels/rle.js';
+import { cellRle, rleArea, rleCounts, rleFromString, rleToString, type CellRleOptions, type CellRleStrings } from '../kernels/rle.js';
 import { checkSize } from '../util/validate.js';
 
 /** zlib(level 9) + base64 of a COCO counts string. */
@@ -95,7 +95,7 @@ export function encodedMaskArea(encoded: string, width: number, height: number):
 
 /**
  * Encodes every cell 1..n of a label image (native one-pass RLE when available).
- * Returns `masks[i]` for cell i+1.
+ * Returns `masks[i]` for cell i+1, with cellRle's non-enumerable `device` / `deviceNote` tags.
  *
  * @example
  * ```ts
@@ -107,7 +107,9 @@ export async function encodeCells(
   width: number,
   height: number,
   options: Omit<CellRleOptions, 'width' | 'height'> = {},
-): Promise<string[]> {
+): Promise<CellRleStrings> {
   const strings = await cellRle(labels, { ...options, width, height });
-  return strings.map(compressRleString);
+  // In place, so the array keeps cellRle's tags (where it ran, and why not on CUDA).
+  for (let i = 0; i < strings.length; i++) strings[i] = compressRleString(strings[i]);
+  return strings;
 }
