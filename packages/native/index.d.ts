@@ -36,6 +36,25 @@ export interface WatershedOptions {
   /** 'fifo': bucket/FIFO queue, seeds enter in raster order (fast).
    *  'heap': emulates scikit-image 0.19's binary heap, bit-identical including seed ties. */
   tieBreak: 'fifo' | 'heap';
+  /** 'cpu' (default) or 'cuda' ('fifo' ties and Uint8/Uint16 elevation only). */
+  device?: 'cpu' | 'cuda';
+}
+
+/** What the CUDA watershed's host loop did: levels flooded, generations popped, line rounds, burst generations. */
+export interface WatershedFloodStats {
+  phases: number;
+  generations: number;
+  lineRounds: number;
+  burstGenerations: number;
+}
+
+export interface WatershedResult {
+  device: 'cpu' | 'cuda';
+  /** Why a `device: 'cuda'` call flooded on the CPU after all. */
+  deviceNote?: string;
+  /** Present when `device: 'cuda'` was asked for. */
+  timings?: CudaTimings;
+  flood?: WatershedFloodStats;
 }
 
 export interface LabelOptions {
@@ -84,7 +103,16 @@ export function capabilities(): Capabilities;
 /** Seeded watershed, scikit-image 0.19 semantics. `out` (Int32Array, H*W) receives the labels. */
 export function watershed(
   elevation: Elevation, markers: Int32Array, mask: Uint8Array | null, out: Int32Array, options: WatershedOptions,
-): Promise<void>;
+): Promise<WatershedResult>;
+
+/**
+ * Test-only: the CUDA watershed's kernels run on the host, one index at a time in the given order
+ * (src/watershed_emulated.cc). Output equals `watershed` with tieBreak 'fifo'.
+ */
+export function _watershedEmulated(
+  elevation: Uint8Array | Uint16Array, markers: Int32Array, mask: Uint8Array | null, out: Int32Array,
+  options: { width: number; height: number; connectivity: 4 | 8; watershedLine: boolean; order?: 'forward' | 'reverse' | 'strided' },
+): { result: 'ok' | 'line-burst' } & WatershedFloodStats;
 
 /**
  * Where one CUDA call's wall-clock time went, in ms: host work (planning, encoding), copies to and

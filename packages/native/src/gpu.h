@@ -26,6 +26,12 @@ struct Timings {
   double totalMs = 0, uploadMs = 0, kernelMs = 0, downloadMs = 0;
 };
 
+// The CUDA watershed's host loop: levels flooded, generations popped, line rounds, generations with
+// bursts (cuda/watershed.cu).
+struct WatershedStats {
+  int64_t phases = 0, generations = 0, lineRounds = 0, burstGenerations = 0;
+};
+
 // memcpy split over up to 8 threads for large copies (common.cc). The CUDA staging buffers go
 // through it: one thread copies ~10 GB/s, and the first write to a fresh output TypedArray
 // faults its pages in, which several threads do in parallel.
@@ -42,6 +48,12 @@ enum class Dtype { U8, U16, I32 };
 // first pixels into `out` (may alias the input), sizes[k] pixels of label k (sizes[0] background).
 bool Label(const void* input, Dtype dtype, int32_t* out, int64_t width, int64_t height, int connectivity, bool labelMode,
            std::vector<int32_t>* sizes, int64_t* count, Timings* timings, std::string* error);
+
+// The seeded watershed in 'fifo' order on U8/U16 elevation (cuda/watershed.cu, the flood of
+// watershed_levels.h): labels equal to watershed.cc's FloodFifo into `out` (may alias markers),
+// with or without a watershed line. Markers must be >= 0 (the caller checks).
+bool Watershed(const void* elevation, Dtype dtype, const int32_t* markers, const uint8_t* mask, int32_t* out, int64_t width,
+               int64_t height, int connectivity, bool watershedLine, WatershedStats* stats, Timings* timings, std::string* error);
 
 // Column-major runs of every cell of a U16/I32 label image, as rle.cc's encoder takes them: the runs
 // of cell id are [first[id], first[id + 1]) (first has cells + 2 entries), each a maximal span

@@ -951,27 +951,76 @@ Params MakeParams(int64_t width, int64_t height, int connectivity, bool watershe
 class WatershedWorker : public KernelWorker {
  public:
   WatershedWorker(Napi::Env env, ArrayView elevation, ArrayView markers, ArrayView mask, bool hasMask, ArrayView out,
-                  Params params)
+                  Params params, bool cuda)
       : KernelWorker(env, "cellcam.watershed"),
-        elevation_(elevation), markers_(markers), mask_(mask), hasMask_(hasMask), out_(out), params_(params) {}
+        elevation_(elevation), markers_(markers), mask_(mask), hasMask_(hasMask), out_(out), params_(params), cuda_(cuda) {}
 
  protected:
   void Run() override {
-    RunElevation(params_, elevation_.data, elevation_.type, static_cast<const int32_t*>(markers_.data),
-                 hasMask_ ? static_cast<const uint8_t*>(mask_.data) : nullptr, static_cast<int32_t*>(out_.data));
+    const auto* markers = static_cast<const int32_t*>(markers_.data);
+    const auto* mask = hasMask_ ? static_cast<const uint8_t*>(mask_.data) : nullptr;
+    if (cuda_) {
+      RunCuda(markers, mask);
+      return;
+    }
+    RunElevation(params_, elevation_.data, elevation_.type, markers, mask, static_cast<int32_t*>(out_.data));
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("device", cuda_ ? "cuda" : "cpu");
+    if (cuda_) {
+      o.Set("timings", TimingsObject(env, timings_));
+      Napi::Object st = Napi::Object::New(env);
+      st.Set("phases", static_cast<double>(stats_.phases));
+      st.Set("generations", static_cast<double>(stats_.generations));
+      st.Set("lineRounds", static_cast<double>(stats_.lineRounds));
+      st.Set("burstGenerations", static_cast<double>(stats_.burstGenerations));
+      o.Set("flood", st);
+    }
+    return o;
   }
 
  private:
+  void RunCuda(const int32_t* markers, const uint8_t* mask) {
+    const GpuInfo& g = Gpu();
+    if (g.devices == 0) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "watershed: options.device is 'cuda' but no CUDA device is usable: " + g.reason);
+    }
+#if defined(CELLCAM_HAVE_CUDA)
+    // The CPU flood rejects these while it reads them; the device never sees a bad marker.
+    for (int64_t i = 0; i < params_.shape.N; ++i) {
+      if (markers[i] < 0)
+        throw KernelError(ErrorKind::RangeError, "CELLCAM_E_RANGE",
+                          MakeString("Expected a value >= 0 for markers[", i, "] but received number ", markers[i]));
+    }
+    const gpu::Dtype dt = elevation_.type == napi_uint8_array ? gpu::Dtype::U8 : gpu::Dtype::U16;
+    std::string err;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!gpu::Watershed(elevation_.data, dt, markers, mask, static_cast<int32_t*>(out_.data), params_.shape.W, params_.shape.H,
+                        params_.conn, params_.wsl, &stats_, &timings_, &err)) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "watershed: CUDA error: " + err);
+    }
+    timings_.totalMs = MsSince(t0);
+#else
+    throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "watershed: " + g.reason);
+#endif
+  }
+
   ArrayView elevation_, markers_, mask_;
   bool hasMask_;
   ArrayView out_;
   Params params_;
+  bool cuda_;
+  gpu::Timings timings_;
+  gpu::WatershedStats stats_;
 };
 
 
 }  // namespace
 
-// watershed(elevation, markers, mask|null, out, {width, height, connectivity, watershedLine, tieBreak})
+// watershed(elevation, markers, mask|null, out, {width, height, connectivity, watershedLine, tieBreak, device})
+//   -> Promise<{device, deviceNote?, timings?, flood?}>
 Napi::Value Watershed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value elevation = info[0], markers = info[1], mask = info[2], out = info[3], options = info[4];
@@ -1035,8 +1084,20 @@ Napi::Value Watershed(const Napi::CallbackInfo& info) {
                    "Expected memory not overlapping elevation, mask or (partially) markers for out but received ",
                    Describe(out));
 
+  const Napi::Value dv = o.Get("device");
+  const std::string device = dv.IsUndefined() ? "cpu" : dv.IsString() ? dv.As<Napi::String>().Utf8Value() : "";
+  CELLCAM_THROW_IF(device != "cpu" && device != "cuda", env, RangeError, "CELLCAM_E_ARG",
+                   "Expected 'cpu' or 'cuda' for options.device but received ", Describe(dv));
+  const bool cuda = device == "cuda";
+  // Only the FIFO order is parallel (the heap's ties follow one sequential binary heap), and float
+  // elevation would make one level per distinct value.
+  CELLCAM_THROW_IF(cuda && tie == "heap", env, RangeError, "CELLCAM_E_ARG",
+                   "Expected 'fifo' for options.tieBreak with options.device 'cuda' but received ", Describe(tv));
+  CELLCAM_TYPE_CHECK(!cuda || ev.type != napi_float32_array, env,
+                     "Expected Uint8Array or Uint16Array for elevation with options.device 'cuda' but received ", Describe(elevation));
+
   const Params p = MakeParams(W, H, static_cast<int>(conn), lv.As<Napi::Boolean>().Value(), tie == "heap");
-  auto* worker = new WatershedWorker(env, ev, mv, kv, hasMask, ov, p);
+  auto* worker = new WatershedWorker(env, ev, mv, kv, hasMask, ov, p, cuda);
   worker->Pin(elevation);
   worker->Pin(markers);
   if (hasMask) worker->Pin(mask);

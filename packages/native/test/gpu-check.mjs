@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CUDA-vs-CPU check of the addon's CUDA kernels (label, rle, pool), with no dependency beyond the
+// CUDA-vs-CPU check of the addon's CUDA kernels (label, rle, pool, watershed), with no dependency beyond the
 // built addon and Node itself, so that it runs on a GPU machine where only a Node binary and the
 // .node file could be carried (docs/kernels/gpu-check.md). Exit 0 when every CUDA output equals the
 // CPU output bit for bit (or when no device is usable: it then says why and checks CPU vs CPU so
@@ -87,6 +87,7 @@ function blobs(width, height, cells, seed, Type = Int32Array) {
   return out;
 }
 
+const maxIdOf = (a) => a.reduce((m, v) => (v > m ? v : m), 0);
 const rows = [];
 let failures = 0;
 const equalBytes = (a, b) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -190,6 +191,29 @@ for (const [w, h] of sizes) {
     await check(`rle ${tag} ${w}x${h} (${maxId} cells)`, (device) => native.rle(labels, { width: w, height: h, cells: maxId, threads: 0, device }),
       (a, b) => a.length === b.length && a.every((s, k) => s === b[k]), repeats, labels.BYTES_PER_ELEMENT * w * h, { staging: big });
   }
+  // Watershed ('fifo', the CUDA flood of watershed_levels.h): a wavy u8/u16 elevation inside the
+  // cells with one seed per cell at its first pixel (unseeded dips flood as bursts), and the
+  // nuclei watershed's shape (elevation = mask, a line). Line floods over many levels (bursts with
+  // a line, one step each) only up to 512².
+  {
+    const r2 = rng(w * 31 + h);
+    const e8 = new Uint8Array(w * h), markers = new Int32Array(w * h), seen = new Uint8Array(maxIdOf(lab) + 1);
+    for (let i = 0; i < w * h; i++) {
+      const x = i % w, y = (i - x) / w;
+      e8[i] = Math.max(0, Math.min(255, Math.round(128 + 70 * Math.sin(x / 17) * Math.cos(y / 23) + 25 * r2())));
+      if (lab[i] && !seen[lab[i]]) (seen[lab[i]] = 1), (markers[i] = lab[i]);
+    }
+    const e16 = Uint16Array.from(e8, (v) => v * 257);
+    const variants = [['u8', e8, mask, false, 4], ['u16', e16, mask, false, 8], ['mask, line', mask, mask, true, 4]];
+    if (w * h <= 512 * 512) variants.push(['u8, line', e8, mask, true, 8]);
+    for (const [tag, elevation, wmask, watershedLine, connectivity] of variants) {
+      await check(`watershed ${tag} ${w}x${h} conn ${connectivity}`, async (device) => {
+        const out = new Int32Array(w * h);
+        const res = await native.watershed(elevation, markers, wmask, out, { width: w, height: h, connectivity, watershedLine, tieBreak: 'fifo', device });
+        return { out, timings: res.timings };
+      }, (a, b) => equalBytes(a.out, b.out), repeats, (elevation.BYTES_PER_ELEMENT + 9) * w * h);
+    }
+  }
   // Pooling: 19 channels at 1/16 resolution (at least 1×1), with nucleus/cytoplasm regions.
   const mh = Math.max(1, Math.round(h / 16)), mw = Math.max(1, Math.round(w / 16)), C = 19;
   const r = rng(w + 31 * h);
@@ -252,6 +276,13 @@ if (!small) {
     const mh = side / 16, mw = side / 16, C = 19;
     const r = rng(side);
     const map = Float32Array.from({ length: C * mh * mw }, () => (r() - 0.5) * 40);
+    // Elevation: distance-like bowls around each cell's first pixel, where its seed sits.
+    const wsMarkers = new Int32Array(w * h), wsElevation = new Uint8Array(w * h), seen = new Uint8Array(maxId + 1);
+    for (let i = 0; i < w * h; i++) {
+      const x = i % w, y = (i - x) / w;
+      if (lab[i] && !seen[lab[i]]) (seen[lab[i]] = 1), (wsMarkers[i] = lab[i]);
+      wsElevation[i] = Math.min(255, Math.round(128 + 70 * Math.sin(x / 17) * Math.cos(y / 23) + 25 * r()));
+    }
     const kernels = {
       'label binary u8 conn 8': async (device) => {
         const out = new Int32Array(w * h);
@@ -259,6 +290,11 @@ if (!small) {
         return out;
       },
       'rle u16': (device) => native.rle(lab16, { width: w, height: h, cells: maxId, threads: 0, device }),
+      'watershed u8 (nuclei-seeded cells, fifo)': async (device) => {
+        const out = new Int32Array(w * h);
+        await native.watershed(wsElevation, wsMarkers, mask, out, { width: w, height: h, connectivity: 4, watershedLine: false, tieBreak: 'fifo', device });
+        return out;
+      },
       'pool cells mean+max (19 ch)': async (device) => {
         const mean = new Float32Array(maxId * C), max = new Float32Array(maxId * C), area = new Int32Array(maxId);
         await native.pool(map, lab, null, mean, max, area, { channels: C, mapHeight: mh, mapWidth: mw, width: w, height: h, cells: maxId, regionCount: 0, threads: 0, device });

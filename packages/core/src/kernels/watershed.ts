@@ -3,7 +3,7 @@
  * twin (FIFO bucket queue and exact skimage heap, same pop order as packages/native/src/watershed.cc).
  */
 import { nativeError, rangeError, typeError } from '../errors.js';
-import { resolveBackend, type Backend } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkBool, checkConnectivity, checkInt, checkSize } from '../util/validate.js';
 
 export type WatershedElevation = Uint8Array | Uint16Array | Float32Array;
@@ -24,11 +24,27 @@ export interface WatershedOptions {
    */
   tieBreak?: 'fifo' | 'heap';
   backend?: Backend;
+  /**
+   * 'cpu' (default), 'cuda' or 'auto' (CUDA when a device is usable and the call can run there).
+   * The CUDA flood (docs/kernels/watershed.md) takes `tieBreak: 'fifo'` and Uint8/Uint16
+   * elevation; its labels equal the CPU's. Where it ran is on the result's `device`.
+   */
+  device?: Device;
   /** Accepted for uniformity with the other kernels and ignored: flooding is sequential. */
   threads?: number;
   /** Receives the labels (length width*height); allocated when omitted. May be `markers` itself. */
   out?: Int32Array;
 }
+
+/**
+ * The labels, tagged (non-enumerable) with where the flood ran: `device`, and `deviceNote` when
+ * 'auto' or 'cuda' ended on the CPU, `timings` for a CUDA call.
+ */
+export type WatershedLabels = Int32Array & {
+  readonly device?: 'cpu' | 'cuda' | 'js';
+  readonly deviceNote?: string;
+  readonly timings?: CudaTimings;
+};
 
 /** Options of the raw twin (everything resolved, nothing validated). */
 export interface WatershedRawOptions {
@@ -54,13 +70,15 @@ export interface WatershedRawOptions {
  * const markers = new Int32Array([1, 0, 0, 2]);
  * const labels = await watershed(elevation, markers, { width, height });
  * // Int32Array [1, 1, 2, 2]
+ * const anywhere = await watershed(elevation, markers, { width, height, device: 'auto' });
+ * // the same labels; anywhere.device is 'cuda' on a GPU, else 'cpu' with anywhere.deviceNote
  * ```
  */
 export async function watershed(
   elevation: WatershedElevation,
   markers: Int32Array,
   options: WatershedOptions,
-): Promise<Int32Array> {
+): Promise<WatershedLabels> {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const { width, height } = checkSize(options.width, options.height);
   const n = width * height;
@@ -81,22 +99,52 @@ export async function watershed(
       throw rangeError('options.out', 'memory not overlapping elevation, mask or (partially) markers', out, 'CELLCAM_E_ARG');
     }
   }
+  const device = checkDevice(options.device ?? 'cpu');
+  // Only the FIFO order is parallel; float elevation would make one level per distinct value.
+  const cudaBlocker = tieBreak === 'heap' ? "tieBreak 'heap' has no CUDA version (its ties follow one sequential heap)"
+    : elevation instanceof Float32Array ? 'Float32Array elevation has no CUDA version' : null;
+  if (device === 'cuda' && tieBreak === 'heap') throw rangeError("options.tieBreak with options.device 'cuda'", "'fifo'", tieBreak, 'CELLCAM_E_ARG');
+  if (device === 'cuda' && elevation instanceof Float32Array) {
+    throw typeError("elevation with options.device 'cuda'", 'Uint8Array or Uint16Array', elevation);
+  }
   const opts: WatershedRawOptions = { width, height, connectivity, watershedLine, tieBreak };
   const native = resolveBackend(options.backend);
-  if (native) {
-    // Marker signs and float finiteness are checked by the native pass that reads them anyway,
-    // with the same messages as checkValues().
-    const stack = new Error();
-    try {
-      await native.watershed(elevation, markers, mask, out, opts);
-    } catch (err) {
-      throw nativeError(err, stack);
-    }
-    return out;
+  let { run, note } = pickDevice(device, native !== null, options.backend);
+  if (run === 'cuda' && cudaBlocker !== null) {
+    run = 'cpu';
+    note = `CUDA not used: ${cudaBlocker}`;
   }
-  checkValues(elevation, markers);
-  watershedJs(elevation, markers, mask, out, opts);
-  return out;
+  if (run === 'js') {
+    checkValues(elevation, markers);
+    watershedJs(elevation, markers, mask, out, opts);
+    return tag(out, 'js', note);
+  }
+  // Marker signs and float finiteness are checked by the native pass that reads them anyway,
+  // with the same messages as checkValues().
+  const stack = new Error();
+  const call = (d: 'cpu' | 'cuda') => native!.watershed(elevation, markers, mask, out, { ...opts, device: d });
+  try {
+    const r = await call(run);
+    return tag(out, r.device, r.deviceNote ? (note ? `${note}; ${r.deviceNote}` : r.deviceNote) : note, r.timings);
+  } catch (err) {
+    // 'auto' never fails because of the GPU. The CUDA path writes `out` only with its last copy,
+    // so markers aliased by `out` are still intact when it fails.
+    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
+    try {
+      const r = await call('cpu');
+      return tag(out, r.device, `CUDA failed, used the CPU: ${(err as Error).message}`);
+    } catch (err2) {
+      throw nativeError(err2, stack);
+    }
+  }
+}
+
+function tag(out: Int32Array, device: 'cpu' | 'cuda' | 'js', note?: string, timings?: CudaTimings): WatershedLabels {
+  // Configurable: the same `out` may be passed to later calls and tagged again.
+  Object.defineProperty(out, 'device', { value: device, enumerable: false, configurable: true, writable: false });
+  Object.defineProperty(out, 'deviceNote', { value: note, enumerable: false, configurable: true, writable: false });
+  Object.defineProperty(out, 'timings', { value: timings, enumerable: false, configurable: true, writable: false });
+  return out as WatershedLabels;
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../gpu.h"
+#include "../parallel_ops.h"
 #include "cuda_util.cuh"
 
 namespace cellcam {
@@ -17,6 +18,8 @@ namespace {
 using cudautil::Alloc;
 using cudautil::DeviceBuffer;
 using cudautil::Ok;
+using parallel::Find;
+using parallel::Union;
 
 constexpr int kBlock = 256;
 
@@ -27,34 +30,6 @@ unsigned Blocks(int64_t n) { return static_cast<unsigned>((n + kBlock - 1) / kBl
 template <typename T, bool kLabelMode>
 __device__ __forceinline__ bool Joins(T a, T b) {
   return kLabelMode ? (a == b && a != 0) : (a != 0 && b != 0);
-}
-
-// Parents are only ever lowered (atomicMin), so a stale read is still an ancestor in the same
-// component; __ldcg reads L2, where the atomics land, and keeps the walk short.
-__device__ __forceinline__ int32_t Find(const int32_t* parent, int32_t i) {
-  int32_t p = __ldcg(parent + i);
-  while (p != i) {
-    i = p;
-    p = __ldcg(parent + i);
-  }
-  return i;
-}
-
-// Hangs the larger of two roots under the smaller one. When atomicMin finds that `a` already has a
-// parent `old` (another thread linked it first), `old` still has to join `b`: continue with it.
-// Invariant parent[i] <= i, so every final root is its component's smallest raster index.
-__device__ void Union(int32_t* parent, int32_t a, int32_t b) {
-  a = Find(parent, a);
-  b = Find(parent, b);
-  while (a != b) {
-    if (a < b) {
-      const int32_t t = a;
-      a = b;
-      b = t;
-    }
-    const int32_t old = atomicMin(parent + a, b);
-    a = old == a ? b : old;
-  }
 }
 
 __global__ void InitKernel(int32_t* parent, int64_t n) {

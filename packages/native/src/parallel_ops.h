@@ -1,0 +1,82 @@
+// Device operations that also compile for the host: the atomics, the coherent load and the
+// union-find (Playne & Hawick) used by the CUDA kernels. On the GPU they are the hardware's; on the
+// host they are plain operations, for the sequential emulation of the kernels
+// (watershed_emulated.cc), which runs one index at a time.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define CELLCAM_HD __host__ __device__
+#else
+#define CELLCAM_HD
+#endif
+
+namespace cellcam {
+namespace parallel {
+
+// atomicMin for int32_t and uint64_t; returns the old value.
+template <typename T>
+CELLCAM_HD inline T AtomicMin(T* p, T v) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == 8) {
+    return static_cast<T>(atomicMin(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v)));
+  } else {
+    return atomicMin(p, v);
+  }
+#else
+  const T old = *p;
+  if (v < old) *p = v;
+  return old;
+#endif
+}
+
+CELLCAM_HD inline int32_t AtomicAdd(int32_t* p, int32_t v) {
+#if defined(__CUDA_ARCH__)
+  return atomicAdd(p, v);
+#else
+  const int32_t old = *p;
+  *p = old + v;
+  return old;
+#endif
+}
+
+// Reads what other threads' atomics wrote during this launch (L2, not a stale L1 line).
+CELLCAM_HD inline int32_t LoadCoherent(const int32_t* p) {
+#if defined(__CUDA_ARCH__)
+  return __ldcg(p);
+#else
+  return *p;
+#endif
+}
+
+// Union-find over pixel indices with parent[i] <= i: parents are only ever lowered (atomicMin),
+// so a stale read is still an ancestor in the same component, and every final root is its
+// component's smallest index.
+CELLCAM_HD inline int32_t Find(const int32_t* parent, int32_t i) {
+  int32_t p = LoadCoherent(parent + i);
+  while (p != i) {
+    i = p;
+    p = LoadCoherent(parent + i);
+  }
+  return i;
+}
+
+// Hangs the larger of two roots under the smaller one. When atomicMin finds that `a` already has a
+// parent `old` (another thread linked it first), `old` still has to join `b`: continue with it.
+CELLCAM_HD inline void Union(int32_t* parent, int32_t a, int32_t b) {
+  a = Find(parent, a);
+  b = Find(parent, b);
+  while (a != b) {
+    if (a < b) {
+      const int32_t t = a;
+      a = b;
+      b = t;
+    }
+    const int32_t old = AtomicMin(parent + a, b);
+    a = old == a ? b : old;
+  }
+}
+
+}  // namespace parallel
+}  // namespace cellcam

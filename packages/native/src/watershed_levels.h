@@ -1,0 +1,459 @@
+// The data-parallel formulation of the 'fifo' watershed (docs/kernels/watershed.md, "CUDA"): one
+// source for the CUDA kernels (cuda/watershed.cu) and for a sequential host emulation of them
+// (watershed_emulated.cc) that the CPU-only CI runs against the CPU flood. Everything that differs
+// between the two lives in the executor `Exec`:
+//   ex.For(n, f)            f(i) for i in [0, n), as one kernel launch (emulation: in some order)
+//   ex.Alloc<T>(count)      a device buffer owned by ex (nullptr and ex.error on failure)
+//   ex.Zero(p, bytes)       memset 0
+//   ex.Read(host, dev, b)   a blocking device->host copy (the host loop's only reads)
+//   ex.ExclusiveSum(in, out, n)
+//   ex.SortPairs(keys, keysAlt, vals, valsAlt, m, maxKey) -> 0 or 1: which pair holds the
+//                           result, sorted by key (keys are unique, so stability does not matter)
+// The lambdas handed to For use parallel_ops.h for atomics, coherent loads and the union-find.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "gpu.h"
+#include "parallel_ops.h"
+
+namespace cellcam {
+namespace wslevels {
+
+using namespace parallel;  // NOLINT: the atomics and the union-find of parallel_ops.h
+
+constexpr int32_t kMasked = INT32_MIN;
+constexpr uint64_t kNoKey = ~uint64_t{0};
+
+// Neighbour k of pixel (x, y) in the CPU flood's order (up, left, right, down, then up-left,
+// up-right, down-left, down-right), or -1 outside the image. The order is part of the result: it
+// is the order in which one pop claims its neighbours.
+CELLCAM_HD inline int32_t Neighbour(int32_t x, int32_t y, int k, int32_t W, int32_t H) {
+  int dx = 0, dy = 0;
+  switch (k) {
+    case 0: dy = -1; break;
+    case 1: dx = -1; break;
+    case 2: dx = 1; break;
+    case 3: dy = 1; break;
+    case 4: dx = -1; dy = -1; break;
+    case 5: dx = 1; dy = -1; break;
+    case 6: dx = -1; dy = 1; break;
+    default: dx = 1; dy = 1; break;
+  }
+  const int32_t xx = x + dx, yy = y + dy;
+  if (xx < 0 || yy < 0 || xx >= W || yy >= H) return -1;
+  return yy * W + xx;
+}
+
+// Device-side counters of one generation; the host reads them once or twice per generation.
+struct Counters {
+  int32_t touched;  // pixels claimed for the first time in this generation (the `touched` list)
+  int32_t next;     // of those, at the current level: the next generation
+  int32_t burst;    // 1 when a claim reached a pixel below the current level
+  int32_t changed;  // line rounds: 1 while a status changed
+  int32_t bursted;  // pixels flooded by this generation's bursts (the `burst` list)
+  int32_t level;    // next non-empty level (levels when none)
+  int32_t start;    // its slice of the bucket array
+  int32_t count;
+  int32_t low;      // free pixels below the level (the `low` list)
+};
+
+using Stats = gpu::WatershedStats;
+
+// Floods `lev` (levels 0..levels-1) from `markers` inside `mask` (nullptr = everywhere) exactly like
+// FloodFifo of watershed.cc and writes the labels to `out`; all pointers are device memory of
+// W*H elements (W*H <= 2^30). The inputs are never written. False: ex.error / the executor's
+// error says which call failed.
+//
+// How the sequential order is kept (docs/kernels/watershed.md, "CUDA"): pops run level by level
+// ("phases", strictly increasing) and, inside a level, generation by generation (the FIFO queue
+// holds generation g before g + 1). A pixel's key is the moment it was queued: seeds by raster
+// index, every other pixel by (n + sequence number of the pop that claimed it) * 16 + the index of
+// the neighbour, or + 8 for a pixel claimed from the border of that pop's burst (the pixels below
+// the level that a claim reaches pop at once, before the next entry). A generation is sorted by
+// key and numbered; every pop claims its free neighbours by atomic minimum of keys, so each pixel
+// goes to the claim the sequential flood makes first.
+template <class Exec, typename LT>
+bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, const uint8_t* mask, int32_t* out,
+             int32_t W, int32_t H, int conn, bool wsl, Stats* stats) {
+  const int64_t n = int64_t{W} * H;
+  const int K = conn;
+  int32_t* S = ex.template Alloc<int32_t>(n);          // state: 0 free, >0 label, -label pending (line), kMasked
+  uint64_t* key = ex.template Alloc<uint64_t>(n);      // queue key of a claimed pixel (kNoKey: free)
+  int32_t* seqOf = ex.template Alloc<int32_t>(n);      // sequence number of its pop (-1: not popped)
+  int32_t* popOrder = ex.template Alloc<int32_t>(n);   // sequence number -> pixel
+  int32_t* counts = ex.template Alloc<int32_t>(levels + 1);   // in-mask pixels per level
+  int32_t* offsets = ex.template Alloc<int32_t>(levels + 1);
+  int32_t* fill = ex.template Alloc<int32_t>(levels);
+  int32_t* bucket = ex.template Alloc<int32_t>(n);     // pixels queued for a later level, by level
+  int32_t* pixA = ex.template Alloc<int32_t>(n);
+  int32_t* pixB = ex.template Alloc<int32_t>(n);
+  int32_t* nextPix = ex.template Alloc<int32_t>(n);
+  uint64_t* keyA = ex.template Alloc<uint64_t>(n);
+  uint64_t* keyB = ex.template Alloc<uint64_t>(n);
+  int32_t* touched = ex.template Alloc<int32_t>(n);
+  Counters* cnt = ex.template Alloc<Counters>(1);
+  uint8_t* stA = wsl ? ex.template Alloc<uint8_t>(n) : nullptr;  // line status by generation position
+  uint8_t* stB = wsl ? ex.template Alloc<uint8_t>(n) : nullptr;
+  int32_t* quirk = wsl ? ex.template Alloc<int32_t>(n) : nullptr;  // a seed that became a line keeps its label
+  if (!S || !key || !seqOf || !popOrder || !counts || !offsets || !fill || !bucket || !pixA || !pixB || !nextPix || !keyA || !keyB ||
+      !touched || !cnt || (wsl && (!stA || !stB || !quirk))) {
+    return false;
+  }
+  // Allocated at the first burst: a union-find of the pixels below the current level.
+  int32_t* parent = nullptr;
+  uint64_t* compKey = nullptr;
+  int32_t* burstList = nullptr;
+  int32_t* lowList = nullptr;
+  int32_t* cls = nullptr;
+
+  // State, keys and the in-mask level histogram; seeds are keyed by raster index.
+  if (!ex.Zero(counts, sizeof(int32_t) * (levels + 1)) || !ex.Zero(fill, sizeof(int32_t) * levels)) return false;
+  if (wsl && !ex.Zero(quirk, sizeof(int32_t) * n)) return false;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const int32_t v = markers[i];
+        const bool in = mask == nullptr || mask[i] != 0;
+        S[i] = in ? v : kMasked;
+        key[i] = in && v > 0 ? static_cast<uint64_t>(i) : kNoKey;
+        seqOf[i] = -1;
+        if (in) AtomicAdd(counts + lev[i], 1);
+      })) {
+    return false;
+  }
+  // Buckets in counting-sort layout: every pixel is queued at most once.
+  if (!ex.ExclusiveSum(counts, offsets, levels + 1)) return false;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        if (key[i] == kNoKey) return;
+        const int32_t l = lev[i];
+        bucket[offsets[l] + AtomicAdd(fill + l, 1)] = static_cast<int32_t>(i);
+      })) {
+    return false;
+  }
+
+  int64_t base = 0;  // sequence number of the next pop
+  int32_t L = -1;
+  Counters c{};
+  for (;;) {
+    // The next level with queued pixels: phases only go up (claims below the level are bursts,
+    // popped at once, never queued).
+    const int32_t from = L + 1;
+    if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->level = levels; }) ||
+        !ex.For(levels, [=] CELLCAM_HD(int64_t l) {
+          if (l >= from && fill[l] > 0) AtomicMin(&cnt->level, static_cast<int32_t>(l));
+        }) ||
+        !ex.For(1, [=] CELLCAM_HD(int64_t) {
+          const int32_t l = cnt->level;
+          cnt->start = l < levels ? offsets[l] : 0;
+          cnt->count = l < levels ? fill[l] : 0;
+        }) ||
+        !ex.Read(&c, cnt, sizeof(Counters))) {
+      return false;
+    }
+    if (c.level >= levels) break;
+    L = c.level;
+    const int32_t level = L;
+    ++stats->phases;
+    bool haveComponents = false, haveLow = false;
+    int64_t lowCount = 0;
+    {
+      const int32_t start = c.start;
+      int32_t* const dst = pixA;
+      if (!ex.For(c.count, [=] CELLCAM_HD(int64_t i) { dst[i] = bucket[start + i]; })) return false;
+    }
+    int64_t m = c.count;
+    while (m > 0) {
+      ++stats->generations;
+      const int64_t gbase = base;
+      {
+        int32_t* const pix = pixA;
+        uint64_t* const kk = keyA;
+        if (!ex.For(m, [=] CELLCAM_HD(int64_t i) { kk[i] = key[pix[i]]; })) return false;
+      }
+      const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
+      const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
+      if (which < 0) return false;
+      const int32_t* const pp = which == 0 ? pixA : pixB;
+      if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
+            const int32_t p = pp[i];
+            seqOf[p] = static_cast<int32_t>(gbase + i);
+            popOrder[gbase + i] = p;
+          })) {
+        return false;
+      }
+
+      if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->next = 0; })) return false;
+      // Entries [lo, m) are left; without a line the whole generation is one step. With a line, a
+      // step ends at the first pop whose claims reach below the level: its burst decides the line
+      // status of the pops after it, which the next step computes again.
+      for (int64_t lo = 0; lo < m;) {
+        const uint8_t* st = nullptr;  // line status by generation position
+        int64_t hi = m;
+        if (wsl) {
+          // Line status of each pop, in rounds: pop i is a line pixel when its neighbours carry two
+          // labels at its turn, which depends on whether earlier pops of this generation were
+          // lines. Each round reads the previous one; the status of pop i is final once those of
+          // pops < i are, so an unchanged round is the answer. Pops before `lo` are in S already.
+          if (!ex.Zero(stA + lo, static_cast<size_t>(m - lo))) return false;
+          uint8_t* cur = stA;
+          uint8_t* nxt = stB;
+          const int64_t sLo = gbase + lo;
+          for (;;) {
+            ++stats->lineRounds;
+            const uint8_t* const old = cur;
+            uint8_t* const neu = nxt;
+            if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->changed = 0; }) ||
+                !ex.For(m - lo, [=] CELLCAM_HD(int64_t j) {
+                  const int64_t i = lo + j;
+                  const int32_t p = pp[i];
+                  const int64_t s = gbase + i;
+                  const int32_t y = p / W, x = p - y * W;
+                  int32_t l0 = 0;
+                  uint8_t line = 0;
+                  for (int k = 0; k < K && !line; ++k) {
+                    const int32_t q = Neighbour(x, y, k, W, H);
+                    if (q < 0) continue;
+                    const int32_t v = S[q];
+                    if (v == kMasked) continue;
+                    const int32_t sq = seqOf[q];
+                    int32_t lab;
+                    if (sq >= sLo && sq < s) {
+                      if (old[sq - gbase]) continue;  // popped before p as a line pixel
+                      lab = v > 0 ? v : -v;           // popped before p: its label
+                    } else {
+                      lab = v > 0 ? v : 0;            // seeds count from the start, pending pixels not
+                    }
+                    if (lab == 0) continue;
+                    if (l0 == 0) l0 = lab;
+                    else if (lab != l0) line = 1;
+                  }
+                  neu[i] = line;
+                  if (line != old[i]) cnt->changed = 1;
+                }) ||
+                !ex.Read(&c, cnt, sizeof(Counters))) {
+              return false;
+            }
+            cur = nxt;
+            nxt = const_cast<uint8_t*>(old);
+            if (!c.changed) break;
+          }
+          // Both buffers must agree on [lo, m) for the next step's rounds, which start from stA.
+          if (cur != stA && !ex.For(m - lo, [=] CELLCAM_HD(int64_t j) { stA[lo + j] = cur[lo + j]; })) return false;
+          st = stA;
+          // The first pop that is not a line and has a free neighbour below the level.
+          if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->level = static_cast<int32_t>(m); }) ||
+              !ex.For(m - lo, [=] CELLCAM_HD(int64_t j) {
+                const int64_t i = lo + j;
+                if (stA[i]) return;
+                const int32_t p = pp[i];
+                const int32_t y = p / W, x = p - y * W;
+                for (int k = 0; k < K; ++k) {
+                  const int32_t q = Neighbour(x, y, k, W, H);
+                  if (q >= 0 && S[q] == 0 && lev[q] < level) {
+                    AtomicMin(&cnt->level, static_cast<int32_t>(i));
+                    return;
+                  }
+                }
+              }) ||
+              !ex.Read(&c, cnt, sizeof(Counters))) {
+            return false;
+          }
+          hi = c.level < m ? c.level + 1 : m;
+        }
+
+        // Pops: line pixels leave the flood; the others claim their free neighbours.
+        if (!ex.For(1, [=] CELLCAM_HD(int64_t) {
+              cnt->touched = 0;
+              cnt->burst = 0;
+              cnt->bursted = 0;
+            }) ||
+            !ex.For(hi - lo, [=] CELLCAM_HD(int64_t j) {
+              const int64_t i = lo + j;
+              const int32_t p = pp[i];
+              const int64_t s = gbase + i;
+              const int32_t v = S[p];
+              if (wsl) {
+                if (st[i]) {
+                  if (v > 0) quirk[p] = v;
+                  S[p] = kMasked;
+                  return;
+                }
+                S[p] = v > 0 ? v : -v;
+              }
+              const int32_t y = p / W, x = p - y * W;
+              const uint64_t k0 = static_cast<uint64_t>(n + s) << 4;
+              for (int k = 0; k < K; ++k) {
+                const int32_t q = Neighbour(x, y, k, W, H);
+                if (q < 0 || S[q] != 0) continue;
+                if (AtomicMin(key + q, k0 | static_cast<uint64_t>(k)) == kNoKey) {
+                  touched[AtomicAdd(&cnt->touched, 1)] = q;
+                  if (lev[q] < level) cnt->burst = 1;
+                }
+              }
+            }) ||
+            !ex.Read(&c, cnt, sizeof(Counters))) {
+          return false;
+        }
+
+        if (c.burst) {
+          ++stats->burstGenerations;
+          if (parent == nullptr) {
+            parent = ex.template Alloc<int32_t>(n);
+            compKey = ex.template Alloc<uint64_t>(n);
+            burstList = ex.template Alloc<int32_t>(n);
+            lowList = ex.template Alloc<int32_t>(n);
+            cls = ex.template Alloc<int32_t>(n);
+            if (!parent || !compKey || !burstList || !lowList || !cls) return false;
+            int32_t* const c0 = cls;
+            if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { c0[i] = -1; })) return false;
+          }
+          int32_t* const par = parent;
+          uint64_t* const ck = compKey;
+          int32_t* const bl = burstList;
+          int32_t* const low = lowList;
+          int32_t* const cl = cls;  // (level << 2) | class: stale stamps of earlier levels read as class 0
+          // The free pixels below the level, listed once per level (they only get fewer), in
+          // components of pixels that may flood through (class 1). Without a line every such pixel
+          // is class 1, and a component that is reached floods whole, so the components stay valid
+          // for the rest of the level: label them once per level. With a line, the pixels next to
+          // a label other than the bursting pop's (class 2) turn into line pixels when reached and
+          // stop the burst there, so the classes depend on the pop: label them for each burst.
+          if (!haveLow) {
+            haveLow = true;
+            if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->low = 0; }) ||
+                !ex.For(n, [=] CELLCAM_HD(int64_t i) {
+                  if (S[i] == 0 && lev[i] < level) low[AtomicAdd(&cnt->low, 1)] = static_cast<int32_t>(i);
+                }) ||
+                !ex.Read(&c, cnt, sizeof(Counters))) {
+              return false;
+            }
+            lowCount = c.low;
+          }
+          const int64_t nLow = lowCount;
+          int32_t lab = 0;
+          if (wsl) {
+            int32_t p = 0;
+            if (!ex.Read(&p, pp + (hi - 1), sizeof(int32_t)) || !ex.Read(&lab, S + p, sizeof(int32_t))) return false;
+          }
+          if (wsl || !haveComponents) {
+            haveComponents = true;
+            const int32_t blab = lab;
+            if (!ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
+                  const int32_t p = low[t];
+                  par[p] = p;
+                  ck[p] = kNoKey;
+                  int32_t c1 = 0;
+                  if (S[p] == 0) {
+                    c1 = 1;
+                    if (wsl) {
+                      const int32_t y = p / W, x = p - y * W;
+                      for (int k = 0; k < K; ++k) {
+                        const int32_t q = Neighbour(x, y, k, W, H);
+                        if (q < 0) continue;
+                        const int32_t v = S[q];
+                        if (v > 0 && v != blab) c1 = 2;  // a label that counts, not the burst's
+                      }
+                    }
+                  }
+                  cl[p] = (level << 2) | c1;
+                }) ||
+                !ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
+                  const int32_t p = low[t];
+                  if (cl[p] != ((level << 2) | 1)) return;
+                  const int32_t y = p / W, x = p - y * W;
+                  // Earlier neighbours only: up, left, and up-left / up-right.
+                  const int ks[4] = {0, 1, 4, 5};
+                  for (int j = 0; j < (K == 8 ? 4 : 2); ++j) {
+                    const int32_t q = Neighbour(x, y, ks[j], W, H);
+                    if (q >= 0 && cl[q] == ((level << 2) | 1)) Union(par, p, q);
+                  }
+                })) {
+              return false;
+            }
+          }
+          // A component goes to the earliest claim on any of its pixels: that pop's burst floods it.
+          // (With a line only one pop of this step has claims below the level.)
+          const int32_t one = (level << 2) | 1, two = (level << 2) | 2;
+          if (!ex.For(c.touched, [=] CELLCAM_HD(int64_t t) {
+                const int32_t q = touched[t];
+                if (cl[q] == one) AtomicMin(ck + Find(par, q), key[q]);
+              }) ||
+              !ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
+                const int32_t i = low[t];
+                const int32_t c1 = cl[i];
+                if ((c1 != one && c1 != two) || S[i] != 0) return;
+                if (c1 == one) {
+                  const uint64_t owner = ck[Find(par, i)];
+                  if (owner == kNoKey) return;
+                  S[i] = S[popOrder[(owner >> 4) - n]];
+                  key[i] = owner;
+                  bl[AtomicAdd(&cnt->bursted, 1)] = i;
+                  return;
+                }
+                // Class 2 (line only): reached when claimed directly or next to a flooded pixel;
+                // then it pops as a line pixel.
+                bool reached = key[i] != kNoKey;
+                const int32_t y = i / W, x = i - y * W;
+                for (int k = 0; k < K && !reached; ++k) {
+                  const int32_t q = Neighbour(x, y, k, W, H);
+                  reached = q >= 0 && cl[q] == one && ck[Find(par, q)] != kNoKey;
+                }
+                if (reached) S[i] = kMasked;
+              }) ||
+              !ex.Read(&c, cnt, sizeof(Counters))) {
+            return false;
+          }
+          // The burst's border is claimed after all of the owner's direct claims (+ 8).
+          if (!ex.For(c.bursted, [=] CELLCAM_HD(int64_t t) {
+                const int32_t b = bl[t];
+                const uint64_t k8 = (key[b] & ~uint64_t{15}) | 8;
+                const int32_t y = b / W, x = b - y * W;
+                for (int k = 0; k < K; ++k) {
+                  const int32_t q = Neighbour(x, y, k, W, H);
+                  if (q < 0 || S[q] != 0) continue;
+                  if (AtomicMin(key + q, k8) == kNoKey) touched[AtomicAdd(&cnt->touched, 1)] = q;
+                }
+              }) ||
+              !ex.Read(&c, cnt, sizeof(Counters))) {
+            return false;
+          }
+        }
+
+        // Every claim of the step is settled: claimed pixels take their claimer's label and join
+        // the next generation (same level) or their level's bucket.
+        int32_t* const np = nextPix;
+        if (!ex.For(c.touched, [=] CELLCAM_HD(int64_t t) {
+              const int32_t q = touched[t];
+              const int32_t l = lev[q];
+              if (l < level) return;  // flooded by a burst
+              const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
+              S[q] = wsl ? -lab : lab;
+              if (l == level) np[AtomicAdd(&cnt->next, 1)] = q;
+              else bucket[offsets[l] + AtomicAdd(fill + l, 1)] = q;
+            }) ||
+            !ex.Read(&c, cnt, sizeof(Counters))) {
+          return false;
+        }
+        lo = hi;
+      }
+      int32_t* const np = nextPix;
+      base += m;
+      m = c.next;
+      nextPix = pixA;
+      pixA = np;
+    }
+  }
+
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const int32_t v = S[i];
+        int32_t o = v > 0 ? v : 0;
+        if (quirk != nullptr && quirk[i] != 0) o = quirk[i];
+        out[i] = o;
+      })) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace wslevels
+}  // namespace cellcam
