@@ -19,12 +19,12 @@ describe.skipIf(!existsSync(addon))('gpu-check.mjs', () => {
       const r = spawnSync(process.execPath, [script, '--small', '--json', json], { encoding: 'utf8' });
       expect(r.status, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^addon .*cellcam_native\.node: compiled with CUDA (true|false), devices \d+/m);
-      expect(r.stdout).toMatch(/^75 equal, 0 different or failed \(cpu vs (cpu|cuda)\)$/m);
+      expect(r.stdout).toMatch(/^79 equal, 0 different or failed \(cpu vs (cpu|cuda)\)$/m);
       const out = JSON.parse(readFileSync(json, 'utf8'));
-      expect(out.rows).toHaveLength(75);
+      expect(out.rows).toHaveLength(79);
       expect(out.batches).toEqual([]); // --small skips the batches of 16
       expect(out.rows.every((row: { equal?: boolean }) => row.equal === true)).toBe(true);
-      expect(new Set(out.rows.map((row: { case: string }) => row.case.split(' ')[0]))).toEqual(new Set(['label', 'rle', 'watershed', 'pool', 'pool:', 'rejects']));
+      expect(new Set(out.rows.map((row: { case: string }) => row.case.split(' ')[0]))).toEqual(new Set(['label', 'rle', 'watershed', 'labelCell', 'pool', 'pool:', 'rejects']));
       // bad input is rejected by both devices with the same code and message
       expect(out.rows.filter((row: { case: string }) => row.case.startsWith('rejects ')).map((row: { cpu: string }) => row.cpu.split(':')[0])).toEqual(Array(4).fill('CELLCAM_E_RANGE'));
     } finally {

@@ -105,9 +105,15 @@ export function watershed(
   elevation: Elevation, markers: Int32Array, mask: Uint8Array | null, out: Int32Array, options: WatershedOptions,
 ): Promise<WatershedResult>;
 
+/** Test-only: the CUDA labelCell chain run on the host executor (src/emulated.cc); equals labelCell with tieBreak 'fifo'. */
+export function _labelCellEmulated(
+  nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array,
+  options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided' },
+): { cellCount: number; watersheds: WatershedFloodStats[] };
+
 /**
  * Test-only: the CUDA watershed's kernels run on the host, one index at a time in the given order
- * (src/watershed_emulated.cc). Output equals `watershed` with tieBreak 'fifo'.
+ * (src/emulated.cc). Output equals `watershed` with tieBreak 'fifo'.
  */
 export function _watershedEmulated(
   elevation: Uint8Array | Uint16Array, markers: Int32Array, mask: Uint8Array | null, out: Int32Array,
@@ -197,12 +203,14 @@ export interface LabelCellNativeOptions {
   threads: number;
   /** watershed seed ties: 'heap' (default, scikit-image's order, exact) or 'fifo' (raster order, faster) */
   tieBreak?: 'heap' | 'fifo';
+  /** labelCell only: 'cpu' (default) or 'cuda' (tieBreak 'fifo' only). */
+  device?: 'cpu' | 'cuda';
 }
 
 /** hpacellseg label_cell on H×W×3 uint8 predictions, the whole chain in one worker. */
 export function labelCell(
   nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array, options: LabelCellNativeOptions,
-): Promise<{ cellCount: number }>;
+): Promise<{ cellCount: number; device: 'cpu' | 'cuda'; timings?: CudaTimings; watersheds?: WatershedFloodStats[] }>;
 
 /** hpacellseg label_nuclei on an H×W×3 uint8 prediction. */
 export function labelNuclei(

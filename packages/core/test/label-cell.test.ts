@@ -14,7 +14,7 @@ import {
   agreement, downscalePred, labelCell, labelCellConstants, labelCellJs, labelNuclei, labelNucleiJs, upscaleLabels,
   type LabelCellScale,
 } from '../src/segment/label-cell.js';
-import { mulberry32 } from '../src/util/random.js';
+import { constant, field, fragments, replicate, wrapLowRes, type Preds } from './label-cell-preds.js';
 import { hasNative, hasShared, repoRoot, sharedDir, skimagePython } from './helpers.js';
 
 const backends = hasNative ? (['js', 'native'] as const) : (['js'] as const);
@@ -29,181 +29,6 @@ const diffCount = (a: Uint16Array, b: Uint16Array): number => {
   return d;
 };
 const maxOf = (a: Uint16Array): number => a.reduce((m, v) => (v > m ? v : m), 0);
-
-// ---------------------------------------------------------------------------------------------
-// Synthetic predictions
-
-interface Preds { name: string; width: number; height: number; nucleiPred: Uint8Array; cellPred: Uint8Array }
-
-function boxBlur(src: Float32Array, W: number, H: number, r: number): Float32Array {
-  const tmp = new Float32Array(W * H), out = new Float32Array(W * H);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      let s = 0, c = 0;
-      for (let d = -r; d <= r; d++) if (x + d >= 0 && x + d < W) { s += src[y * W + x + d]; c++; }
-      tmp[y * W + x] = s / c;
-    }
-  }
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      let s = 0, c = 0;
-      for (let d = -r; d <= r; d++) if (y + d >= 0 && y + d < H) { s += tmp[(y + d) * W + x]; c++; }
-      out[y * W + x] = s / c;
-    }
-  }
-  return out;
-}
-
-/** U-Net-like maps from label maps: blurred interiors (ch 2), blurred label boundaries (ch 1), noise. */
-function predsFromLabels(name: string, W: number, H: number, cells: Int32Array, nuclei: Int32Array, seed: number, noise: number): Preds {
-  const r = mulberry32(seed);
-  const n = W * H;
-  const cm = new Float32Array(n), nm = new Float32Array(n), cb = new Float32Array(n), nb = new Float32Array(n);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const i = y * W + x;
-      cm[i] = cells[i] > 0 ? 1 : 0;
-      nm[i] = nuclei[i] > 0 ? 1 : 0;
-      const edge = (a: Int32Array): boolean =>
-        (x > 0 && a[i - 1] !== a[i]) || (x < W - 1 && a[i + 1] !== a[i]) || (y > 0 && a[i - W] !== a[i]) || (y < H - 1 && a[i + W] !== a[i]);
-      cb[i] = edge(cells) ? 1 : 0;
-      nb[i] = edge(nuclei) ? 1 : 0;
-    }
-  }
-  const cmb = boxBlur(cm, W, H, 2), nmb = boxBlur(nm, W, H, 2), cbb = boxBlur(cb, W, H, 1), nbb = boxBlur(nb, W, H, 1);
-  const q = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
-  const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    const z = (): number => (r() - 0.5) * noise;
-    nucleiPred[3 * i + 1] = q(255 * nbb[i] * 0.9 + Math.max(0, z()));
-    nucleiPred[3 * i + 2] = q(255 * nmb[i] + z());
-    cellPred[3 * i + 1] = q(255 * cbb[i] * 0.9 + Math.max(0, z()));
-    cellPred[3 * i + 2] = q(255 * cmb[i] + z());
-  }
-  return { name, width: W, height: H, nucleiPred, cellPred };
-}
-
-/** Voronoi field of wobbly cells (touching each other and the border) with nuclei that may touch. */
-function field(name: string, W: number, H: number, count: number, seed: number, cellR: number, nucR: number, noise: number): Preds {
-  const r = mulberry32(seed);
-  const sx: number[] = [], sy: number[] = [], rad: number[] = [], nrad: number[] = [];
-  for (let k = 0; k < count; k++) {
-    sx.push(r() * W);
-    sy.push(r() * H);
-    rad.push(cellR * (0.7 + 0.6 * r()));
-    nrad.push(nucR * (0.7 + 0.6 * r()));
-  }
-  const cells = new Int32Array(W * H), nuclei = new Int32Array(W * H);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      let b = Infinity, k1 = 0;
-      for (let k = 0; k < count; k++) {
-        const d = (x - sx[k]) ** 2 + (y - sy[k]) ** 2;
-        if (d < b) { b = d; k1 = k; }
-      }
-      const d = Math.sqrt(b), ang = Math.atan2(y - sy[k1], x - sx[k1]);
-      const wob = 1 + 0.15 * Math.sin(3 * ang + k1) + 0.05 * Math.sin(5 * ang + 2 * k1);
-      if (d < rad[k1] * wob) {
-        cells[y * W + x] = k1 + 1;
-        if (d < nrad[k1] * wob) nuclei[y * W + x] = k1 + 1;
-      }
-    }
-  }
-  return predsFromLabels(name, W, H, cells, nuclei, seed, noise);
-}
-
-/** Rectangles and rings painted straight into the channels (no blur): fragments, holes, border cells. */
-function fragments(): Preds {
-  const W = 360, H = 300, n = W * H;
-  const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
-  const paint = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number, hole?: [number, number, number, number]): void => {
-    for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) {
-        if (hole && x >= hole[0] && x < hole[2] && y >= hole[1] && y < hole[3]) continue;
-        p[3 * (y * W + x) + ch] = v;
-      }
-    }
-  };
-  // A cell on the left border (nucleus with a 20×20 hole that remove_small_holes fills).
-  paint(cellPred, 2, 0, 20, 120, 140, 250);
-  paint(nucleiPred, 2, 10, 40, 80, 110, 240, [30, 60, 50, 80]);
-  // A ring-shaped cell (its 30×30 hole is filled by __fill_holes) around a nucleus.
-  paint(cellPred, 2, 150, 10, 260, 120, 230, [215, 70, 245, 100]);
-  paint(nucleiPred, 2, 160, 20, 210, 75, 255);
-  // Two touching cells with touching nuclei separated by a border line in both maps.
-  paint(cellPred, 2, 20, 170, 200, 290, 255);
-  paint(cellPred, 1, 109, 170, 111, 290, 200);
-  paint(nucleiPred, 2, 60, 200, 160, 260, 255);
-  paint(nucleiPred, 1, 109, 200, 111, 260, 255);
-  // Fragments: a nucleus too small for the seeds (300 px), one too small as a nucleus (1600 px),
-  // a 3-px speck, a cell without a nucleus, a cell too small (4000 px), green lines.
-  paint(nucleiPred, 2, 300, 20, 320, 35, 255);
-  paint(cellPred, 2, 290, 10, 340, 60, 255);
-  paint(nucleiPred, 2, 300, 90, 340, 130, 255);
-  paint(cellPred, 2, 285, 80, 355, 160, 255);
-  paint(nucleiPred, 2, 270, 200, 273, 201, 255);
-  paint(cellPred, 2, 220, 180, 300, 280, 240);
-  paint(cellPred, 2, 310, 200, 350, 300, 255);
-  paint(nucleiPred, 2, 315, 230, 345, 290, 250);
-  paint(cellPred, 1, 0, 150, 360, 152, 180);
-  paint(cellPred, 1, 205, 0, 207, 300, 90);
-  return { name: 'fragments', width: W, height: H, nucleiPred, cellPred };
-}
-
-/**
- * More than 255 nuclei (low resolution, for the scale 0.25 pipeline): a tall cell A (nucleus id 1) on
- * the left and a 17×18 grid of cells. The nucleus ids 256 and 257 wrap in `.astype(np.uint8)`: cell
- * 256 becomes background and cell 257 becomes id 1, merging with A across the gap between them.
- */
-function wrapLowRes(): Preds & { cellA: number; cell256: number; cell257: number } {
-  const W = 384, H = 384, n = W * H;
-  const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
-  const rect = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number): void => {
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) p[3 * (y * W + x) + ch] = v;
-  };
-  rect(cellPred, 1, 0, 0, W, H, 255); // gaps between the cells are border
-  rect(cellPred, 2, 0, 0, 20, H, 255);
-  rect(cellPred, 1, 0, 0, 20, H, 0);
-  rect(nucleiPred, 2, 3, 2, 16, 15, 255);
-  for (let r = 0; r < 18; r++) {
-    for (let c = 0; c < 17; c++) {
-      const x = 21 + 21 * c, y = 21 * r;
-      rect(cellPred, 2, x, y, x + 20, y + 20, 255);
-      rect(cellPred, 1, x, y, x + 20, y + 20, 0);
-      rect(nucleiPred, 2, x + 3, y + 4, x + 16, y + 17, 255);
-    }
-  }
-  const at = (x: number, y: number): number => y * W + x;
-  return {
-    name: 'wrap', width: W, height: H, nucleiPred, cellPred,
-    cellA: at(10, 200), cell256: at(21 + 21 * 16 + 10, 21 * 14 + 10), cell257: at(21 + 10, 21 * 15 + 10),
-  };
-}
-
-/** Replicates low-resolution predictions f×f (a block mean of them gives them back exactly). */
-function replicate(p: Preds, f: number): Preds {
-  const W = p.width * f, H = p.height * f;
-  const up = (a: Uint8Array): Uint8Array => {
-    const o = new Uint8Array(3 * W * H);
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const s = 3 * (((y / f) | 0) * p.width + ((x / f) | 0)), d = 3 * (y * W + x);
-        o[d] = a[s]; o[d + 1] = a[s + 1]; o[d + 2] = a[s + 2];
-      }
-    }
-    return o;
-  };
-  return { name: `${p.name}×${f}`, width: W, height: H, nucleiPred: up(p.nucleiPred), cellPred: up(p.cellPred) };
-}
-
-function constant(name: string, W: number, H: number, n1: number, n2: number, c1: number, c2: number): Preds {
-  const nucleiPred = new Uint8Array(3 * W * H), cellPred = new Uint8Array(3 * W * H);
-  for (let i = 0; i < W * H; i++) {
-    nucleiPred[3 * i + 1] = n1; nucleiPred[3 * i + 2] = n2;
-    cellPred[3 * i + 1] = c1; cellPred[3 * i + 2] = c2;
-  }
-  return { name, width: W, height: H, nucleiPred, cellPred };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Replica runner
@@ -441,7 +266,7 @@ describe('labelCell: argument errors', () => {
     await expect(labelNuclei(np, { width: w + 1, height: h, backend })).rejects.toMatchObject({ code: 'CELLCAM_E_SHAPE' });
     // Tiny and empty inputs are fine.
     const r = await labelCell(new Uint8Array(3), new Uint8Array(3), { width: 1, height: 1, backend });
-    expect(r).toEqual({ nuclei: new Uint16Array(1), cells: new Uint16Array(1), cellCount: 0 });
+    expect(r).toEqual({ nuclei: new Uint16Array(1), cells: new Uint16Array(1), cellCount: 0, device: backend === 'js' ? 'js' : 'cpu' });
   });
   it.skipIf(!hasNative)('addon guards name the argument', async () => {
     const native = nativeOrNull()!;

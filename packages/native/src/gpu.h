@@ -7,6 +7,8 @@
 #include <vector>
 
 namespace cellcam {
+struct LabelCellConstants;  // label_cell.h
+
 struct GpuInfo {
   bool compiled = false;          // built with nvcc
   int devices = 0;                // usable devices (0 when none or when the runtime failed)
@@ -32,6 +34,11 @@ struct WatershedStats {
   int64_t phases = 0, generations = 0, lineRounds = 0, burstGenerations = 0;
 };
 
+// What the CUDA labelCell's three watersheds did (nuclei, cells, extension).
+struct LabelCellStats {
+  WatershedStats watersheds[3];
+};
+
 // memcpy split over up to 8 threads for large copies (common.cc). The CUDA staging buffers go
 // through it: one thread copies ~10 GB/s, and the first write to a fresh output TypedArray
 // faults its pages in, which several threads do in parallel.
@@ -54,6 +61,13 @@ bool Label(const void* input, Dtype dtype, int32_t* out, int64_t width, int64_t 
 // with or without a watershed line. Markers must be >= 0 (the caller checks).
 bool Watershed(const void* elevation, Dtype dtype, const int32_t* markers, const uint8_t* mask, int32_t* out, int64_t width,
                int64_t height, int connectivity, bool watershedLine, WatershedStats* stats, Timings* timings, std::string* error);
+
+// label_cell's chain at the working resolution (LabelCellCore of label_cell.cc, 'fifo' ties) on the
+// device (cuda/label_cell.cu): interleaved W×H×3 predictions in, uint16 label images out. Returns
+// the cell count, or -1 with *error naming the failed CUDA call.
+int64_t LabelCellCore(const uint8_t* nucleiPred, const uint8_t* cellPred, int64_t width, int64_t height,
+                      const LabelCellConstants& constants, uint16_t* nuclei, uint16_t* cells, LabelCellStats* stats,
+                      Timings* timings, std::string* error);
 
 // Column-major runs of every cell of a U16/I32 label image, as rle.cc's encoder takes them: the runs
 // of cell id are [first[id], first[id + 1]) (first has cells + 2 entries), each a maximal span

@@ -5,8 +5,10 @@
 namespace cellcam {
 // watershed(elevation, markers, mask|null, out, opts) -> Promise<void>        (watershed.cc)
 Napi::Value Watershed(const Napi::CallbackInfo& info);
-// _watershedEmulated(elevation, markers, mask|null, out, opts) -> stats, test-only (watershed_emulated.cc)
+// _watershedEmulated(elevation, markers, mask|null, out, opts) -> stats, test-only (emulated.cc)
 Napi::Value WatershedEmulated(const Napi::CallbackInfo& info);
+// _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, opts) -> stats, test-only (emulated.cc)
+Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info);
 // label(input, out, opts) -> Promise<{count, sizes}>                          (label.cc)
 Napi::Value Label(const Napi::CallbackInfo& info);
 // pool(map, labels, regions|null, mean, max|null, area, opts) -> Promise<{device}> (pool.cc)

@@ -17,10 +17,7 @@
 namespace cellcam {
 namespace {
 
-struct Constants {
-  int64_t seedMinSize, holeArea, maskMinSize, nucleusMinSize, cellMinSize;
-  int closingRadius;
-};
+using Constants = LabelCellConstants;
 
 // numpy's round(): half to even.
 double RoundHalfEven(double x) {
@@ -30,10 +27,14 @@ double RoundHalfEven(double x) {
   return std::fmod(f, 2.0) == 0 ? f : f + 1;
 }
 
-Constants ConstantsFor(double s) {
+}  // namespace
+
+LabelCellConstants LabelCellConstantsFor(double s) {
   auto a = [&](double n) { return static_cast<int64_t>(RoundHalfEven(n * s * s)); };
   return {a(500), a(1000), a(8), a(2500), a(5500), static_cast<int>(RoundHalfEven(6 * s))};
 }
+
+namespace {
 
 // The float64 comparisons of the official code on 0..255 values, as tables.
 struct Tables {
@@ -216,32 +217,69 @@ int64_t LabelCellCore(const uint8_t* np, const uint8_t* cp, int64_t W, int64_t H
 class LabelCellWorker : public KernelWorker {
  public:
   LabelCellWorker(Napi::Env env, const uint8_t* np, const uint8_t* cp, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
-                  double scale, int threads, bool heap)
+                  double scale, int threads, bool heap, bool cuda)
       : KernelWorker(env, "cellcam.labelCell"), np_(np), cp_(cp), nuclei_(nuclei), cells_(cells), W_(W), H_(H),
-        scale_(scale), threads_(threads), heap_(heap) {}
+        scale_(scale), threads_(threads), heap_(heap), cuda_(cuda) {}
 
  protected:
   void Run() override {
-    if (cp_) count_ = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, heap_);
+    if (cuda_) RunCuda();
+    else if (cp_) count_ = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, heap_);
     else count_ = LabelNucleiRun(np_, nuclei_, W_, H_, threads_, heap_);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set(cp_ ? "cellCount" : "count", Napi::Number::New(env, static_cast<double>(count_)));
+    if (cp_) o.Set("device", cuda_ ? "cuda" : "cpu");
+    if (cuda_) {
+      o.Set("timings", TimingsObject(env, timings_));
+      Napi::Array ws = Napi::Array::New(env, 3);
+      for (uint32_t i = 0; i < 3; ++i) {
+        const gpu::WatershedStats& w = stats_.watersheds[i];
+        Napi::Object s = Napi::Object::New(env);
+        s.Set("phases", static_cast<double>(w.phases));
+        s.Set("generations", static_cast<double>(w.generations));
+        s.Set("lineRounds", static_cast<double>(w.lineRounds));
+        s.Set("burstGenerations", static_cast<double>(w.burstGenerations));
+        ws.Set(i, s);
+      }
+      o.Set("watersheds", ws);
+    }
     return o;
   }
 
  private:
+  void RunCuda() {
+    const GpuInfo& g = Gpu();
+    if (g.devices == 0) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: options.device is 'cuda' but no CUDA device is usable: " + g.reason);
+    }
+#if defined(CELLCAM_HAVE_CUDA)
+    std::string err;
+    const auto t0 = std::chrono::steady_clock::now();
+    // The chain runs once, at the working resolution (LabelCellRun scales around it).
+    const LabelCellCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, const LabelCellConstants& k,
+                                     uint16_t* nuclei, uint16_t* cells) -> int64_t {
+      return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err);
+    };
+    count_ = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, false, core);
+    if (count_ < 0) throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: CUDA error: " + err);
+    timings_.totalMs = MsSince(t0);
+#else
+    throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: " + g.reason);
+#endif
+  }
+
   const uint8_t *np_, *cp_;
   uint16_t *nuclei_, *cells_;
   int64_t W_, H_;
   double scale_;
   int threads_;
-  bool heap_;
+  bool heap_, cuda_;
   int64_t count_ = 0;
+  gpu::Timings timings_;
+  gpu::LabelCellStats stats_;
 };
-
-
 
 // Shared argument checks of labelCell / labelNuclei: sizes, threads, lengths, no aliasing.
 Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
@@ -273,6 +311,17 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
   const std::string tie = OptString(o, "tieBreak", "heap");
   CELLCAM_THROW_IF(tie != "heap" && tie != "fifo", env, RangeError, "CELLCAM_E_ARG", "Expected 'heap' or 'fifo' for options.tieBreak but received ",
                    Describe(o.Get("tieBreak")));
+  bool cuda = false;
+  if (cellsToo) {
+    const Napi::Value dv = o.Get("device");
+    const std::string device = dv.IsUndefined() ? "cpu" : dv.IsString() ? dv.As<Napi::String>().Utf8Value() : "";
+    CELLCAM_THROW_IF(device != "cpu" && device != "cuda", env, RangeError, "CELLCAM_E_ARG", "Expected 'cpu' or 'cuda' for options.device but received ",
+                     Describe(dv));
+    cuda = device == "cuda";
+    // The device's watersheds flood in FIFO order: the heap's ties are sequential.
+    CELLCAM_THROW_IF(cuda && tie == "heap", env, RangeError, "CELLCAM_E_ARG",
+                     "Expected 'fifo' for options.tieBreak with options.device 'cuda' but received ", Describe(o.Get("tieBreak")));
+  }
   const ArrayView np = ViewOf(npV.As<Napi::TypedArray>());
   const ArrayView nu = ViewOf(nuV.As<Napi::TypedArray>());
   CELLCAM_SHAPE_CHECK(static_cast<int64_t>(np.length) == 3 * n, env, "Expected Uint8Array of length width*height*3 = ", 3 * n, " for nucleiPred but received ", Describe(npV));
@@ -292,7 +341,7 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
 
   auto* w = new LabelCellWorker(env, static_cast<const uint8_t*>(np.data), cellsToo ? static_cast<const uint8_t*>(cp.data) : nullptr,
                                 static_cast<uint16_t*>(nu.data), cellsToo ? static_cast<uint16_t*>(ce.data) : nullptr, W, H, scale, threads,
-                                tie == "heap");
+                                tie == "heap", cuda);
   w->Pin(npV);
   w->Pin(nuV);
   if (cellsToo) {
@@ -307,14 +356,17 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
 }  // namespace
 
 int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
-                     double scale, int threads, bool heap) {
-  const Constants k = ConstantsFor(scale);
-  if (scale == 1) return LabelCellCore(nucleiPred, cellPred, W, H, k, threads, heap, nuclei, cells);
+                     double scale, int threads, bool heap, const LabelCellCoreFn& core) {
+  const Constants k = LabelCellConstantsFor(scale);
+  auto run = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, uint16_t* nu, uint16_t* ce) {
+    return core ? core(np, cp, w, h, k, nu, ce) : LabelCellCore(np, cp, w, h, k, threads, heap, nu, ce);
+  };
+  if (scale == 1) return run(nucleiPred, cellPred, W, H, nuclei, cells);
   const int64_t f = static_cast<int64_t>(std::lround(1 / scale));
   const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f;
   const std::vector<uint8_t> np = Downscale(nucleiPred, W, H, f, w, h), cp = Downscale(cellPred, W, H, f, w, h);
   std::vector<uint16_t> ln(static_cast<size_t>(w * h)), lc(static_cast<size_t>(w * h));
-  const int64_t count = LabelCellCore(np.data(), cp.data(), w, h, k, threads, heap, ln.data(), lc.data());
+  const int64_t count = run(np.data(), cp.data(), w, h, ln.data(), lc.data());
   Upscale(ln.data(), w, nuclei, W, H, f);
   Upscale(lc.data(), w, cells, W, H, f);
   return count;
@@ -341,7 +393,8 @@ int64_t LabelNucleiRun(const uint8_t* np, uint16_t* nuclei, int64_t W, int64_t H
   return count;
 }
 
-// labelCell(nucleiPred, cellPred, nuclei, cells, {width, height, scale, threads, tieBreak}) -> Promise<{cellCount}>
+// labelCell(nucleiPred, cellPred, nuclei, cells, {width, height, scale, threads, tieBreak, device})
+//   -> Promise<{cellCount, device, timings?, watersheds?}>
 Napi::Value LabelCell(const Napi::CallbackInfo& info) { return Start(info, true); }
 
 // labelNuclei(nucleiPred, nuclei, {width, height, threads, tieBreak}) -> Promise<{count}>

@@ -3,16 +3,30 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace cellcam {
+
+// label_cell's size and radius constants at a scale (area constants × s², radius round(6 s), numpy
+// rounding): seeds, holes, mask objects, nuclei and cells (pixels), and the closing radius.
+struct LabelCellConstants {
+  int64_t seedMinSize, holeArea, maskMinSize, nucleusMinSize, cellMinSize;
+  int closingRadius;
+};
+LabelCellConstants LabelCellConstantsFor(double scale);
 
 // label_cell on interleaved H×W×3 uint8 predictions (channel 1 = border, 2 = interior). scale 1
 // is exact; 0.5 / 0.25 run at reduced resolution (block-mean downscale, area constants × s²,
 // closing radius round(6 s), labels replicated back). threads >= 1 for the parallel steps (the
 // output never depends on it). heap: skimage's heap order for watershed seeds of equal level
 // (exact); false: raster order (faster, may differ in tied pixels). Returns the cell count.
+// `core`, when given, replaces the CPU chain at the working resolution (the CUDA chain, or its
+// emulation): core(nucleiPred, cellPred, w, h, constants, nuclei, cells) -> cell count.
+using LabelCellCoreFn = std::function<int64_t(const uint8_t*, const uint8_t*, int64_t, int64_t, const LabelCellConstants&,
+                                              uint16_t*, uint16_t*)>;
 int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells,
-                     int64_t width, int64_t height, double scale, int threads, bool heap = true);
+                     int64_t width, int64_t height, double scale, int threads, bool heap = true,
+                     const LabelCellCoreFn& core = nullptr);
 
 // label_nuclei (hpa-spec §4.2) on an interleaved H×W×3 uint8 prediction. Returns the nucleus count.
 int64_t LabelNucleiRun(const uint8_t* nucleiPred, uint16_t* nuclei, int64_t width, int64_t height, int threads, bool heap = true);

@@ -398,17 +398,24 @@ double Otsu(const T* in, int64_t n, double divisor) {
   if constexpr (std::is_integral_v<T>) {
     std::vector<int64_t> bins(size_t{1} << (8 * sizeof(T)), 0);
     for (int64_t i = 0; i < n; ++i) ++bins[in[i]];
-    for (size_t v = 0; v < bins.size(); ++v) {
-      if (bins[v] == 0) continue;
-      xs.push_back(static_cast<double>(v) / divisor);
-      ws.push_back(static_cast<double>(bins[v]));
-    }
+    return OtsuFromHistogram(bins.data(), static_cast<int64_t>(bins.size()), divisor);
   } else {
     xs.resize(static_cast<size_t>(n));
     ws.assign(static_cast<size_t>(n), 1.0);
     for (int64_t i = 0; i < n; ++i) xs[i] = static_cast<double>(in[i]) / divisor;
   }
   return OtsuFromValues(xs, ws, static_cast<double>(in[0]) / divisor);
+}
+
+double OtsuFromHistogram(const int64_t* bins, int64_t nbins, double divisor) {
+  std::vector<double> xs, ws;
+  for (int64_t v = 0; v < nbins; ++v) {
+    if (bins[v] == 0) continue;
+    xs.push_back(static_cast<double>(v) / divisor);
+    ws.push_back(static_cast<double>(bins[v]));
+  }
+  // One distinct value: it is the first pixel's, which is all OtsuFromValues compares with.
+  return OtsuFromValues(xs, ws, xs.empty() ? 0.0 : xs[0]);
 }
 
 template int64_t Threshold<uint8_t>(const uint8_t*, uint8_t*, int64_t, int, int, double, double, int);

@@ -65,5 +65,8 @@ void Grey(const T* in, T* out, int64_t width, int64_t height, int radius, GreyOp
 template <typename T>
 double Otsu(const T* in, int64_t n, double divisor);
 
+// The same threshold from a histogram of integer values: bins[v] pixels of value v (v < nbins).
+double OtsuFromHistogram(const int64_t* bins, int64_t nbins, double divisor);
+
 }  // namespace morph
 }  // namespace cellcam

@@ -1,7 +1,7 @@
 // Device operations that also compile for the host: the atomics, the coherent load and the
 // union-find (Playne & Hawick) used by the CUDA kernels. On the GPU they are the hardware's; on the
 // host they are plain operations, for the sequential emulation of the kernels
-// (watershed_emulated.cc), which runs one index at a time.
+// (host_exec.h), which runs one index at a time.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,18 @@ CELLCAM_HD inline int32_t AtomicAdd(int32_t* p, int32_t v) {
 #endif
 }
 
+// counts[key] += 1. On a GPU the lanes of a warp with equal keys add once together
+// (__match_any_sync): pixels of one label come in long runs, and a per-pixel atomic on a few hot
+// counters would serialise.
+CELLCAM_HD inline void CountOne(int32_t* counts, int32_t key) {
+#if defined(__CUDA_ARCH__)
+  const unsigned peers = __match_any_sync(__activemask(), key);
+  if ((threadIdx.x & 31) == static_cast<unsigned>(__ffs(peers) - 1)) atomicAdd(counts + key, __popc(peers));
+#else
+  ++counts[key];
+#endif
+}
+
 // Reads what other threads' atomics wrote during this launch (L2, not a stale L1 line).
 CELLCAM_HD inline int32_t LoadCoherent(const int32_t* p) {
 #if defined(__CUDA_ARCH__)
@@ -62,11 +74,26 @@ CELLCAM_HD inline int32_t Find(const int32_t* parent, int32_t i) {
   return i;
 }
 
+// Find with path halving: each node on the way is re-pointed at its grandparent, by atomicMin, so
+// the move only ever lowers a parent (as linking does) and never touches a root. Without it, trees
+// built in an unlucky order (the emulation's reverse order, a warp that links a long row one pixel
+// at a time) make later walks as long as the row.
+CELLCAM_HD inline int32_t FindCompress(int32_t* parent, int32_t i) {
+  for (;;) {
+    const int32_t p = LoadCoherent(parent + i);
+    if (p == i) return i;
+    const int32_t gp = LoadCoherent(parent + p);
+    if (gp == p) return p;
+    AtomicMin(parent + i, gp);
+    i = gp;
+  }
+}
+
 // Hangs the larger of two roots under the smaller one. When atomicMin finds that `a` already has a
 // parent `old` (another thread linked it first), `old` still has to join `b`: continue with it.
 CELLCAM_HD inline void Union(int32_t* parent, int32_t a, int32_t b) {
-  a = Find(parent, a);
-  b = Find(parent, b);
+  a = FindCompress(parent, a);
+  b = FindCompress(parent, b);
   while (a != b) {
     if (a < b) {
       const int32_t t = a;

@@ -1,9 +1,9 @@
 // The data-parallel formulation of the 'fifo' watershed (docs/kernels/watershed.md, "CUDA"): one
 // source for the CUDA kernels (cuda/watershed.cu) and for a sequential host emulation of them
-// (watershed_emulated.cc) that the CPU-only CI runs against the CPU flood. Everything that differs
+// (host_exec.h, emulated.cc) that the CPU-only CI runs against the CPU flood. Everything that differs
 // between the two lives in the executor `Exec`:
 //   ex.For(n, f)            f(i) for i in [0, n), as one kernel launch (emulation: in some order)
-//   ex.Alloc<T>(count)      a device buffer owned by ex (nullptr and ex.error on failure)
+//   ex.Alloc<T>(count)      a device buffer owned by ex (nullptr on failure)
 //   ex.Zero(p, bytes)       memset 0
 //   ex.Read(host, dev, b)   a blocking device->host copy (the host loop's only reads)
 //   ex.ExclusiveSum(in, out, n)
@@ -63,8 +63,8 @@ using Stats = gpu::WatershedStats;
 
 // Floods `lev` (levels 0..levels-1) from `markers` inside `mask` (nullptr = everywhere) exactly like
 // FloodFifo of watershed.cc and writes the labels to `out`; all pointers are device memory of
-// W*H elements (W*H <= 2^30). The inputs are never written. False: ex.error / the executor's
-// error says which call failed.
+// W*H elements (W*H <= 2^30). The inputs are never written. False: a call failed, and the
+// executor's error says which.
 //
 // How the sequential order is kept (docs/kernels/watershed.md, "CUDA"): pops run level by level
 // ("phases", strictly increasing) and, inside a level, generation by generation (the FIFO queue

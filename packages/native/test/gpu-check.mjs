@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CUDA-vs-CPU check of the addon's CUDA kernels (label, rle, pool, watershed), with no dependency beyond the
+// CUDA-vs-CPU check of the addon's CUDA kernels (label, rle, pool, watershed, labelCell), with no dependency beyond the
 // built addon and Node itself, so that it runs on a GPU machine where only a Node binary and the
 // .node file could be carried (docs/kernels/gpu-check.md). Exit 0 when every CUDA output equals the
 // CPU output bit for bit (or when no device is usable: it then says why and checks CPU vs CPU so
@@ -88,6 +88,24 @@ function blobs(width, height, cells, seed, Type = Int32Array) {
 }
 
 const maxIdOf = (a) => a.reduce((m, v) => (v > m ? v : m), 0);
+
+// H×W×3 prediction maps from a label image: cell interiors (channel 2) with their borders
+// (channel 1), and nuclei where the cell reaches 6 px in every direction.
+function predsFromLabels(lab, w, h) {
+  const nucleiPred = new Uint8Array(3 * w * h), cellPred = new Uint8Array(3 * w * h);
+  const at = (x, y) => (x < 0 || y < 0 || x >= w || y >= h ? 0 : lab[y * w + x]);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x, v = lab[i];
+      if (!v) continue;
+      const edge = at(x - 1, y) !== v || at(x + 1, y) !== v || at(x, y - 1) !== v || at(x, y + 1) !== v;
+      cellPred[3 * i + 2] = 230;
+      cellPred[3 * i + 1] = edge ? 200 : 0;
+      if (at(x - 6, y) === v && at(x + 6, y) === v && at(x, y - 6) === v && at(x, y + 6) === v) nucleiPred[3 * i + 2] = 240;
+    }
+  }
+  return { nucleiPred, cellPred };
+}
 const rows = [];
 let failures = 0;
 const equalBytes = (a, b) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -214,6 +232,20 @@ for (const [w, h] of sizes) {
       }, (a, b) => equalBytes(a.out, b.out), repeats, (elevation.BYTES_PER_ELEMENT + 9) * w * h);
     }
   }
+  // labelCell ('fifo' ties, the CUDA chain) on U-Net-like maps drawn from the cells, full
+  // resolution and the 0.25 fast path.
+  if (w * h >= 37 * 53) {
+    // Cells of about 40 000 px: the chain drops those under 5 500.
+    const big = blobs(w, h, Math.max(1, Math.round((w * h) / 40000)), w * 31 + h * 17);
+    const { nucleiPred, cellPred } = predsFromLabels(big, w, h);
+    for (const scale of [1, 0.25]) {
+      await check(`labelCell fifo scale ${scale} ${w}x${h}`, async (device) => {
+        const nuclei = new Uint16Array(w * h), cells = new Uint16Array(w * h);
+        const res = await native.labelCell(nucleiPred, cellPred, nuclei, cells, { width: w, height: h, scale, threads: 0, tieBreak: 'fifo', device });
+        return { nuclei, cells, count: res.cellCount, timings: res.timings };
+      }, (a, b) => a.count === b.count && equalBytes(a.cells, b.cells) && equalBytes(a.nuclei, b.nuclei), repeats, 8 * w * h);
+    }
+  }
   // Pooling: 19 channels at 1/16 resolution (at least 1×1), with nucleus/cytoplasm regions.
   const mh = Math.max(1, Math.round(h / 16)), mw = Math.max(1, Math.round(w / 16)), C = 19;
   const r = rng(w + 31 * h);
@@ -283,6 +315,7 @@ if (!small) {
       if (lab[i] && !seen[lab[i]]) (seen[lab[i]] = 1), (wsMarkers[i] = lab[i]);
       wsElevation[i] = Math.min(255, Math.round(128 + 70 * Math.sin(x / 17) * Math.cos(y / 23) + 25 * r()));
     }
+    const preds = predsFromLabels(lab, w, h);
     const kernels = {
       'label binary u8 conn 8': async (device) => {
         const out = new Int32Array(w * h);
@@ -294,6 +327,11 @@ if (!small) {
         const out = new Int32Array(w * h);
         await native.watershed(wsElevation, wsMarkers, mask, out, { width: w, height: h, connectivity: 4, watershedLine: false, tieBreak: 'fifo', device });
         return out;
+      },
+      'labelCell fifo (predictions drawn from the cells)': async (device) => {
+        const nuclei = new Uint16Array(w * h), cells = new Uint16Array(w * h);
+        await native.labelCell(preds.nucleiPred, preds.cellPred, nuclei, cells, { width: w, height: h, threads: 0, tieBreak: 'fifo', device });
+        return cells;
       },
       'pool cells mean+max (19 ch)': async (device) => {
         const mean = new Float32Array(maxId * C), max = new Float32Array(maxId * C), area = new Int32Array(maxId);

@@ -6,7 +6,7 @@
 import { nativeError, rangeError, typeError } from '../errors.js';
 import { labelJs } from '../kernels/label.js';
 import { watershedJs } from '../kernels/watershed.js';
-import { resolveBackend, type Backend } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 import {
   binaryErosionJs, findBoundariesJs, greyMorphologyJs, otsuJs, removeSmallHolesJs, removeSmallObjectsJs, roundHalfEven,
@@ -32,6 +32,12 @@ export interface LabelCellOptions {
    */
   tieBreak?: 'heap' | 'fifo';
   backend?: Backend;
+  /**
+   * 'cpu' (default), 'cuda' or 'auto'. The CUDA chain runs every step on the device with
+   * `tieBreak: 'fifo'` and gives the CPU's 'fifo' labels ('cuda' with 'heap' ties is an error;
+   * 'auto' keeps 'heap' on the CPU and says so in `deviceNote`).
+   */
+  device?: Device;
 }
 
 export interface LabelCellResult {
@@ -40,6 +46,12 @@ export interface LabelCellResult {
   /** Cell labels 1..cellCount in raster order of their first pixel (0 = background). */
   cells: Uint16Array;
   cellCount: number;
+  /** Where the chain ran. */
+  device?: 'cpu' | 'cuda' | 'js';
+  /** Why CUDA was not used when options.device was 'auto', or why it failed and the CPU ran. */
+  deviceNote?: string;
+  /** Where a CUDA call's time went. */
+  timings?: CudaTimings;
 }
 
 export interface LabelNucleiOptions {
@@ -97,6 +109,8 @@ function checkPreds(nucleiPred: unknown, cellPred: unknown | undefined, n: numbe
  * const { cells, nuclei, cellCount } = await labelCell(nucleiPred, cellPred, { width: 2048, height: 2048 });
  * const fast = await labelCell(nucleiPred, cellPred, { width: 2048, height: 2048, scale: 0.5 });
  * console.log(agreement(cells, fast.cells).meanIoU);
+ * const gpu = await labelCell(nucleiPred, cellPred, { width: 2048, height: 2048, tieBreak: 'fifo', device: 'auto' });
+ * console.log(gpu.device, gpu.deviceNote); // 'cuda', or 'cpu' and why
  * ```
  */
 export async function labelCell(nucleiPred: Uint8Array, cellPred: Uint8Array, options: LabelCellOptions): Promise<LabelCellResult> {
@@ -108,15 +122,33 @@ export async function labelCell(nucleiPred: Uint8Array, cellPred: Uint8Array, op
   if (scale !== 1 && scale !== 0.5 && scale !== 0.25) throw rangeError('options.scale', '1, 0.5 or 0.25', scale);
   const threads = options.threads === undefined ? 1 : checkInt('options.threads', options.threads, 0, 1024);
   const tieBreak = checkTieBreak(options.tieBreak);
+  const device = checkDevice(options.device ?? 'cpu');
+  if (device === 'cuda' && tieBreak === 'heap') {
+    throw rangeError("options.tieBreak with options.device 'cuda'", "'fifo'", options.tieBreak, 'CELLCAM_E_ARG');
+  }
   const native = resolveBackend(options.backend);
-  if (!native) return labelCellJs(nucleiPred, cellPred, { width, height, scale, tieBreak });
+  let { run, note } = pickDevice(device, native !== null, options.backend);
+  if (run === 'cuda' && tieBreak === 'heap') {
+    run = 'cpu';
+    note = "CUDA not used: tieBreak 'heap' has no CUDA version (its ties follow one sequential heap)";
+  }
+  const withNote = (r: LabelCellResult, why?: string): LabelCellResult => (why === undefined ? r : { ...r, deviceNote: why });
+  if (run === 'js') return withNote({ ...labelCellJs(nucleiPred, cellPred, { width, height, scale, tieBreak }), device: 'js' }, note);
   const nuclei = new Uint16Array(n), cells = new Uint16Array(n);
   const stack = new Error();
+  const call = (d: 'cpu' | 'cuda') => native!.labelCell(nucleiPred, cellPred, nuclei, cells, { width, height, scale, threads, tieBreak, device: d });
   try {
-    const r = await native.labelCell(nucleiPred, cellPred, nuclei, cells, { width, height, scale, threads, tieBreak });
-    return { nuclei, cells, cellCount: r.cellCount };
+    const r = await call(run);
+    return withNote({ nuclei, cells, cellCount: r.cellCount, device: run, ...(r.timings ? { timings: r.timings } : {}) }, note);
   } catch (err) {
-    throw nativeError(err, stack);
+    // 'auto' never fails because of the GPU: the CPU gives the same labels.
+    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
+    try {
+      const r = await call('cpu');
+      return withNote({ nuclei, cells, cellCount: r.cellCount, device: 'cpu' }, `CUDA failed, used the CPU: ${(err as Error).message}`);
+    } catch (err2) {
+      throw nativeError(err2, stack);
+    }
   }
 }
 

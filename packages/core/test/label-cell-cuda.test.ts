@@ -1,0 +1,164 @@
+// The CUDA labelCell chain (packages/native/src/label_cell_parallel.h, 'fifo' ties): run on the
+// host executor in three thread orders against the CPU chain with tieBreak 'fifo' (everywhere the
+// addon builds), on the device against the CPU (skipped without a GPU), and the `device` option.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { nativeOrNull } from '../src/native.js';
+import { labelCell, type LabelCellScale } from '../src/segment/label-cell.js';
+import { hasCuda, hasNative, hasShared, rejection, sharedDir } from './helpers.js';
+import { constant, field, fragments, replicate, wrapLowRes, type Preds } from './label-cell-preds.js';
+
+const same = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const orders = ['forward', 'reverse', 'strided'] as const;
+
+async function golden(name: string): Promise<Preds> {
+  const dir = join(sharedDir, 'data', 'label-cell-golden', name);
+  const read = async (f: string): Promise<{ data: Uint8Array; width: number; height: number }> => {
+    const { data, info } = await sharp(join(dir, f)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  };
+  const [np, cp] = await Promise.all([read('nuclei_pred.png'), read('cell_pred.png')]);
+  return { name, width: np.width, height: np.height, nucleiPred: np.data, cellPred: cp.data };
+}
+const goldenDir = join(sharedDir, 'data', 'label-cell-golden');
+const haveGoldens = hasShared && existsSync(goldenDir);
+
+/** The built-in cases: border cells, fragments and holes, the >255-nuclei uint8 wrap, empty and flat inputs. */
+const builtIn: { preds: Preds; scale: LabelCellScale }[] = [
+  { preds: field('field', 300, 240, 7, 22, 80, 45, 8), scale: 1 },
+  { preds: fragments(), scale: 1 },
+  { preds: replicate(wrapLowRes(), 4), scale: 0.25 },
+  { preds: field('odd', 333, 251, 6, 31, 70, 40, 6), scale: 0.5 },
+  { preds: constant('empty', 40, 30, 0, 0, 0, 0), scale: 1 },
+  { preds: constant('flat', 80, 80, 0, 255, 0, 200), scale: 1 },
+];
+
+async function cpuFifo(p: Preds, scale: LabelCellScale): Promise<{ nuclei: Uint16Array; cells: Uint16Array; cellCount: number }> {
+  return labelCell(p.nucleiPred, p.cellPred, { width: p.width, height: p.height, scale, tieBreak: 'fifo', device: 'cpu' });
+}
+
+describe.skipIf(!hasNative)('CUDA labelCell chain emulated on the host', { timeout: 120_000 }, () => {
+  const native = nativeOrNull()!;
+  const emulate = (p: Preds, scale: LabelCellScale, order: (typeof orders)[number]) => {
+    const nuclei = new Uint16Array(p.width * p.height), cells = new Uint16Array(p.width * p.height);
+    const r = native._labelCellEmulated(p.nucleiPred, p.cellPred, nuclei, cells, { width: p.width, height: p.height, scale, order });
+    return { nuclei, cells, ...r };
+  };
+
+  it.each(builtIn.map((c) => [`${c.preds.name} ${c.preds.width}x${c.preds.height} scale ${c.scale}`, c] as const))(
+    'equals the CPU chain (fifo) on %s, threads in every order',
+    async (_name, { preds, scale }) => {
+      const cpu = await cpuFifo(preds, scale);
+      for (const order of orders) {
+        const e = emulate(preds, scale, order);
+        expect(e.cellCount, order).toBe(cpu.cellCount);
+        expect(same(e.cells, cpu.cells), `${order} cells`).toBe(true);
+        expect(same(e.nuclei, cpu.nuclei), `${order} nuclei`).toBe(true);
+      }
+    },
+  );
+
+  it('the built-in cases are not trivial: cells survive and the watersheds flood through bursts', () => {
+    const e = emulate(builtIn[0].preds, 1, 'forward');
+    expect(e.cellCount).toBeGreaterThanOrEqual(2);
+    expect(e.watersheds[1].phases).toBeGreaterThan(10);
+    expect(e.watersheds[1].burstGenerations + e.watersheds[2].burstGenerations).toBeGreaterThan(0);
+    expect(emulate(builtIn[1].preds, 1, 'forward').cellCount).toBeGreaterThanOrEqual(3);
+    expect(emulate(builtIn[2].preds, 0.25, 'forward').cellCount).toBeGreaterThan(255 / 16); // the >255-nuclei grid
+  });
+
+  it.skipIf(!haveGoldens)('equals the CPU chain (fifo) on the golden predictions at every scale', async () => {
+    for (const [name, scales, order] of [
+      ['case_512_s101', [1, 0.5, 0.25], 'reverse'],
+      ['case_1024_s104', [1, 0.25], 'strided'],
+      ['case_2048_s103', [0.25], 'forward'],
+    ] as const) {
+      const p = await golden(name);
+      for (const scale of scales) {
+        const cpu = await cpuFifo(p, scale);
+        const e = emulate(p, scale, order);
+        expect(e.cellCount, `${name} scale ${scale}`).toBe(cpu.cellCount);
+        expect(same(e.cells, cpu.cells), `${name} scale ${scale} cells`).toBe(true);
+        expect(same(e.nuclei, cpu.nuclei), `${name} scale ${scale} nuclei`).toBe(true);
+      }
+    }
+  });
+});
+
+describe.skipIf(!hasCuda)('CUDA labelCell on the device', { timeout: 300_000 }, () => {
+  it('equals the CPU chain (fifo) on the built-in cases and reports its timings', async () => {
+    for (const { preds: p, scale } of builtIn) {
+      const cpu = await cpuFifo(p, scale);
+      const gpu = await labelCell(p.nucleiPred, p.cellPred, { width: p.width, height: p.height, scale, tieBreak: 'fifo', device: 'cuda' });
+      expect(gpu.device).toBe('cuda');
+      expect(same(gpu.cells, cpu.cells), `${p.name} cells`).toBe(true);
+      expect(same(gpu.nuclei, cpu.nuclei), `${p.name} nuclei`).toBe(true);
+      expect(gpu.timings!.kernelMs).toBeGreaterThan(0);
+    }
+  });
+
+  it.skipIf(!haveGoldens)('equals the CPU chain (fifo) on the golden predictions', async () => {
+    for (const name of ['case_512_s101', 'case_1024_s102', 'case_1024_s104', 'case_2048_s103']) {
+      const p = await golden(name);
+      for (const scale of [1, 0.5, 0.25] as const) {
+        const cpu = await cpuFifo(p, scale);
+        const gpu = await labelCell(p.nucleiPred, p.cellPred, { width: p.width, height: p.height, scale, tieBreak: 'fifo', device: 'cuda' });
+        expect(same(gpu.cells, cpu.cells), `${name} scale ${scale}`).toBe(true);
+        expect(same(gpu.nuclei, cpu.nuclei), `${name} scale ${scale}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('labelCell device option', () => {
+  const p = builtIn[0].preds;
+  const opts = { width: p.width, height: p.height };
+
+  it("rejects tieBreak 'heap' (the default) with device 'cuda' before any work", async () => {
+    const err = await rejection(labelCell(p.nucleiPred, p.cellPred, { ...opts, device: 'cuda' }));
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err.code).toBe('CELLCAM_E_ARG');
+    expect(err.message).toBe("Expected 'fifo' for options.tieBreak with options.device 'cuda' but received undefined");
+  });
+
+  it('rejects an unknown device', async () => {
+    const err = await rejection(labelCell(p.nucleiPred, p.cellPred, { ...opts, device: 'gpu' as never }));
+    expect(err.code).toBe('CELLCAM_E_ARG');
+    expect(err.message).toMatch(/^Expected 'auto', 'cpu' or 'cuda' for options\.device but received string 'gpu'$/);
+  });
+
+  it.skipIf(!hasNative || hasCuda)("device 'cuda' without a usable GPU rejects with CELLCAM_E_CUDA and the reason", async () => {
+    const err = await rejection(labelCell(p.nucleiPred, p.cellPred, { ...opts, tieBreak: 'fifo', device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toMatch(/options\.device is 'cuda' but no CUDA device is usable: .+/);
+  });
+
+  it.skipIf(!hasNative || hasCuda)("device 'auto' runs on the CPU and says why", async () => {
+    const r = await labelCell(p.nucleiPred, p.cellPred, { ...opts, tieBreak: 'fifo', device: 'auto' });
+    expect(r.device).toBe('cpu');
+    expect(r.deviceNote).toMatch(/^CUDA not used: /);
+    expect(same(r.cells, (await cpuFifo(p, 1)).cells)).toBe(true);
+  });
+
+  it.skipIf(!hasNative)("device 'auto' keeps tieBreak 'heap' on the CPU; the default says nothing", async () => {
+    const r = await labelCell(p.nucleiPred, p.cellPred, { ...opts, device: 'auto' });
+    expect(r.device).toBe('cpu');
+    expect(r.deviceNote).toMatch(/^CUDA not used: /);
+    const d = await labelCell(p.nucleiPred, p.cellPred, opts);
+    expect(d.device).toBe('cpu');
+    expect(d.deviceNote).toBeUndefined();
+  });
+
+  it.skipIf(!hasNative)('the native boundary names a bad device and heap ties on CUDA', () => {
+    const native = nativeOrNull()!;
+    const n = p.width * p.height;
+    const o = { width: p.width, height: p.height, scale: 1, threads: 1 };
+    expect(() => native.labelCell(p.nucleiPred, p.cellPred, new Uint16Array(n), new Uint16Array(n), { ...o, device: 'gpu' as never }))
+      .toThrow("Expected 'cpu' or 'cuda' for options.device but received string 'gpu'");
+    expect(() => native.labelCell(p.nucleiPred, p.cellPred, new Uint16Array(n), new Uint16Array(n), { ...o, tieBreak: 'heap', device: 'cuda' }))
+      .toThrow("Expected 'fifo' for options.tieBreak with options.device 'cuda' but received string 'heap'");
+  });
+});

@@ -1,0 +1,147 @@
+// Test-only exports that run CUDA code paths on the host executor (host_exec.h), so that CI, which
+// has no GPU, checks their code against the CPU: `_watershedEmulated` (watershed_levels.h) and
+// `_labelCellEmulated` (label_cell_parallel.h). Synchronous and checked only for types and
+// lengths: test harnesses, not an API.
+#include <string>
+
+#include "common.h"
+#include "host_exec.h"
+#include "kernels.h"
+#include "label_cell.h"
+#include "label_cell_parallel.h"
+#include "watershed_levels.h"
+
+namespace cellcam {
+namespace {
+
+template <typename LT>
+bool FloodOn(HostExec& ex, const LT* lev, int32_t levels, const int32_t* markers, const uint8_t* mask, int32_t* out, int32_t W,
+             int32_t H, int conn, bool wsl, wslevels::Stats* stats) {
+  return wslevels::Flood(ex, lev, levels, markers, mask, out, W, H, conn, wsl, stats);
+}
+
+// The options {width, height, order} of an emulation call (at most 2^24 pixels).
+struct Shape {
+  int64_t W = 0, H = 0, n = 0;
+  Order order = Order::kForward;
+  Napi::Object o;
+};
+
+// "" or what is wrong with the options.
+std::string ReadShape(const Napi::Value& optV, Shape* sh) {
+  if (!optV.IsObject()) return "Expected an object for options but received " + Describe(optV);
+  const Napi::Object o = optV.As<Napi::Object>();
+  if (!IsIntIn(o.Get("width"), 1, 65536)) return "Expected an integer in [1, 65536] for options.width but received " + Describe(o.Get("width"));
+  if (!IsIntIn(o.Get("height"), 1, 65536)) return "Expected an integer in [1, 65536] for options.height but received " + Describe(o.Get("height"));
+  sh->W = OptInt(o, "width", 0);
+  sh->H = OptInt(o, "height", 0);
+  sh->n = sh->W * sh->H;
+  if (sh->n > (int64_t{1} << 24)) return MakeString("Expected at most 2^24 pixels for options.width*height but received number ", sh->n);
+  const std::string s = OptString(o, "order", "forward");
+  if (s != "forward" && s != "reverse" && s != "strided") {
+    return "Expected 'forward', 'reverse' or 'strided' for options.order but received " + Describe(o.Get("order"));
+  }
+  sh->order = s == "forward" ? Order::kForward : s == "reverse" ? Order::kReverse : Order::kStrided;
+  sh->o = o;
+  return "";
+}
+
+Napi::Object StatsObject(Napi::Env env, const gpu::WatershedStats& st) {
+  Napi::Object s = Napi::Object::New(env);
+  s.Set("phases", static_cast<double>(st.phases));
+  s.Set("generations", static_cast<double>(st.generations));
+  s.Set("lineRounds", static_cast<double>(st.lineRounds));
+  s.Set("burstGenerations", static_cast<double>(st.burstGenerations));
+  return s;
+}
+
+}  // namespace
+
+// _watershedEmulated(elevation (Uint8Array|Uint16Array), markers, mask|null, out, {width, height,
+// connectivity, watershedLine, order: 'forward'|'reverse'|'strided'})
+//   -> {phases, generations, lineRounds, burstGenerations}
+Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Value ev = info[0], mv = info[1], kv = info[2], ov = info[3], optV = info[4];
+  CELLCAM_TYPE_CHECK(IsType(ev, napi_uint8_array) || IsType(ev, napi_uint16_array), env,
+                     "Expected Uint8Array or Uint16Array for elevation but received ", Describe(ev));
+  CELLCAM_TYPE_CHECK(IsType(mv, napi_int32_array), env, "Expected Int32Array for markers but received ", Describe(mv));
+  const bool hasMask = !kv.IsNull() && !kv.IsUndefined();
+  CELLCAM_TYPE_CHECK(!hasMask || IsType(kv, napi_uint8_array), env, "Expected Uint8Array or null for mask but received ", Describe(kv));
+  CELLCAM_TYPE_CHECK(IsType(ov, napi_int32_array), env, "Expected Int32Array for out but received ", Describe(ov));
+  Shape sh;
+  const std::string bad = ReadShape(optV, &sh);
+  CELLCAM_THROW_IF(!bad.empty(), env, RangeError, "CELLCAM_E_RANGE", bad);
+  const Napi::Object o = sh.o;
+  const int64_t W = sh.W, H = sh.H, n = sh.n;
+  const ArrayView e = ViewOf(ev.As<Napi::TypedArray>()), m = ViewOf(mv.As<Napi::TypedArray>()), out = ViewOf(ov.As<Napi::TypedArray>());
+  const ArrayView k = hasMask ? ViewOf(kv.As<Napi::TypedArray>()) : ArrayView{};
+  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(e.length) == n && static_cast<int64_t>(m.length) == n && static_cast<int64_t>(out.length) == n &&
+                          (!hasMask || static_cast<int64_t>(k.length) == n),
+                      env, "Expected elevation, markers, mask and out of length width*height = ", n);
+  const int64_t conn = OptInt(o, "connectivity", 4);
+  CELLCAM_RANGE_CHECK(conn == 4 || conn == 8, env, "Expected 4 or 8 for options.connectivity but received ", Describe(o.Get("connectivity")));
+  const bool wsl = OptBool(o, "watershedLine", false);
+
+  HostExec ex(sh.order);
+  wslevels::Stats stats;
+  const auto* markers = static_cast<const int32_t*>(m.data);
+  const auto* mask = hasMask ? static_cast<const uint8_t*>(k.data) : nullptr;
+  auto* o32 = static_cast<int32_t*>(out.data);
+  const bool ok =
+      e.type == napi_uint8_array
+          ? FloodOn(ex, static_cast<const uint8_t*>(e.data), 256, markers, mask, o32, static_cast<int32_t>(W), static_cast<int32_t>(H),
+                static_cast<int>(conn), wsl, &stats)
+          : FloodOn(ex, static_cast<const uint16_t*>(e.data), 65536, markers, mask, o32, static_cast<int32_t>(W), static_cast<int32_t>(H),
+                static_cast<int>(conn), wsl, &stats);
+  CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA watershed: ", ex.error);
+  return StatsObject(env, stats);
+}
+
+// _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order})
+//   -> {cellCount, watersheds: [{phases, generations, lineRounds, burstGenerations} x3]}
+Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Value npV = info[0], cpV = info[1], nuV = info[2], ceV = info[3], optV = info[4];
+  CELLCAM_TYPE_CHECK(IsType(npV, napi_uint8_array) && IsType(cpV, napi_uint8_array), env,
+                     "Expected Uint8Array for nucleiPred and cellPred but received ", Describe(npV), " and ", Describe(cpV));
+  CELLCAM_TYPE_CHECK(IsType(nuV, napi_uint16_array) && IsType(ceV, napi_uint16_array), env,
+                     "Expected Uint16Array for nuclei and cells but received ", Describe(nuV), " and ", Describe(ceV));
+  Shape sh;
+  const std::string bad = ReadShape(optV, &sh);
+  CELLCAM_THROW_IF(!bad.empty(), env, RangeError, "CELLCAM_E_RANGE", bad);
+  const Napi::Object o = sh.o;
+  const int64_t W = sh.W, H = sh.H, n = sh.n;
+  const ArrayView np = ViewOf(npV.As<Napi::TypedArray>()), cp = ViewOf(cpV.As<Napi::TypedArray>());
+  const ArrayView nu = ViewOf(nuV.As<Napi::TypedArray>()), ce = ViewOf(ceV.As<Napi::TypedArray>());
+  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(np.length) == 3 * n && static_cast<int64_t>(cp.length) == 3 * n &&
+                          static_cast<int64_t>(nu.length) == n && static_cast<int64_t>(ce.length) == n,
+                      env, "Expected predictions of length width*height*3 and outputs of length width*height = ", n);
+  const Napi::Value sv = o.Get("scale");
+  const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : 1.0;
+  CELLCAM_RANGE_CHECK(scale == 1 || scale == 0.5 || scale == 0.25, env, "Expected 1, 0.5 or 0.25 for options.scale but received ", Describe(sv));
+
+  lcpar::ChainStats stats;
+  std::string error;
+  const LabelCellCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, const LabelCellConstants& k,
+                                   uint16_t* nuclei, uint16_t* cells) -> int64_t {
+    HostExec ex(sh.order);
+    if (!lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h), k, nuclei, cells, &stats)) {
+      error = ex.error;
+      return -1;
+    }
+    return stats.cellCount;
+  };
+  const int64_t count = LabelCellRun(static_cast<const uint8_t*>(np.data), static_cast<const uint8_t*>(cp.data),
+                                     static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), W, H, scale, 1, false, core);
+  CELLCAM_THROW_IF(count < 0, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell: ", error);
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("cellCount", static_cast<double>(count));
+  Napi::Array ws = Napi::Array::New(env, 3);
+  const gpu::WatershedStats* all[3] = {&stats.nuclei, &stats.cells, &stats.extension};
+  for (uint32_t i = 0; i < 3; ++i) ws.Set(i, StatsObject(env, *all[i]));
+  res.Set("watersheds", ws);
+  return res;
+}
+
+}  // namespace cellcam

@@ -1,0 +1,97 @@
+// A host executor for the kernels written against an executor (watershed_levels.h,
+// label_cell_parallel.h): every launch runs one index at a time, in forward, reverse or strided
+// order; atomics are plain operations (parallel_ops.h); fresh buffers are filled with 0xA5, as
+// device memory holds garbage. CI has no GPU: this is how it runs the CUDA kernels' own code. A
+// kernel whose result depends on the order its threads run in (a race) differs between orders.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+namespace cellcam {
+
+enum class Order { kForward, kReverse, kStrided };
+
+class HostExec {
+ public:
+  explicit HostExec(Order order) : order_(order) {}
+  std::string error;
+
+  template <class F>
+  bool For(int64_t n, const F& f) {
+    if (n <= 0) return true;
+    switch (order_) {
+      case Order::kForward:
+        for (int64_t i = 0; i < n; ++i) f(i);
+        break;
+      case Order::kReverse:
+        for (int64_t i = n - 1; i >= 0; --i) f(i);
+        break;
+      case Order::kStrided: {
+        // i = k * step mod n visits every index once when gcd(step, n) = 1: neighbours far apart.
+        int64_t step = n / 3 + 1;
+        while (std::gcd(step, n) != 1) ++step;
+        for (int64_t k = 0, i = 0; k < n; ++k, i = (i + step) % n) f(i);
+        break;
+      }
+    }
+    return true;
+  }
+
+  template <typename T>
+  T* Alloc(int64_t count) {
+    const size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(T);
+    blocks_.emplace_back(new uint64_t[(bytes + 7) / 8]);
+    void* p = blocks_.back().get();
+    std::memset(p, 0xA5, bytes);
+    return static_cast<T*>(p);
+  }
+
+  bool Zero(void* p, size_t bytes) {
+    std::memset(p, 0, bytes);
+    return true;
+  }
+  bool Read(void* host, const void* dev, size_t bytes) {
+    std::memcpy(host, dev, bytes);
+    return true;
+  }
+  bool ExclusiveSum(const int32_t* in, int32_t* out, int64_t n) {
+    int32_t acc = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t v = in[i];
+      out[i] = acc;
+      acc += v;
+    }
+    return true;
+  }
+  int SortPairs(uint64_t* keys, uint64_t*, int32_t* vals, int32_t*, int64_t m, uint64_t maxKey) {
+    std::vector<int64_t> idx(static_cast<size_t>(m));
+    std::iota(idx.begin(), idx.end(), 0);
+    std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+    std::vector<uint64_t> k(static_cast<size_t>(m));
+    std::vector<int32_t> v(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) {
+      k[i] = keys[idx[i]];
+      v[i] = vals[idx[i]];
+      if (k[i] > maxKey) {
+        error = "SortPairs: a key above maxKey";
+        return -1;
+      }
+    }
+    std::copy(k.begin(), k.end(), keys);
+    std::copy(v.begin(), v.end(), vals);
+    return 0;
+  }
+
+ private:
+  Order order_;
+  std::vector<std::unique_ptr<uint64_t[]>> blocks_;
+};
+
+
+}  // namespace cellcam

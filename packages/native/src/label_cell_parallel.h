@@ -1,0 +1,305 @@
+// label_cell's chain (LabelCellCore of label_cell.cc with 'fifo' watershed ties) written once
+// against an executor (see watershed_levels.h for the interface): the CUDA version
+// (cuda/label_cell.cu) and its host emulation (emulated.cc). Every step runs where the
+// executor runs; the host only reads counts, to size the next tables, and the 256-bin histogram
+// for Otsu. Step for step the same as the CPU chain, so the outputs are identical.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "label_cell.h"
+#include "morphology.h"
+#include "parallel_ops.h"
+#include "watershed_levels.h"
+
+namespace cellcam {
+namespace lcpar {
+
+using namespace parallel;  // NOLINT: the atomics and the union-find of parallel_ops.h
+using wslevels::Neighbour;
+
+// The temporaries of connected-component labelling: parent (n), root flags and ranks (n + 2: a
+// scan over labels 0..count plus its total), sizes (n + 1).
+struct LabelScratch {
+  int32_t *parent, *flag, *rank, *sizes;
+};
+
+// Components of `in` (binary: nonzero pixels; label mode: equal nonzero values) with 4- or
+// 8-connectivity, numbered 1..count in raster order of their first pixels (label.cc's output);
+// sc.sizes[k] = pixels of label k for k in 1..count. `out` must not alias `in`.
+template <class Exec, typename T>
+bool Label(Exec& ex, const T* in, int32_t* out, int32_t W, int32_t H, int conn, bool labelMode, const LabelScratch& sc,
+           int32_t* count) {
+  const int64_t n = int64_t{W} * H;
+  int32_t* const par = sc.parent;
+  int32_t* const flag = sc.flag;
+  int32_t* const rank = sc.rank;
+  int32_t* const sizes = sc.sizes;
+  const int earlier = conn == 8 ? 4 : 2;  // up, left (+ up-left, up-right): each pair joins once
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { par[i] = static_cast<int32_t>(i); }) ||
+      !ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const T v = in[i];
+        if (v == 0) return;
+        const int32_t p = static_cast<int32_t>(i);
+        const int32_t y = p / W, x = p - y * W;
+        const int ks[4] = {0, 1, 4, 5};
+        for (int j = 0; j < earlier; ++j) {
+          const int32_t q = Neighbour(x, y, ks[j], W, H);
+          if (q < 0) continue;
+          const T u = in[q];
+          if (labelMode ? u == v : u != 0) Union(par, p, q);
+        }
+      }) ||
+      // Roots are first pixels (parents only go down), so a scan of root flags numbers the
+      // components in raster order.
+      !ex.For(n + 1, [=] CELLCAM_HD(int64_t i) {
+        if (i == n || in[i] == 0) {
+          flag[i] = 0;
+          return;
+        }
+        const int32_t r = Find(par, static_cast<int32_t>(i));
+        par[i] = r;
+        flag[i] = r == i ? 1 : 0;
+      }) ||
+      !ex.ExclusiveSum(flag, rank, n + 1) || !ex.Read(count, rank + n, sizeof(int32_t)) ||
+      !ex.Zero(sizes, sizeof(int32_t) * (static_cast<size_t>(*count) + 1)) ||
+      !ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        if (in[i] == 0) {
+          out[i] = 0;
+          return;
+        }
+        const int32_t lab = rank[par[i]] + 1;
+        out[i] = lab;
+        CountOne(sizes, lab);
+      })) {
+    return false;
+  }
+  return true;
+}
+
+// Keeps the labels 1..count of at least `min` pixels (sizes from Label), renumbered 1.. in the same
+// order; *kept gets their number.
+template <class Exec>
+bool Compact(Exec& ex, int32_t* lab, int64_t n, int32_t count, int64_t min, const LabelScratch& sc, int32_t* kept) {
+  int32_t* const sizes = sc.sizes;
+  int32_t* const flag = sc.flag;
+  int32_t* const rank = sc.rank;
+  if (!ex.For(count + 1, [=] CELLCAM_HD(int64_t k) { flag[k] = k >= 1 && sizes[k] >= min ? 1 : 0; }) ||
+      !ex.For(1, [=] CELLCAM_HD(int64_t) { flag[count + 1] = 0; }) || !ex.ExclusiveSum(flag, rank, count + 2) ||
+      !ex.Read(kept, rank + count + 1, sizeof(int32_t)) ||
+      !ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const int32_t l = lab[i];
+        lab[i] = l != 0 && flag[l] ? rank[l] + 1 : 0;
+      })) {
+    return false;
+  }
+  return true;
+}
+
+// remove_small_objects on a label image whose values are in 0..maxLabel: labels with fewer than
+// `min` pixels become 0, in place.
+template <class Exec>
+bool RemoveSmallLabels(Exec& ex, int32_t* lab, int64_t n, int32_t maxLabel, int64_t min, const LabelScratch& sc) {
+  int32_t* const counts = sc.sizes;
+  return ex.Zero(counts, sizeof(int32_t) * (static_cast<size_t>(maxLabel) + 1)) &&
+         ex.For(n, [=] CELLCAM_HD(int64_t i) {
+           if (lab[i] != 0) CountOne(counts, lab[i]);
+         }) &&
+         ex.For(n, [=] CELLCAM_HD(int64_t i) {
+           const int32_t l = lab[i];
+           if (l != 0 && counts[l] < min) lab[i] = 0;
+         });
+}
+
+// One grey dilation (kMax) or erosion pass with the flat disk(r), pixels outside the image ignored.
+template <class Exec, bool kMax>
+bool GreyPass(Exec& ex, const uint8_t* in, uint8_t* out, int32_t W, int32_t H, int r) {
+  return ex.For(int64_t{W} * H, [=] CELLCAM_HD(int64_t i) {
+    const int32_t p = static_cast<int32_t>(i);
+    const int32_t y = p / W, x = p - y * W;
+    uint8_t best = in[p];
+    for (int dy = -r; dy <= r; ++dy) {
+      const int32_t yy = y + dy;
+      if (yy < 0 || yy >= H) continue;
+      int hw = 0;  // the disk's half-width on this row: largest dx with dx² + dy² <= r²
+      while ((hw + 1) * (hw + 1) + dy * dy <= r * r) ++hw;
+      const int32_t x0 = x - hw < 0 ? 0 : x - hw, x1 = x + hw >= W ? W - 1 : x + hw;
+      const uint8_t* row = in + int64_t{yy} * W;
+      for (int32_t xx = x0; xx <= x1; ++xx) {
+        const uint8_t v = row[xx];
+        if (kMax ? v > best : v < best) best = v;
+      }
+    }
+    out[p] = best;
+  });
+}
+
+// hpacellseg's __fill_holes: zero thick boundaries, binary_fill_holes(> 0), ndi.label (4-conn),
+// into `out`; `b` is an n-byte temporary and `outside` an (n + 1)-int one.
+template <class Exec, typename T>
+bool FillHoles(Exec& ex, const T* labels, int32_t* out, uint8_t* b, int32_t* outside, int32_t W, int32_t H,
+               const LabelScratch& sc, int32_t* count) {
+  const int64_t n = int64_t{W} * H;
+  int32_t c = 0;
+  // find_boundaries(mode='thick'): a 4-neighbour inside the image differs. Then the background of
+  // the boundary-free mask.
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const int32_t p = static_cast<int32_t>(i);
+        const int32_t y = p / W, x = p - y * W;
+        const T v = labels[p];
+        const bool edge = (y > 0 && labels[p - W] != v) || (y < H - 1 && labels[p + W] != v) || (x > 0 && labels[p - 1] != v) ||
+                          (x < W - 1 && labels[p + 1] != v);
+        b[p] = !(v != 0 && !edge);
+      }) ||
+      !Label(ex, b, out, W, H, 4, false, sc, &c) || !ex.Zero(outside, sizeof(int32_t) * (static_cast<size_t>(c) + 1)) ||
+      !ex.For(2 * int64_t{W} + 2 * int64_t{H}, [=] CELLCAM_HD(int64_t t) {
+        int64_t p;
+        if (t < W) p = t;
+        else if (t < 2 * int64_t{W}) p = int64_t{H - 1} * W + (t - W);
+        else if (t < 2 * int64_t{W} + H) p = (t - 2 * int64_t{W}) * W;
+        else p = (t - 2 * int64_t{W} - H) * W + W - 1;
+        outside[out[p]] = 1;
+      }) ||
+      !ex.For(n, [=] CELLCAM_HD(int64_t i) { b[i] = (b[i] == 0) | (outside[out[i]] == 0); }) ||
+      !Label(ex, b, out, W, H, 4, false, sc, count)) {
+    return false;
+  }
+  return true;
+}
+
+// Outputs of one chain: the cell count, and what the three watersheds' host loops did.
+struct ChainStats {
+  int64_t cellCount = 0;
+  gpu::WatershedStats nuclei, cells, extension;
+};
+
+// LabelCellCore on the executor: np/cp are interleaved H×W×3 predictions in the executor's
+// memory, nucleiOut/cellsOut W*H uint16 there too.
+template <class Exec>
+bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, int32_t H, const LabelCellConstants& k,
+                    uint16_t* nucleiOut, uint16_t* cellsOut, ChainStats* stats) {
+  const int64_t n = int64_t{W} * H;
+  uint8_t* const A = ex.template Alloc<uint8_t>(n);
+  uint8_t* const B = ex.template Alloc<uint8_t>(n);
+  uint8_t* const C = ex.template Alloc<uint8_t>(n);
+  uint8_t* const E = ex.template Alloc<uint8_t>(n);
+  int32_t* const I = ex.template Alloc<int32_t>(n);
+  int32_t* const J = ex.template Alloc<int32_t>(n);
+  int32_t* const K = ex.template Alloc<int32_t>(n);
+  int32_t* const T = ex.template Alloc<int32_t>(n + 1);  // FillHoles' outside flags
+  int32_t* const hist = ex.template Alloc<int32_t>(256);
+  LabelScratch sc{ex.template Alloc<int32_t>(n), ex.template Alloc<int32_t>(n + 2), ex.template Alloc<int32_t>(n + 2),
+                  ex.template Alloc<int32_t>(n + 1)};
+  if (!A || !B || !C || !E || !I || !J || !K || !T || !hist || !sc.parent || !sc.flag || !sc.rank || !sc.sizes) return false;
+  int32_t count = 0;
+
+  // Nuclei: the float64 comparisons of the official code on 0..255 values; numpy adds the two
+  // uint8 border channels modulo 256.
+  uint8_t* const seedMask = A;
+  uint8_t* const mask = B;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const uint8_t n2 = np[3 * i + 2];
+        const uint8_t border = static_cast<uint8_t>(np[3 * i + 1] + cp[3 * i + 1]);
+        seedMask[i] = (1 - border / 255.0 > 0.05) & (n2 / 255.0 > 0.4 + -0.25);
+        mask[i] = n2 / 255.0 > 0.4;
+      })) {
+    return false;
+  }
+  // remove_small_objects(seeds) then ndi.label: dropping components keeps the raster order.
+  int32_t* const markers = I;
+  int32_t seeds = 0;
+  if (!Label(ex, seedMask, markers, W, H, 4, false, sc, &count) || !Compact(ex, markers, n, count, k.seedMinSize, sc, &seeds)) return false;
+  // remove_small_holes(mask, 1000): small background components become foreground.
+  {
+    uint8_t* const inv = C;
+    int32_t* const lab = J;
+    int32_t* const sizes = sc.sizes;
+    const int64_t area = k.holeArea;
+    if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { inv[i] = mask[i] == 0; }) || !Label(ex, inv, lab, W, H, 4, false, sc, &count) ||
+        !ex.For(n, [=] CELLCAM_HD(int64_t i) { mask[i] = lab[i] == 0 ? 1 : sizes[lab[i]] < area; })) {
+      return false;
+    }
+  }
+  // remove_small_objects(mask, 8).
+  {
+    int32_t* const lab = J;
+    int32_t* const sizes = sc.sizes;
+    const int64_t min = k.maskMinSize;
+    if (!Label(ex, mask, lab, W, H, 4, false, sc, &count) ||
+        !ex.For(n, [=] CELLCAM_HD(int64_t i) { mask[i] = lab[i] != 0 && sizes[lab[i]] >= min; })) {
+      return false;
+    }
+  }
+  // Elevation = the 0/1 mask itself: every pixel that floods is on one level.
+  int32_t* const ws = J;
+  if (!wslevels::Flood(ex, mask, 256, markers, mask, ws, W, H, 4, true, &stats->nuclei) ||
+      !RemoveSmallLabels(ex, ws, n, seeds, k.nucleusMinSize, sc)) {
+    return false;
+  }
+  int32_t* const nucleiLabel = I;
+  int32_t nucleiCount = 0;
+  if (!Label(ex, ws, nucleiLabel, W, H, 8, true, sc, &nucleiCount)) return false;
+
+  // Cells. -distance: clip(a, lo, a) is a itself, so 255 - c2 orders like the official float.
+  uint8_t* const c2 = A;
+  uint8_t* const elev = C;
+  if (!ex.Zero(hist, 256 * sizeof(int32_t)) || !ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const uint8_t v = cp[3 * i + 2];
+        c2[i] = v;
+        elev[i] = static_cast<uint8_t>(255 - v);
+        CountOne(hist, v);
+      })) {
+    return false;
+  }
+  int32_t h32[256];
+  if (!ex.Read(h32, hist, sizeof(h32))) return false;
+  int64_t bins[256];
+  for (int v = 0; v < 256; ++v) bins[v] = h32[v];
+  const double t = morph::OtsuFromHistogram(bins, 256, 255.0) * 0.5;
+  const double thr = t > 0.22 ? t : 0.22;  // Python max(0.22, t)
+  uint8_t* const region = B;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { region[i] = c2[i] / 255.0 > thr; })) return false;
+  int32_t* const cl = J;
+  if (!wslevels::Flood(ex, elev, 256, nucleiLabel, region, cl, W, H, 4, false, &stats->cells) ||
+      !RemoveSmallLabels(ex, cl, n, nucleiCount, k.cellMinSize, sc)) {
+    return false;
+  }
+  uint8_t* const lab8 = A;  // c2 is not needed any more (elev holds it)
+  uint8_t* const dilated = E;
+  uint8_t* const closed = B;
+  int32_t* const filled = K;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { lab8[i] = static_cast<uint8_t>(cl[i]); }) ||  // .astype(np.uint8) wraps
+      !GreyPass<Exec, true>(ex, lab8, dilated, W, H, k.closingRadius) ||
+      !GreyPass<Exec, false>(ex, dilated, closed, W, H, k.closingRadius) ||
+      !FillHoles(ex, closed, filled, E, T, W, H, sc, &count)) {
+    return false;
+  }
+  uint8_t* const sk = B;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { sk[i] = (filled[i] > 0) | (cp[3 * i + 1] / 255.0 > 0.05); }) ||
+      !wslevels::Flood(ex, elev, 256, filled, sk, cl, W, H, 4, false, &stats->extension) ||
+      !FillHoles(ex, cl, filled, E, T, W, H, sc, &count)) {
+    return false;
+  }
+  int32_t* const cellsL = J;
+  int32_t cellCount = 0;
+  if (!Label(ex, filled, cellsL, W, H, 8, false, sc, &count) || !Compact(ex, cellsL, n, count, k.cellMinSize, sc, &cellCount) ||
+      !ex.For(n, [=] CELLCAM_HD(int64_t i) { cellsOut[i] = static_cast<uint16_t>(cellsL[i]); })) {
+    return false;
+  }
+
+  // Nuclei inside kept cells, large enough, carry their cell's id.
+  uint8_t* const nb = E;
+  int32_t* const sizes = sc.sizes;
+  const int64_t nucleusMin = k.nucleusMinSize;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { nb[i] = (cellsOut[i] != 0) & (nucleiLabel[i] != 0); }) ||
+      !Label(ex, nb, K, W, H, 8, false, sc, &count) ||
+      !ex.For(n, [=] CELLCAM_HD(int64_t i) { nucleiOut[i] = K[i] != 0 && sizes[K[i]] >= nucleusMin ? cellsOut[i] : 0; })) {
+    return false;
+  }
+  stats->cellCount = cellCount;
+  return true;
+}
+
+}  // namespace lcpar
+}  // namespace cellcam
