@@ -1,11 +1,13 @@
 // `cellcam segment` end to end on synthetic images: label PNGs, segmentation.csv, resume,
-// one broken image reported without stopping the others, --eval against the synthetic truth.
+// one broken image reported without stopping the others, --eval against the synthetic truth,
+// --ties / --device for the post-processing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { field } from '../packages/core/test/label-cell-preds.js';
 
 const cli = resolve(__dirname, '..', 'packages', 'cli', 'dist', 'main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -58,8 +60,49 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     expect(existsSync(join(dir, 'seg2', `${ids[1]}_cells.png`))).toBe(true);
   });
 
+  it("--ties fifo: the post-processing follows --device ('auto': the GPU when usable, else the CPU, said once)", () => {
+    const r = run('segment', join(data, 'train'), '--out', join(dir, 'seg-fifo'), '--ties', 'fifo', '--quiet');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/segmented 2, skipped 0 \(already done\), failed 0 of 2/);
+    const where = /post-processing \(fifo ties\) on: (cpu|cuda) 2/.exec(r.stdout);
+    expect(where, r.stdout).not.toBeNull();
+    const notes = r.stdout.split('\n').filter((l) => l.startsWith('note: '));
+    if (where![1] === 'cpu') expect(notes).toEqual([expect.stringMatching(/^note: CUDA not used: .+/)]);
+    else expect(notes).toEqual([]);
+  });
+
+  it('--device cuda: heap ties stay on the CPU and say so once; fifo ties fail with the reason when no GPU is usable', () => {
+    const heap = run('segment', join(data, 'train'), '--out', join(dir, 'seg-heap-cuda'), '--device', 'cuda', '--quiet');
+    expect(heap.status, heap.stdout + heap.stderr).toBe(0);
+    expect(heap.stdout).toMatch(/post-processing \(heap ties\) on: cpu 2/);
+    expect(heap.stdout.split('\n').filter((l) => l.startsWith('note: '))).toEqual([
+      'note: post-processing on the CPU: exact (heap) ties have no CUDA version; --ties fifo runs it on the GPU',
+    ]);
+    const fifo = run('segment', join(data, 'train'), '--out', join(dir, 'seg-fifo-cuda'), '--device', 'cuda', '--ties', 'fifo', '--quiet');
+    if (fifo.status === 0) {
+      expect(fifo.stdout).toMatch(/post-processing \(fifo ties\) on: cuda 2/);
+    } else {
+      expect(fifo.stdout).toMatch(/failed 2 of 2/);
+      expect(fifo.stdout).toMatch(/options\.device is 'cuda' but no CUDA device is usable: .+/);
+    }
+  });
+
+  it('label-cells: --ties fifo runs where --device says; --device cuda with heap ties is refused', async () => {
+    const p = field('f', 300, 240, 7, 22, 80, 45, 8);
+    const np = join(dir, 'np.png'), cp = join(dir, 'cp.png');
+    await sharp(Buffer.from(p.nucleiPred), { raw: { width: p.width, height: p.height, channels: 3 } }).png().toFile(np);
+    await sharp(Buffer.from(p.cellPred), { raw: { width: p.width, height: p.height, channels: 3 } }).png().toFile(cp);
+    const ok = run('label-cells', '--nuclei-pred', np, '--cell-pred', cp, '--out', join(dir, 'lc'), '--ties', 'fifo', '--device', 'cpu');
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^\d+ cells in \d+ ms \(cpu\) -> /);
+    const bad = run('label-cells', '--nuclei-pred', np, '--cell-pred', cp, '--out', join(dir, 'lc2'), '--device', 'cuda');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr + bad.stdout).toMatch(/--device cuda needs --ties fifo: exact \(heap\) ties have no CUDA version/);
+  });
+
   it.each([
     [['segment', 'nowhere', '--out', 'x'], /nowhere: cannot list image folder/],
+    [['segment', '.', '--out', 'x', '--ties', 'lifo'], /--ties/],
     [['segment', '.', '--out', 'x', '--scale', '0.3'], /--scale/],
     [['segment', '.', '--out', 'x', '--nuclei-model', 'n.onnx'], /both --nuclei-model and --cell-model/],
     [['label-cells', '--nuclei-pred', 'missing.png', '--cell-pred', 'c.png', '--out', 'x'], /missing\.png: cannot read/],

@@ -1,10 +1,10 @@
 // Benchmark of the whole HPA post-processing (labelCell): TypeScript twin vs native (1 / all threads,
-// exact 'heap' and fast 'fifo' tie-breaking), the reduced-resolution fast path, and the scikit-image replica.
+// exact 'heap' and fast 'fifo' tie-breaking), the reduced-resolution fast path, CUDA ('fifo', on a GPU) and the scikit-image replica.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agreement, capabilities, labelCell, type LabelCellOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
+import { comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const oracleDir = resolve(here, '..', '..', '..', 'tests', 'oracle');
@@ -104,6 +104,12 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       );
     } else {
       contenders.push({ impl: 'ts scale 0.25', fn: () => labelCell(nucleiPred, cellPred, { ...base, scale: 0.25, backend: 'js' }) });
+    }
+    if (opts.cuda) {
+      // The whole chain on the device ('fifo' ties): same labels as 'native-1t fifo'.
+      contenders.push(...cudaContenders(
+        (device) => labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device }), 'fifo ties',
+      ));
     }
     const caseRows = await runCase('label-cell', size, contenders, opts);
     if (opts.python && !opts.quick) {

@@ -1,8 +1,9 @@
 // Benchmark of the seeded watershed on a realistic field (uint8 elevation, ~60 marker blobs at
-// 2048², foreground mask): TS twin, native fifo, native heap, and scikit-image / OpenCV.
+// 2048², foreground mask): TS twin, native fifo, native heap, CUDA fifo (on a GPU), and
+// scikit-image / OpenCV.
 import { capabilities, watershed, type WatershedOptions } from '@cellcam/core';
 import { field } from './data.js';
-import { comparatorRow, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
+import { BATCH, comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 // skimage gets the same inputs and options as the 'heap' row (its labels are identical to ours).
 // cv2.watershed is a different algorithm (Meyer flooding on the colour gradient of a 3-channel
@@ -49,6 +50,12 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
         { impl: 'native-Nt', fn: ws({ backend: 'native', threads: 0 }), note: 'threads ignored: flooding is sequential' },
         { impl: 'native heap', fn: ws({ backend: 'native', tieBreak: 'heap' }), note: "tieBreak 'heap' (exact skimage order)" },
       );
+    }
+    if (opts.cuda) {
+      const outs = Array.from({ length: BATCH }, () => new Int32Array(size * size));
+      contenders.push(...cudaContenders(
+        (device, k) => watershed(f.elevation, f.markers, { ...base, out: outs[k], backend: 'native', device }), 'fifo, uint8, mask, 4-conn',
+      ));
     }
     const caseRows = await runCase('watershed', size, contenders, opts);
     if (opts.python && !opts.quick) {

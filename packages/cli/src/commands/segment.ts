@@ -22,18 +22,19 @@ export function registerSegment(program: Command): void {
     .option('--scale <s>', 'post-processing resolution: 1 (exact), 0.5 or 0.25 (fast)', parseChoice('--scale', ['1', '0.5', '0.25']), '1')
     .option('--nuclei-model <file.onnx>', 'HPA nuclei U-Net in ONNX (with --cell-model); default: model-free maps')
     .option('--cell-model <file.onnx>', 'HPA cell U-Net in ONNX (3-channel red, yellow, blue)')
-    .option('--device <d>', 'auto | cpu | cuda: where the ONNX U-Nets run (auto falls back to CPU and says why)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
+    .option('--device <d>', 'auto | cpu | cuda: where the ONNX U-Nets run, and with --ties fifo the post-processing (auto falls back to CPU and says why)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
+    .option('--ties <t>', 'watershed seed ties: heap (exact, as hpacellseg; CPU only) or fifo (faster, a few tied pixels differ; runs on the GPU)', parseChoice('--ties', ['heap', 'fifo']), 'heap')
     .option('--jobs <n>', 'images in parallel (default: number of cores)', parseIntOption('--jobs', 1, 256))
     .option('--force', 're-segment images whose outputs exist')
     .option('--eval <datasetDir>', 'score the cells against DIR/cells/{ID}_cells.png (AP@0.6)')
     .option('--quiet', 'no progress output')
-    .action(async (imageDir: string, opts: { out: string; ids?: string; csv?: string; scale: string; nucleiModel?: string; cellModel?: string; device: string; jobs?: number; force?: boolean; eval?: string; quiet?: boolean }) => {
+    .action(async (imageDir: string, opts: { out: string; ids?: string; csv?: string; scale: string; nucleiModel?: string; cellModel?: string; device: string; ties: string; jobs?: number; force?: boolean; eval?: string; quiet?: boolean }) => {
       if (opts.ids && opts.csv) throw new CellcamError('CELLCAM_E_ARG', 'give --ids or --csv, not both');
       const ids = opts.ids ? opts.ids.split(',').map((s) => s.trim()).filter(Boolean) : opts.csv ? idsFromCsv(opts.csv) : undefined;
       let bar: ReturnType<typeof progress> | null = null;
       const s = await segmentFolder({
         imageDir, outDir: opts.out, ids, scale: Number(opts.scale) as 1 | 0.5 | 0.25, nucleiModel: opts.nucleiModel, cellModel: opts.cellModel,
-        jobs: opts.jobs, force: opts.force, evalDir: opts.eval, device: opts.device as 'auto' | 'cpu' | 'cuda',
+        jobs: opts.jobs, force: opts.force, evalDir: opts.eval, device: opts.device as 'auto' | 'cpu' | 'cuda', ties: opts.ties as 'heap' | 'fifo',
         onProgress: (e) => {
           bar ??= progress('segment', e.total, opts.quiet);
           if (e.error) bar.log(`segment: ${e.id}: FAILED: ${e.error.message}`);
@@ -43,6 +44,9 @@ export function registerSegment(program: Command): void {
       (bar as ReturnType<typeof progress> | null)?.stop();
       process.stdout.write(`segmented ${s.segmented}, skipped ${s.skipped} (already done), failed ${s.failed.length} of ${s.total}; ${s.csv}\n`);
       for (const f of s.failed) process.stdout.write(`  ${f.id}: ${f.error}\n`);
+      const where = Object.entries(s.devices).map(([d, k]) => `${d} ${k}`).join(', ');
+      if (where) process.stdout.write(`post-processing (${opts.ties} ties) on: ${where}\n`);
+      for (const note of s.notes) process.stdout.write(`note: ${note}\n`);
       if (s.score) {
         const sc = s.score;
         process.stdout.write(`cell-mask AP@0.6: ${sc.ap.toFixed(4)}  precision ${sc.precision.toFixed(3)}  recall ${sc.recall.toFixed(3)}  (${sc.matched}/${sc.truth} GT cells matched, ${sc.predicted} predicted, mean IoU ${sc.meanIou.toFixed(3)})\n`);
@@ -57,7 +61,9 @@ export function registerSegment(program: Command): void {
     .requiredOption('--cell-pred <png>', 'cell prediction map (RGB 8-bit)')
     .requiredOption('--out <dir>', 'writes DIR/cells.png and DIR/nuclei.png (16-bit labels)')
     .option('--scale <s>', '1 (exact), 0.5 or 0.25 (fast)', parseChoice('--scale', ['1', '0.5', '0.25']), '1')
-    .action(async (opts: { nucleiPred: string; cellPred: string; out: string; scale: string }) => {
+    .option('--ties <t>', 'watershed seed ties: heap (exact, CPU only) or fifo (faster; runs on the GPU)', parseChoice('--ties', ['heap', 'fifo']), 'heap')
+    .option('--device <d>', 'auto | cpu | cuda: where the post-processing runs with --ties fifo', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
+    .action(async (opts: { nucleiPred: string; cellPred: string; out: string; scale: string; ties: string; device: string }) => {
       // Both reads start at once, but errors are reported in argument order (not whichever fails first).
       const [nr, cr] = await Promise.allSettled([readRgb8(opts.nucleiPred), readRgb8(opts.cellPred)]);
       if (nr.status === 'rejected') throw nr.reason;
@@ -67,10 +73,16 @@ export function registerSegment(program: Command): void {
         throw new CellcamError('CELLCAM_E_FORMAT', `${opts.cellPred}: ${c.width}x${c.height} but ${opts.nucleiPred} is ${n.width}x${n.height}`);
       }
       const t0 = performance.now();
-      const r = await labelCell(n.data, c.data, { width: n.width, height: n.height, scale: Number(opts.scale) as 1 | 0.5 | 0.25 });
+      const tieBreak = opts.ties as 'heap' | 'fifo';
+      if (tieBreak === 'heap' && opts.device === 'cuda') {
+        throw new CellcamError('CELLCAM_E_ARG', '--device cuda needs --ties fifo: exact (heap) ties have no CUDA version');
+      }
+      const device = tieBreak === 'fifo' ? (opts.device as 'auto' | 'cpu' | 'cuda') : 'cpu';
+      const r = await labelCell(n.data, c.data, { width: n.width, height: n.height, scale: Number(opts.scale) as 1 | 0.5 | 0.25, tieBreak, device });
       const ms = performance.now() - t0;
+      if (r.deviceNote) process.stderr.write(`label-cells: ${r.deviceNote}\n`);
       await writeGreyPng(join(opts.out, 'nuclei.png'), r.nuclei, n.width, n.height);
       await writeGreyPng(join(opts.out, 'cells.png'), r.cells, n.width, n.height);
-      process.stdout.write(`${r.cellCount} cells in ${ms.toFixed(0)} ms -> ${join(opts.out, 'cells.png')}, ${join(opts.out, 'nuclei.png')}\n`);
+      process.stdout.write(`${r.cellCount} cells in ${ms.toFixed(0)} ms (${r.device}) -> ${join(opts.out, 'cells.png')}, ${join(opts.out, 'nuclei.png')}\n`);
     });
 }

@@ -26,8 +26,16 @@ export interface SegmentOptions {
   cellModel?: string;
   threads?: number;
   backend?: Backend;
-  /** where the ONNX U-Nets run: 'auto' (CUDA EP when it loads, else CPU), 'cpu' or 'cuda' */
+  /**
+   * where the ONNX U-Nets run: 'auto' (CUDA EP when it loads, else CPU), 'cpu' or 'cuda'; with
+   * `ties: 'fifo'` also where the post-processing runs (labelCell's CUDA chain)
+   */
   device?: Device;
+  /**
+   * watershed seed ties of the post-processing: 'heap' (default, hpacellseg's exact order, CPU only)
+   * or 'fifo' (raster order: faster, a few tied pixels differ, and it can run on the GPU)
+   */
+  ties?: 'heap' | 'fifo';
 }
 
 export interface SegmentResult {
@@ -36,6 +44,9 @@ export interface SegmentResult {
   cellCount: number;
   /** which maps were used */
   maps: 'unet' | 'model-free';
+  /** where the post-processing ran, and why not on CUDA when that was asked for */
+  device?: 'cpu' | 'cuda' | 'js';
+  deviceNote?: string;
 }
 
 interface Models {
@@ -66,19 +77,28 @@ export async function segmentImage(img: ImageSet, options: SegmentOptions = {}, 
     cellPred = m.cellPred;
     maps = 'model-free';
   }
+  // Exact ties are sequential: the post-processing follows `device` only with 'fifo' ties.
+  const tieBreak = options.ties ?? 'heap';
+  const post = {
+    threads: options.threads, backend: options.backend, tieBreak,
+    device: tieBreak === 'fifo' ? options.device ?? 'auto' : 'cpu',
+  } as const;
+  const heapNote = tieBreak === 'heap' && options.device === 'cuda'
+    ? "post-processing on the CPU: exact (heap) ties have no CUDA version; --ties fifo runs it on the GPU" : undefined;
+  const tag = (r: { device?: SegmentResult['device']; deviceNote?: string }) => ({ device: r.device, deviceNote: r.deviceNote ?? heapNote });
   const f = options.scale && options.scale !== 1 ? 1 : sizeFactor(width, height);
   if (f === 1) {
-    const r = await labelCell(nucleiPred, cellPred, { width, height, scale: options.scale ?? 1, threads: options.threads, backend: options.backend });
-    return { ...r, maps };
+    const r = await labelCell(nucleiPred, cellPred, { width, height, scale: options.scale ?? 1, ...post });
+    return { nuclei: r.nuclei, cells: r.cells, cellCount: r.cellCount, maps, ...tag(r) };
   }
   // labelCell's size constants are for ~2048 px HPA fields. A small field is treated as the
   // 1/f-scale version of one: replicate the maps ×f and run the fast path at scale 1/f, whose
   // block mean gives back the original maps and whose constants are scaled by 1/f². Every f-th
   // pixel of the replicated labels is then the labelling at the original size.
   const r = await labelCell(replicate(nucleiPred, width, height, f), replicate(cellPred, width, height, f), {
-    width: width * f, height: height * f, scale: (1 / f) as LabelCellScale, threads: options.threads, backend: options.backend,
+    width: width * f, height: height * f, scale: (1 / f) as LabelCellScale, ...post,
   });
-  return { cells: decimate(r.cells, width, height, f), nuclei: decimate(r.nuclei, width, height, f), cellCount: r.cellCount, maps };
+  return { cells: decimate(r.cells, width, height, f), nuclei: decimate(r.nuclei, width, height, f), cellCount: r.cellCount, maps, ...tag(r) };
 }
 
 /**
@@ -131,6 +151,10 @@ export interface SegmentFolderSummary {
   csv: string;
   /** AP@0.6 etc. against evalDir (null without it) */
   score: SegmentationScore | null;
+  /** where the post-processing ran: images per device */
+  devices: Partial<Record<'cpu' | 'cuda' | 'js', number>>;
+  /** each distinct device note once (why CUDA was not used, or failed and the CPU ran) */
+  notes: string[];
 }
 
 const CSV_HEADER = 'ID,width,height,cells,ms';
@@ -182,7 +206,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
       cell: await createUnetPool(options.cellModel, { executionProviders }),
     };
   }
-  const summary: SegmentFolderSummary = { total: ids.length, segmented: 0, skipped: 0, failed: [], csv: csvPath, score: null };
+  const summary: SegmentFolderSummary = { total: ids.length, segmented: 0, skipped: 0, failed: [], csv: csvPath, score: null, devices: {}, notes: [] };
   const matches: SegmentationMatches[] = [];
   let done = 0;
   let csvWrite: Promise<void> = Promise.resolve();
@@ -219,6 +243,8 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
           await writeGreyPng(cellsPng, r.cells, width, height);
           ms = Math.round(performance.now() - t0);
           count = r.cellCount;
+          if (r.device) summary.devices[r.device] = (summary.devices[r.device] ?? 0) + 1;
+          if (r.deviceNote && !summary.notes.includes(r.deviceNote)) summary.notes.push(r.deviceNote);
           rows.set(id, `${id},${width},${height},${r.cellCount},${ms}`);
           await flushCsv();
           summary.segmented++;
