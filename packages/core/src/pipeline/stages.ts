@@ -197,7 +197,9 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
   let changed = 0;
   for (const id of ids) {
-    const h = hashValue([config.segment.scale, await hashOf(id)]);
+    // 'heap' keeps the key it had before ties could be chosen, so existing runs stay up to date.
+    const ties = config.segment.ties;
+    const h = hashValue(ties === 'heap' ? [config.segment.scale, await hashOf(id)] : [config.segment.scale, ties, await hashOf(id)]);
     // Only a recorded, different hash means stale; an unrecorded image is left to segmentFolder's own resume.
     if (old?.inputs[id] !== undefined && old.inputs[id] !== h) {
       changed++;
@@ -207,9 +209,10 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   }
   await writeJson(manifestPath, { stage: 'segment', split, inputs });
   const s = await segmentFolder({
-    imageDir, outDir, ids: [...ids], scale: config.segment.scale, jobs: ctx.jobs, force: ctx.force,
+    imageDir, outDir, ids: [...ids], scale: config.segment.scale, ties: config.segment.ties, device: ctx.device, jobs: ctx.jobs, force: ctx.force,
     onProgress: (e) => ctx.onEvent({ stage: `segment (${split})`, done: e.done, total: e.total, id: e.id }),
   });
+  for (const note of s.notes) ctx.kernelNote(note);
   if (s.failed.length) throw new CellcamError('CELLCAM_E_IO', `segmentation failed for ${s.failed.length} image(s): ${s.failed.slice(0, 3).map((f) => `${f.id}: ${f.error}`).join('; ')}`);
   return { ...s, changed };
 }
