@@ -109,7 +109,7 @@ export function watershed(
 export function _labelCellEmulated(
   nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array,
   options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided' },
-): { cellCount: number; watersheds: WatershedFloodStats[] };
+): { cellCount: number; watersheds: WatershedFloodStats[]; launches: number; reads: number };
 
 /**
  * Test-only: the CUDA watershed's kernels run on the host, one index at a time in the given order
@@ -210,7 +210,7 @@ export interface LabelCellNativeOptions {
 /** hpacellseg label_cell on H×W×3 uint8 predictions, the whole chain in one worker. */
 export function labelCell(
   nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array, options: LabelCellNativeOptions,
-): Promise<{ cellCount: number; device: 'cpu' | 'cuda'; timings?: CudaTimings; watersheds?: WatershedFloodStats[] }>;
+): Promise<{ cellCount: number; device: 'cpu' | 'cuda'; timings?: CudaTimings; watersheds?: WatershedFloodStats[]; launches?: number; reads?: number }>;
 
 /** hpacellseg label_nuclei on an H×W×3 uint8 prediction. */
 export function labelNuclei(

@@ -99,7 +99,7 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
 }
 
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order})
-//   -> {cellCount, watersheds: [{phases, generations, lineRounds, burstGenerations} x3]}
+//   -> {cellCount, watersheds: [{phases, generations, lineRounds, burstGenerations} x3], launches, reads}
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value npV = info[0], cpV = info[1], nuV = info[2], ceV = info[3], optV = info[4];
@@ -123,10 +123,14 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
 
   lcpar::ChainStats stats;
   std::string error;
+  int64_t launches = 0, reads = 0;
   const LabelCellCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, const LabelCellConstants& k,
                                    uint16_t* nuclei, uint16_t* cells) -> int64_t {
     HostExec ex(sh.order);
-    if (!lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h), k, nuclei, cells, &stats)) {
+    const bool ok = lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h), k, nuclei, cells, &stats);
+    launches = ex.launches;
+    reads = ex.reads;
+    if (!ok) {
       error = ex.error;
       return -1;
     }
@@ -141,6 +145,8 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   const gpu::WatershedStats* all[3] = {&stats.nuclei, &stats.cells, &stats.extension};
   for (uint32_t i = 0; i < 3; ++i) ws.Set(i, StatsObject(env, *all[i]));
   res.Set("watersheds", ws);
+  res.Set("launches", static_cast<double>(launches));
+  res.Set("reads", static_cast<double>(reads));
   return res;
 }
 

@@ -37,6 +37,7 @@ struct WatershedStats {
 // What the CUDA labelCell's three watersheds did (nuclei, cells, extension).
 struct LabelCellStats {
   WatershedStats watersheds[3];
+  int64_t launches = 0, reads = 0;  // of the whole chain: kernel launches (For), host round trips
 };
 
 // memcpy split over up to 8 threads for large copies (common.cc). The CUDA staging buffers go

@@ -21,10 +21,12 @@ class HostExec {
  public:
   explicit HostExec(Order order) : order_(order) {}
   std::string error;
+  int64_t launches = 0, reads = 0;  // For() calls, Read() calls (host round trips on a GPU)
 
   template <class F>
   bool For(int64_t n, const F& f) {
     if (n <= 0) return true;
+    ++launches;
     switch (order_) {
       case Order::kForward:
         for (int64_t i = 0; i < n; ++i) f(i);
@@ -57,6 +59,7 @@ class HostExec {
     return true;
   }
   bool Read(void* host, const void* dev, size_t bytes) {
+    ++reads;
     std::memcpy(host, dev, bytes);
     return true;
   }

@@ -244,6 +244,8 @@ class LabelCellWorker : public KernelWorker {
         ws.Set(i, s);
       }
       o.Set("watersheds", ws);
+      o.Set("launches", static_cast<double>(stats_.launches));
+      o.Set("reads", static_cast<double>(stats_.reads));
     }
     return o;
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #if defined(__CUDACC__)
+#include <cooperative_groups.h>
 #define CELLCAM_HD __host__ __device__
 #else
 #define CELLCAM_HD
@@ -41,13 +42,15 @@ CELLCAM_HD inline int32_t AtomicAdd(int32_t* p, int32_t v) {
 #endif
 }
 
-// counts[key] += 1. On a GPU the lanes of a warp with equal keys add once together
-// (__match_any_sync): pixels of one label come in long runs, and a per-pixel atomic on a few hot
-// counters would serialise.
+// counts[key] += 1. On a GPU the lanes of a warp that arrive together with equal keys add once
+// (a labelled partition of the coalesced lanes): pixels of one label come in long runs, and a
+// per-pixel atomic on a few hot counters would serialise. coalesced_threads(), not __activemask(),
+// because lanes that were converged at __activemask() need not be at the next instruction.
 CELLCAM_HD inline void CountOne(int32_t* counts, int32_t key) {
 #if defined(__CUDA_ARCH__)
-  const unsigned peers = __match_any_sync(__activemask(), key);
-  if ((threadIdx.x & 31) == static_cast<unsigned>(__ffs(peers) - 1)) atomicAdd(counts + key, __popc(peers));
+  namespace cg = cooperative_groups;
+  const cg::coalesced_group peers = cg::labeled_partition(cg::coalesced_threads(), key);
+  if (peers.thread_rank() == 0) atomicAdd(counts + key, static_cast<int32_t>(peers.size()));
 #else
   ++counts[key];
 #endif

@@ -61,6 +61,22 @@ struct Counters {
 
 using Stats = gpu::WatershedStats;
 
+// Sets cnt->level to the smallest level >= from with queued pixels (levels when none), and
+// cnt->start / cnt->count to its slice of the bucket array. Phases only go up: a claim below the
+// level being flooded is a burst, popped at once, never queued.
+template <class Exec>
+bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* offsets, int32_t levels, int32_t from) {
+  return ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->level = levels; }) &&
+         ex.For(levels, [=] CELLCAM_HD(int64_t l) {
+           if (l >= from && fill[l] > 0) AtomicMin(&cnt->level, static_cast<int32_t>(l));
+         }) &&
+         ex.For(1, [=] CELLCAM_HD(int64_t) {
+           const int32_t l = cnt->level;
+           cnt->start = l < levels ? offsets[l] : 0;
+           cnt->count = l < levels ? fill[l] : 0;
+         });
+}
+
 // Floods `lev` (levels 0..levels-1) from `markers` inside `mask` (nullptr = everywhere) exactly like
 // FloodFifo of watershed.cc and writes the labels to `out`; all pointers are device memory of
 // W*H elements (W*H <= 2^30). The inputs are never written. False: a call failed, and the
@@ -132,27 +148,12 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   }
 
   int64_t base = 0;  // sequence number of the next pop
-  int32_t L = -1;
   Counters c{};
+  if (!FindNextLevel(ex, cnt, fill, offsets, levels, 0) || !ex.Read(&c, cnt, sizeof(Counters))) return false;
   for (;;) {
-    // The next level with queued pixels: phases only go up (claims below the level are bursts,
-    // popped at once, never queued).
-    const int32_t from = L + 1;
-    if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->level = levels; }) ||
-        !ex.For(levels, [=] CELLCAM_HD(int64_t l) {
-          if (l >= from && fill[l] > 0) AtomicMin(&cnt->level, static_cast<int32_t>(l));
-        }) ||
-        !ex.For(1, [=] CELLCAM_HD(int64_t) {
-          const int32_t l = cnt->level;
-          cnt->start = l < levels ? offsets[l] : 0;
-          cnt->count = l < levels ? fill[l] : 0;
-        }) ||
-        !ex.Read(&c, cnt, sizeof(Counters))) {
-      return false;
-    }
+    // c holds the next level with queued pixels (found with the last read of the previous level).
     if (c.level >= levels) break;
-    L = c.level;
-    const int32_t level = L;
+    const int32_t level = c.level;
     ++stats->phases;
     bool haveComponents = false, haveLow = false;
     int64_t lowCount = 0;
@@ -431,7 +432,9 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               if (l == level) np[AtomicAdd(&cnt->next, 1)] = q;
               else bucket[offsets[l] + AtomicAdd(fill + l, 1)] = q;
             }) ||
-            !ex.Read(&c, cnt, sizeof(Counters))) {
+            // Needed only after the level's last step, but it rides on this step's read: one
+            // round trip per level saved.
+            !FindNextLevel(ex, cnt, fill, offsets, levels, level + 1) || !ex.Read(&c, cnt, sizeof(Counters))) {
           return false;
         }
         lo = hi;

@@ -27,10 +27,12 @@ __global__ void ForKernel(int64_t n, F f) {
 class DeviceExec {
  public:
   DeviceExec(cudaStream_t s, std::string* error) : s_(s), error_(error) {}
+  int64_t launches = 0, reads = 0;  // For() launches, Read() calls (host round trips)
 
   template <class F>
   bool For(int64_t n, const F& f) {
     if (n <= 0) return true;
+    ++launches;
     ForKernel<<<static_cast<unsigned>((n + kExecBlock - 1) / kExecBlock), kExecBlock, 0, s_>>>(n, f);
     return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
   }
@@ -46,6 +48,7 @@ class DeviceExec {
   bool Zero(void* p, size_t bytes) { return cudautil::Ok(cudaMemsetAsync(p, 0, bytes, s_), "cudaMemsetAsync", error_); }
 
   bool Read(void* host, const void* dev, size_t bytes) {
+    ++reads;
     return cudautil::Ok(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, s_), "cudaMemcpyAsync(device to host)", error_) &&
            cudautil::Ok(cudaStreamSynchronize(s_), "kernels", error_);
   }

@@ -43,6 +43,8 @@ int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, i
   stats->watersheds[0] = st.nuclei;
   stats->watersheds[1] = st.cells;
   stats->watersheds[2] = st.extension;
+  stats->launches = ex.launches;
+  stats->reads = ex.reads;
   return st.cellCount;
 }
 
