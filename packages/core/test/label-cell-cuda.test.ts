@@ -26,7 +26,7 @@ async function golden(name: string): Promise<Preds> {
 const goldenDir = join(sharedDir, 'data', 'label-cell-golden');
 const haveGoldens = hasShared && existsSync(goldenDir);
 
-/** The built-in cases: border cells, fragments and holes, the >255-nuclei uint8 wrap, empty and flat inputs. */
+/** The built-in cases: border cells, fragments and holes, the >255-nuclei uint8 wrap, empty and flat inputs, diagonal contacts. */
 const builtIn: { preds: Preds; scale: LabelCellScale }[] = [
   { preds: field('field', 300, 240, 7, 22, 80, 45, 8), scale: 1 },
   { preds: fragments(), scale: 1 },
@@ -34,6 +34,9 @@ const builtIn: { preds: Preds; scale: LabelCellScale }[] = [
   { preds: field('odd', 333, 251, 6, 31, 70, 40, 6), scale: 0.5 },
   { preds: constant('empty', 40, 30, 0, 0, 0, 0), scale: 1 },
   { preds: constant('flat', 80, 80, 0, 255, 0, 200), scale: 1 },
+  // Fields whose labels change if the chain's labelling loses 8-connectivity (found by mutation).
+  { preds: field('diag', 300, 240, 7, 3, 80, 45, 8), scale: 1 },
+  { preds: field('dense', 256, 256, 9, 1, 70, 40, 12), scale: 0.5 },
 ];
 
 async function cpuFifo(p: Preds, scale: LabelCellScale): Promise<{ nuclei: Uint16Array; cells: Uint16Array; cellCount: number }> {
