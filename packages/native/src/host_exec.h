@@ -54,6 +54,12 @@ class HostExec {
     return static_cast<T*>(p);
   }
 
+  // Buffers allocated after Mark() are freed by Release(mark) (a kernel's temporaries).
+  size_t Mark() const { return blocks_.size(); }
+  void Release(size_t mark) {
+    while (blocks_.size() > mark) blocks_.pop_back();
+  }
+
   bool Zero(void* p, size_t bytes) {
     std::memset(p, 0, bytes);
     return true;

@@ -5,6 +5,7 @@
 //   ex.For(n, f)            f(i) for i in [0, n), as one kernel launch (emulation: in some order)
 //   ex.Alloc<T>(count)      a device buffer owned by ex (nullptr on failure)
 //   ex.Zero(p, bytes)       memset 0
+//   ex.Mark(), ex.Release(mark)  free the buffers allocated since the mark
 //   ex.Read(host, dev, b)   a blocking device->host copy (the host loop's only reads)
 //   ex.ExclusiveSum(in, out, n)
 //   ex.SortPairs(keys, keysAlt, vals, valsAlt, m, maxKey) -> 0 or 1: which pair holds the
@@ -95,6 +96,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
              int32_t W, int32_t H, int conn, bool wsl, Stats* stats) {
   const int64_t n = int64_t{W} * H;
   const int K = conn;
+  const size_t mark = ex.Mark();  // everything allocated here is freed before returning true
   int32_t* S = ex.template Alloc<int32_t>(n);          // state: 0 free, >0 label, -label pending (line), kMasked
   uint64_t* key = ex.template Alloc<uint64_t>(n);      // queue key of a claimed pixel (kNoKey: free)
   int32_t* seqOf = ex.template Alloc<int32_t>(n);      // sequence number of its pop (-1: not popped)
@@ -455,6 +457,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       })) {
     return false;
   }
+  ex.Release(mark);
   return true;
 }
 

@@ -45,6 +45,13 @@ class DeviceExec {
     return static_cast<T*>(buffers_.back()->ptr);
   }
 
+  // Buffers allocated after Mark() are freed by Release(mark), in stream order (a kernel's
+  // temporaries: the watershed's ~90 bytes per pixel need not outlive it inside labelCell).
+  size_t Mark() const { return buffers_.size(); }
+  void Release(size_t mark) {
+    while (buffers_.size() > mark) buffers_.pop_back();
+  }
+
   bool Zero(void* p, size_t bytes) { return cudautil::Ok(cudaMemsetAsync(p, 0, bytes, s_), "cudaMemsetAsync", error_); }
 
   bool Read(void* host, const void* dev, size_t bytes) {
