@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as NativeBinding from '@cellcam/native';
-import { CellcamError, rangeError } from './errors.js';
+import { CellcamError, nativeError, rangeError } from './errors.js';
 
 export type Native = typeof NativeBinding & { path?: string };
 export type Backend = 'auto' | 'native' | 'js';
@@ -97,6 +97,26 @@ export function capabilities(): {
  * Where a kernel with a CUDA path (poolCells, label, cellRle) runs: 'cuda' rejects with CELLCAM_E_CUDA
  * and the reason when no device is usable; 'auto' falls back to the CPU (or the twin) with a note.
  */
+/**
+ * Runs a native kernel call on `run` ('cpu' or 'cuda'). Under `device: 'auto'` a CUDA failure
+ * (CELLCAM_E_CUDA) reruns it on the CPU, which gives the same output, and `fallback` says why.
+ * Errors are re-thrown on the caller's `stack`.
+ */
+export async function runWithCpuFallback<R>(
+  device: Device, run: 'cpu' | 'cuda', call: (d: 'cpu' | 'cuda') => Promise<R>, stack: Error,
+): Promise<{ result: R; ran: 'cpu' | 'cuda'; fallback?: string }> {
+  try {
+    return { result: await call(run), ran: run };
+  } catch (err) {
+    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
+    try {
+      return { result: await call('cpu'), ran: 'cpu', fallback: `CUDA failed, used the CPU: ${(err as Error).message}` };
+    } catch (err2) {
+      throw nativeError(err2, stack);
+    }
+  }
+}
+
 export function pickDevice(
   device: Device, hasNativeBackend: boolean, backend: Backend | undefined, name = 'options.device',
 ): { run: 'cpu' | 'cuda' | 'js'; note?: string } {

@@ -145,4 +145,13 @@ Napi::Object TimingsObject(Napi::Env env, const gpu::Timings& t) {
   return o;
 }
 
+Napi::Object WatershedStatsObject(Napi::Env env, const gpu::WatershedStats& st) {
+  Napi::Object s = Napi::Object::New(env);
+  s.Set("phases", static_cast<double>(st.phases));
+  s.Set("generations", static_cast<double>(st.generations));
+  s.Set("lineRounds", static_cast<double>(st.lineRounds));
+  s.Set("burstGenerations", static_cast<double>(st.burstGenerations));
+  return s;
+}
+
 }  // namespace cellcam

@@ -46,15 +46,6 @@ std::string ReadShape(const Napi::Value& optV, Shape* sh) {
   return "";
 }
 
-Napi::Object StatsObject(Napi::Env env, const gpu::WatershedStats& st) {
-  Napi::Object s = Napi::Object::New(env);
-  s.Set("phases", static_cast<double>(st.phases));
-  s.Set("generations", static_cast<double>(st.generations));
-  s.Set("lineRounds", static_cast<double>(st.lineRounds));
-  s.Set("burstGenerations", static_cast<double>(st.burstGenerations));
-  return s;
-}
-
 }  // namespace
 
 // _watershedEmulated(elevation (Uint8Array|Uint16Array), markers, mask|null, out, {width, height,
@@ -95,7 +86,7 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
           : FloodOn(ex, static_cast<const uint16_t*>(e.data), 65536, markers, mask, o32, static_cast<int32_t>(W), static_cast<int32_t>(H),
                 static_cast<int>(conn), wsl, &stats);
   CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA watershed: ", ex.error);
-  return StatsObject(env, stats);
+  return WatershedStatsObject(env, stats);
 }
 
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order})
@@ -143,7 +134,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   res.Set("cellCount", static_cast<double>(count));
   Napi::Array ws = Napi::Array::New(env, 3);
   const gpu::WatershedStats* all[3] = {&stats.nuclei, &stats.cells, &stats.extension};
-  for (uint32_t i = 0; i < 3; ++i) ws.Set(i, StatsObject(env, *all[i]));
+  for (uint32_t i = 0; i < 3; ++i) ws.Set(i, WatershedStatsObject(env, *all[i]));
   res.Set("watersheds", ws);
   res.Set("launches", static_cast<double>(launches));
   res.Set("reads", static_cast<double>(reads));

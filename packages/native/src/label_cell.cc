@@ -234,15 +234,7 @@ class LabelCellWorker : public KernelWorker {
     if (cuda_) {
       o.Set("timings", TimingsObject(env, timings_));
       Napi::Array ws = Napi::Array::New(env, 3);
-      for (uint32_t i = 0; i < 3; ++i) {
-        const gpu::WatershedStats& w = stats_.watersheds[i];
-        Napi::Object s = Napi::Object::New(env);
-        s.Set("phases", static_cast<double>(w.phases));
-        s.Set("generations", static_cast<double>(w.generations));
-        s.Set("lineRounds", static_cast<double>(w.lineRounds));
-        s.Set("burstGenerations", static_cast<double>(w.burstGenerations));
-        ws.Set(i, s);
-      }
+      for (uint32_t i = 0; i < 3; ++i) ws.Set(i, WatershedStatsObject(env, stats_.watersheds[i]));
       o.Set("watersheds", ws);
       o.Set("launches", static_cast<double>(stats_.launches));
       o.Set("reads", static_cast<double>(stats_.reads));

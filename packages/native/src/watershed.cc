@@ -971,12 +971,7 @@ class WatershedWorker : public KernelWorker {
     o.Set("device", cuda_ ? "cuda" : "cpu");
     if (cuda_) {
       o.Set("timings", TimingsObject(env, timings_));
-      Napi::Object st = Napi::Object::New(env);
-      st.Set("phases", static_cast<double>(stats_.phases));
-      st.Set("generations", static_cast<double>(stats_.generations));
-      st.Set("lineRounds", static_cast<double>(stats_.lineRounds));
-      st.Set("burstGenerations", static_cast<double>(stats_.burstGenerations));
-      o.Set("flood", st);
+      o.Set("flood", WatershedStatsObject(env, stats_));
     }
     return o;
   }

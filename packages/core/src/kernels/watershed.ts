@@ -2,8 +2,8 @@
  * Seeded watershed with scikit-image 0.19 semantics: validation, native dispatch and the TypeScript
  * twin (FIFO bucket queue and exact skimage heap, same pop order as packages/native/src/watershed.cc).
  */
-import { nativeError, rangeError, typeError } from '../errors.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
+import { rangeError, typeError } from '../errors.js';
+import { checkDevice, pickDevice, resolveBackend, runWithCpuFallback, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkBool, checkConnectivity, checkInt, checkSize } from '../util/validate.js';
 
 export type WatershedElevation = Uint8Array | Uint16Array | Float32Array;
@@ -123,20 +123,11 @@ export async function watershed(
   // with the same messages as checkValues().
   const stack = new Error();
   const call = (d: 'cpu' | 'cuda') => native!.watershed(elevation, markers, mask, out, { ...opts, device: d });
-  try {
-    const r = await call(run);
-    return tag(out, r.device, r.deviceNote ? (note ? `${note}; ${r.deviceNote}` : r.deviceNote) : note, r.timings);
-  } catch (err) {
-    // 'auto' never fails because of the GPU. The CUDA path writes `out` only with its last copy,
-    // so markers aliased by `out` are still intact when it fails.
-    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
-    try {
-      const r = await call('cpu');
-      return tag(out, r.device, `CUDA failed, used the CPU: ${(err as Error).message}`);
-    } catch (err2) {
-      throw nativeError(err2, stack);
-    }
-  }
+  // The CUDA path writes `out` only with its last copy, so markers aliased by `out` are still
+  // intact for the CPU rerun.
+  const { result: r, fallback } = await runWithCpuFallback(device, run, call, stack);
+  const why = fallback ?? (r.deviceNote ? (note ? `${note}; ${r.deviceNote}` : r.deviceNote) : note);
+  return tag(out, r.device, why, fallback ? undefined : r.timings);
 }
 
 function tag(out: Int32Array, device: 'cpu' | 'cuda' | 'js', note?: string, timings?: CudaTimings): WatershedLabels {

@@ -6,7 +6,7 @@
 import { nativeError, rangeError, typeError } from '../errors.js';
 import { labelJs } from '../kernels/label.js';
 import { watershedJs } from '../kernels/watershed.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
+import { checkDevice, pickDevice, resolveBackend, runWithCpuFallback, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 import {
   binaryErosionJs, findBoundariesJs, greyMorphologyJs, otsuJs, removeSmallHolesJs, removeSmallObjectsJs, roundHalfEven,
@@ -137,19 +137,8 @@ export async function labelCell(nucleiPred: Uint8Array, cellPred: Uint8Array, op
   const nuclei = new Uint16Array(n), cells = new Uint16Array(n);
   const stack = new Error();
   const call = (d: 'cpu' | 'cuda') => native!.labelCell(nucleiPred, cellPred, nuclei, cells, { width, height, scale, threads, tieBreak, device: d });
-  try {
-    const r = await call(run);
-    return withNote({ nuclei, cells, cellCount: r.cellCount, device: run, ...(r.timings ? { timings: r.timings } : {}) }, note);
-  } catch (err) {
-    // 'auto' never fails because of the GPU: the CPU gives the same labels.
-    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
-    try {
-      const r = await call('cpu');
-      return withNote({ nuclei, cells, cellCount: r.cellCount, device: 'cpu' }, `CUDA failed, used the CPU: ${(err as Error).message}`);
-    } catch (err2) {
-      throw nativeError(err2, stack);
-    }
-  }
+  const { result: r, ran, fallback } = await runWithCpuFallback(device, run, call, stack);
+  return withNote({ nuclei, cells, cellCount: r.cellCount, device: ran, ...(r.timings && !fallback ? { timings: r.timings } : {}) }, fallback ?? note);
 }
 
 /**
