@@ -71,7 +71,7 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     else expect(notes).toEqual([]);
   });
 
-  it('--device cuda: heap ties stay on the CPU and say so once; fifo ties fail with the reason when no GPU is usable', () => {
+  it('--device cuda: heap ties stay on the CPU and say so once; fifo ties fail once, up front, with the reason when no GPU is usable', () => {
     const heap = run('segment', join(data, 'train'), '--out', join(dir, 'seg-heap-cuda'), '--device', 'cuda', '--quiet');
     expect(heap.status, heap.stdout + heap.stderr).toBe(0);
     expect(heap.stdout).toMatch(/post-processing \(heap ties\) on: cpu 2/);
@@ -82,8 +82,10 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     if (fifo.status === 0) {
       expect(fifo.stdout).toMatch(/post-processing \(fifo ties\) on: cuda 2/);
     } else {
-      expect(fifo.stdout).toMatch(/failed 2 of 2/);
-      expect(fifo.stdout).toMatch(/options\.device is 'cuda' but no CUDA device is usable: .+/);
+      // Refused once, before any image: no per-image failures, no outputs.
+      expect(fifo.stderr).toMatch(/device is 'cuda' but no CUDA device is usable: .+/);
+      expect(fifo.stdout).not.toMatch(/segmented|FAILED/);
+      expect(existsSync(join(dir, 'seg-fifo-cuda', 'segmentation.csv'))).toBe(false);
     }
   });
 

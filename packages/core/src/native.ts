@@ -94,10 +94,6 @@ export function capabilities(): {
 }
 
 /**
- * Where a kernel with a CUDA path (poolCells, label, cellRle) runs: 'cuda' rejects with CELLCAM_E_CUDA
- * and the reason when no device is usable; 'auto' falls back to the CPU (or the twin) with a note.
- */
-/**
  * Runs a native kernel call on `run` ('cpu' or 'cuda'). Under `device: 'auto'` a CUDA failure
  * (CELLCAM_E_CUDA) reruns it on the CPU, which gives the same output, and `fallback` says why.
  * Errors are re-thrown on the caller's `stack`.
@@ -117,6 +113,10 @@ export async function runWithCpuFallback<R>(
   }
 }
 
+/**
+ * Where a kernel with a CUDA path (poolCells, label, cellRle) runs: 'cuda' rejects with CELLCAM_E_CUDA
+ * and the reason when no device is usable; 'auto' falls back to the CPU (or the twin) with a note.
+ */
 export function pickDevice(
   device: Device, hasNativeBackend: boolean, backend: Backend | undefined, name = 'options.device',
 ): { run: 'cpu' | 'cuda' | 'js'; note?: string } {

@@ -11,7 +11,7 @@ import { CellcamError, rangeError } from '../errors.js';
 import { listImageSets, readImageSet, type ImageSet } from '../io/imageset.js';
 import { readGrey, writeGreyPng } from '../io/png.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { Backend, Device } from '../native.js';
+import { nativeOrNull, pickDevice, type Backend, type Device } from '../native.js';
 import { combineSegmentationScores, segmentationMatches, type SegmentationMatches, type SegmentationScore } from '../metric/segmentation.js';
 import { labelCell, type LabelCellScale } from './label-cell.js';
 import { modelFreeMaps } from './model-free.js';
@@ -186,6 +186,8 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   }
   const jobs = options.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1) throw rangeError('options.jobs', 'a positive integer', jobs);
+  // 'cuda' with fifo ties and no usable GPU fails once, with the reason, before any image is read.
+  if (options.ties === 'fifo' && options.device === 'cuda') pickDevice('cuda', options.backend !== 'js' && nativeOrNull() !== null, options.backend, 'device');
   const sets = await listImageSets(imageDir);
   let ids = sets.filter((s) => s.complete).map((s) => s.id);
   if (options.ids) {
