@@ -2,8 +2,8 @@
  * Connected-component labelling (scipy.ndimage.label / skimage.measure.label semantics): native
  * dispatch (CPU or CUDA) plus the TypeScript twin, all with the same raster-order labels.
  */
-import { nativeError, rangeError, typeError } from '../errors.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
+import { rangeError, typeError } from '../errors.js';
+import { checkDevice, pickDevice, resolveBackend, runWithCpuFallback, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkConnectivity, checkInt, checkSize } from '../util/validate.js';
 
 export type LabelInput = Uint8Array | Uint16Array | Int32Array;
@@ -86,21 +86,11 @@ export async function label(input: LabelInput, options: LabelOptions): Promise<L
   const { run, note } = pickDevice(device, native !== null, options.backend);
   if (run === 'js') return withNote({ labels: out, ...labelJs(input, out, { width, height, connectivity, mode }), device: run }, note);
   const stack = new Error();
+  // 'auto' never fails because of the GPU: the CPU gives the same labels. The CUDA path writes
+  // `out` only with its last copy, so an aliased input is still intact when it fails.
   const call = (d: 'cpu' | 'cuda') => native!.label(input, out, { width, height, connectivity, mode, threads, device: d });
-  try {
-    const r = await call(run);
-    return withNote({ labels: out, count: r.count, sizes: r.sizes, device: run, ...(r.timings ? { timings: r.timings } : {}) }, note);
-  } catch (err) {
-    // 'auto' never fails because of the GPU: the CPU gives the same labels. The CUDA path writes
-    // `out` only with its last copy, so an aliased input is still intact when it fails.
-    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
-    try {
-      const r = await call('cpu');
-      return withNote({ labels: out, count: r.count, sizes: r.sizes, device: 'cpu' }, `CUDA failed, used the CPU: ${(err as Error).message}`);
-    } catch (err2) {
-      throw nativeError(err2, stack);
-    }
-  }
+  const { result: r, ran, fallback } = await runWithCpuFallback(device, run, call, stack);
+  return withNote({ labels: out, count: r.count, sizes: r.sizes, device: ran, ...(r.timings ? { timings: r.timings } : {}) }, fallback ?? note);
 }
 
 function withNote(r: LabelResult, note: string | undefined): LabelResult {

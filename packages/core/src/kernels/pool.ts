@@ -2,8 +2,8 @@
  * CAM-to-cell pooling: per-cell (and per-region) mean/max of a [C, h, w] class-activation or feature
  * map bilinearly upsampled to the label image, plus the TypeScript twin of the native kernel.
  */
-import { nativeError, rangeError, typeError } from '../errors.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
+import { rangeError, typeError } from '../errors.js';
+import { checkDevice, pickDevice, resolveBackend, runWithCpuFallback, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 
 /** Options of {@link poolCells}. */
@@ -300,24 +300,12 @@ export async function poolCells(map: Float32Array, labels: Uint16Array | Int32Ar
   if (run === 'js') {
     poolCellsJs(map, labels, regions, mean, max, area, raw);
   } else {
-    const stack = new Error();
-    try {
-      timings = (await native!.pool(map, labels, regions, mean, max, area, { ...raw, threads, device: run })).timings;
-    } catch (err) {
-      const code = (err as { code?: string } | null)?.code;
-      // 'auto' never fails because of the GPU: fall back to the (identical) CPU path and say why.
-      if (device === 'auto' && run === 'cuda' && code === 'CELLCAM_E_CUDA') {
-        deviceNote = `CUDA failed, used the CPU: ${(err as Error).message}`;
-        run = 'cpu';
-        try {
-          await native!.pool(map, labels, regions, mean, max, area, { ...raw, threads, device: 'cpu' });
-        } catch (err2) {
-          throw nativeError(err2, stack);
-        }
-      } else {
-        throw nativeError(err, stack);
-      }
-    }
+    // 'auto' never fails because of the GPU: the CPU path gives the same statistics.
+    const call = (d: 'cpu' | 'cuda') => native!.pool(map, labels, regions, mean, max, area, { ...raw, threads, device: d });
+    const r = await runWithCpuFallback(device, run, call, new Error());
+    timings = r.result.timings;
+    run = r.ran;
+    deviceNote = r.fallback ?? deviceNote;
   }
   const out: CellStats = { cells, channels: C, slots, mean, max, area, device: run };
   if (deviceNote !== undefined) out.deviceNote = deviceNote;

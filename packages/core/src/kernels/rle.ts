@@ -2,8 +2,8 @@
  * COCO RLE (pycocotools maskApi rleEncode / rleToString / rleFrString) of cell masks: native
  * dispatch (CPU or CUDA) for whole label images, the TypeScript twin, and the counts/string helpers.
  */
-import { CellcamError, nativeError, rangeError, typeError } from '../errors.js';
-import { checkDevice, pickDevice, resolveBackend, type Backend, type CudaTimings, type Device } from '../native.js';
+import { CellcamError, rangeError, typeError } from '../errors.js';
+import { checkDevice, pickDevice, resolveBackend, runWithCpuFallback, type Backend, type CudaTimings, type Device } from '../native.js';
 import { checkArray, checkInt, checkSize } from '../util/validate.js';
 
 /** Most cells one call encodes (the result holds one string per id 1..cells). */
@@ -72,18 +72,10 @@ export async function cellRle(labels: Uint16Array | Int32Array, options: CellRle
   const { run, note } = pickDevice(device, native !== null, options.backend);
   if (run === 'js') return tagged(cellRleJs(labels, width, height, cells), run, note);
   const stack = new Error();
+  // 'auto' never fails because of the GPU: the CPU gives the same strings.
   const call = (d: 'cpu' | 'cuda') => native!.rle(labels, { width, height, cells, threads, device: d });
-  try {
-    return tagged(await call(run), run, note);
-  } catch (err) {
-    // 'auto' never fails because of the GPU: the CPU gives the same strings.
-    if (device !== 'auto' || run !== 'cuda' || (err as { code?: string } | null)?.code !== 'CELLCAM_E_CUDA') throw nativeError(err, stack);
-    try {
-      return tagged(await call('cpu'), 'cpu', `CUDA failed, used the CPU: ${(err as Error).message}`);
-    } catch (err2) {
-      throw nativeError(err2, stack);
-    }
-  }
+  const { result, ran, fallback } = await runWithCpuFallback(device, run, call, stack);
+  return tagged(result, ran, fallback ?? note);
 }
 
 function tagged(strings: string[], device: CellRleStrings['device'], note: string | undefined): CellRleStrings {
