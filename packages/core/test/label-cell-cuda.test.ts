@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { nativeOrNull } from '../src/native.js';
 import { labelCell, type LabelCellScale } from '../src/segment/label-cell.js';
 import { hasCuda, hasNative, hasShared, rejection, sharedDir } from './helpers.js';
-import { constant, field, fragments, replicate, wrapLowRes, type Preds } from './label-cell-preds.js';
+import { constant, field, fragments, replicate, thresholds, wrapLowRes, type Preds } from './label-cell-preds.js';
 
 const same = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -26,7 +26,7 @@ async function golden(name: string): Promise<Preds> {
 const goldenDir = join(sharedDir, 'data', 'label-cell-golden');
 const haveGoldens = hasShared && existsSync(goldenDir);
 
-/** The built-in cases: border cells, fragments and holes, the >255-nuclei uint8 wrap, empty and flat inputs, diagonal contacts. */
+/** The built-in cases: border cells, fragments and holes, every size threshold met exactly, the >255-nuclei uint8 wrap, empty and flat inputs, diagonal contacts. */
 const builtIn: { preds: Preds; scale: LabelCellScale }[] = [
   { preds: field('field', 300, 240, 7, 22, 80, 45, 8), scale: 1 },
   { preds: fragments(), scale: 1 },
@@ -37,6 +37,7 @@ const builtIn: { preds: Preds; scale: LabelCellScale }[] = [
   // Fields whose labels change if the chain's labelling loses 8-connectivity (found by mutation).
   { preds: field('diag', 300, 240, 7, 3, 80, 45, 8), scale: 1 },
   { preds: field('dense', 256, 256, 9, 1, 70, 40, 12), scale: 0.5 },
+  { preds: thresholds(), scale: 1 },
 ];
 
 async function cpuFifo(p: Preds, scale: LabelCellScale): Promise<{ nuclei: Uint16Array; cells: Uint16Array; cellCount: number }> {

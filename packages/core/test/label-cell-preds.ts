@@ -175,3 +175,76 @@ export function constant(name: string, W: number, H: number, n1: number, n2: num
   return { name, width: W, height: H, nucleiPred, cellPred };
 }
 
+
+/**
+ * Every size threshold of label_cell met exactly by one object and missed by one pixel by its twin
+ * (scale 1; painted, no blur, so the sizes are exact). Each pair shows in the output:
+ * - seeds (500): A's seed core is 20×25 = 500 px (kept: A is a cell), B's 499 (no marker: no cell);
+ * - nuclei (2500, step 4): C's nucleus is 50×50 (a cell), D's 2499 (removed: no cell);
+ * - holes (1000): E's nucleus keeps a 1000-px hole (0 in the nuclei output), F's 999-px hole is filled;
+ * - cells (5500, step 8): G's region is a 90×90 frame of 5500 px (kept; __fill_holes then fills the
+ *   frame), H's is 5499 (removed);
+ * - cells (5500, step 12): I's 59×104 region ends as 55×100 = 5500 px after the two __fill_holes
+ *   (kept), J's lacks a 6-px corner triangle that the disk(6) closing keeps, ending 5499 (removed);
+ * - nuclei (2500, step 13): K's 50×52 nucleus overlaps its final cell by 50×50 (kept), L's by 2499
+ *   (no nucleus, though L is a cell).
+ * `at` gives one pixel inside each object.
+ */
+export function thresholds(): Preds & { at: Record<string, number>; holeAt: { E: number; F: number } } {
+  const W = 650, H = 260, n = W * H;
+  const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
+  const set = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number): void => {
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) p[3 * (y * W + x) + ch] = v;
+  };
+  const px = (p: Uint8Array, ch: number, x: number, y: number, v: number): void => { p[3 * (y * W + x) + ch] = v; };
+  // A, B: nuclei whose border channel blocks all seeds but a 20×25 core (B: minus one corner pixel).
+  for (const [x0, miss] of [[10, false], [110, true]] as const) {
+    set(cellPred, 2, x0, 10, x0 + 80, 110, 255);
+    set(nucleiPred, 2, x0 + 10, 30, x0 + 70, 90, 255);
+    set(nucleiPred, 1, x0 + 10, 30, x0 + 70, 90, 255);
+    set(nucleiPred, 1, x0 + 20, 40, x0 + 40, 65, 0);
+    if (miss) px(nucleiPred, 1, x0 + 20, 40, 255);
+  }
+  // C, D: a 50×50 nucleus (D: minus one corner pixel).
+  for (const [x0, miss] of [[210, false], [310, true]] as const) {
+    set(cellPred, 2, x0, 10, x0 + 80, 110, 255);
+    set(nucleiPred, 2, x0 + 15, 30, x0 + 65, 80, 255);
+    if (miss) px(nucleiPred, 2, x0 + 64, 79, 0);
+  }
+  // E, F: a 70×70 nucleus with a 25×40 hole (F: one hole pixel painted back).
+  for (const [x0, miss] of [[410, false], [530, true]] as const) {
+    set(cellPred, 2, x0, 10, x0 + 100, 110, 255);
+    set(nucleiPred, 2, x0 + 15, 25, x0 + 85, 95, 255);
+    set(nucleiPred, 2, x0 + 30, 40, x0 + 55, 80, 0);
+    if (miss) px(nucleiPred, 2, x0 + 30, 40, 255);
+  }
+  // G, H: a 90×90 cell region with a 40×65 gap (H: gap one pixel wider on one row).
+  for (const [x0, miss] of [[10, false], [120, true]] as const) {
+    set(cellPred, 2, x0, 140, x0 + 90, 230, 255);
+    set(cellPred, 2, x0 + 30, 155, x0 + 70, 220, 0);
+    if (miss) px(cellPred, 2, x0 + 29, 155, 0);
+    set(nucleiPred, 2, x0 + 5, 160, x0 + 55, 210, 255);
+  }
+  // I, J: a 59×104 cell region (J: minus the corner pixels with dx + dy <= 2).
+  for (const [x0, miss] of [[230, false], [310, true]] as const) {
+    set(cellPred, 2, x0, 140, x0 + 59, 244, 255);
+    if (miss) for (let d = 0; d <= 2; d++) for (let e = 0; d + e <= 2; e++) px(cellPred, 2, x0 + d, 140 + e, 0);
+    set(nucleiPred, 2, x0 + 4, 160, x0 + 54, 215, 255);
+  }
+  // K, L: an 80×100 cell region; a 50×52 nucleus on its top two rows, which the cell loses (L: minus
+  // one corner pixel inside the cell).
+  for (const [x0, miss] of [[390, false], [490, true]] as const) {
+    set(cellPred, 2, x0, 140, x0 + 80, 240, 255);
+    set(nucleiPred, 2, x0 + 10, 140, x0 + 60, 192, 255);
+    if (miss) px(nucleiPred, 2, x0 + 59, 191, 0);
+  }
+  const at = (x: number, y: number): number => y * W + x;
+  return {
+    name: 'thresholds', width: W, height: H, nucleiPred, cellPred,
+    at: {
+      A: at(50, 60), B: at(150, 60), C: at(250, 55), D: at(350, 55), E: at(460, 30), F: at(580, 30),
+      G: at(30, 185), H: at(140, 185), I: at(260, 190), J: at(340, 190), K: at(420, 170), L: at(520, 170),
+    },
+    holeAt: { E: at(450, 60), F: at(570, 60) },
+  };
+}

@@ -14,7 +14,7 @@ import {
   agreement, downscalePred, labelCell, labelCellConstants, labelCellJs, labelNuclei, labelNucleiJs, upscaleLabels,
   type LabelCellScale,
 } from '../src/segment/label-cell.js';
-import { constant, field, fragments, replicate, wrapLowRes, type Preds } from './label-cell-preds.js';
+import { constant, field, fragments, replicate, thresholds, wrapLowRes, type Preds } from './label-cell-preds.js';
 import { hasNative, hasShared, repoRoot, sharedDir, skimagePython } from './helpers.js';
 
 const backends = hasNative ? (['js', 'native'] as const) : (['js'] as const);
@@ -140,7 +140,7 @@ describe.skipIf(!skimagePython)('labelCell / labelNuclei: edge cases against the
     const odd = field('odd', 333, 251, 6, 31, 70, 40, 6);
     const empty = constant('empty', 40, 30, 0, 0, 0, 0);
     const flat = constant('flat', 80, 80, 0, 255, 0, 200);
-    const full: Preds[] = [big, frag, empty, flat];
+    const full: Preds[] = [big, frag, empty, flat, thresholds()];
     // Reduced scales: the replica runs on labelCell's own downscaled predictions with scaled constants.
     const scaled: { preds: Preds; f: number; scale: LabelCellScale }[] = [
       { preds: replicate(wrap, 4), f: 4, scale: 0.25 },
@@ -191,6 +191,32 @@ describe.skipIf(!skimagePython)('labelCell / labelNuclei: edge cases against the
     // And the skimage heap order matters: raster-order ties ('fifo') miss the replica on the plateau field.
     const fifo = labelCellJs(big.nucleiPred, big.cellPred, { width: big.width, height: big.height, tieBreak: ['heap', 'fifo', 'heap'] });
     expect(diffCount(fifo.cells, out[0][1]!)).toBeGreaterThan(0);
+  });
+});
+
+describe('labelCell: every size threshold met exactly (kept) and missed by one pixel (removed)', () => {
+  const t = thresholds();
+  const area = (a: Uint16Array, id: number): number => a.reduce((s, v) => s + (v === id ? 1 : 0), 0);
+  // [what, object: its cell area, nucleus area in the output (null: not a cell)]; see thresholds().
+  const table: [string, Record<string, [number, number] | null>][] = [
+    ['seed components >= 500 px', { A: [7296, 3600], B: null }],
+    ['nuclei >= 2500 px before the cells (step 4)', { C: [7296, 2500], D: null }],
+    ['holes < 1000 px filled', { E: [9216, 3900], F: [9216, 4900] }],
+    ['cells >= 5500 px after their watershed (step 8)', { G: [7396, 2500], H: null }],
+    ['cells >= 5500 px at the end (step 12)', { I: [5500, 2750], J: null }],
+    ['nuclei >= 2500 px inside their final cell (step 13)', { K: [7296, 2500], L: [7296, 0] }],
+  ];
+  const runs = backends.flatMap((backend) => (['heap', 'fifo'] as const).map((tieBreak) => ({ backend, tieBreak })));
+  it.each(runs)('$backend, $tieBreak ties', async ({ backend, tieBreak }) => {
+    const r = await labelCell(t.nucleiPred, t.cellPred, { width: t.width, height: t.height, backend, tieBreak });
+    for (const [what, objects] of table) {
+      for (const [name, want] of Object.entries(objects)) {
+        const id = r.cells[t.at[name]];
+        expect(id === 0 ? null : [area(r.cells, id), area(r.nuclei, id)], `${what}: ${name}`).toEqual(want);
+      }
+    }
+    expect(r.cellCount).toBe(8);
+    expect([r.nuclei[t.holeAt.E], r.nuclei[t.holeAt.F]], 'the 1000-px hole stays, the 999-px one is filled').toEqual([0, r.cells[t.holeAt.F]]);
   });
 });
 
