@@ -197,47 +197,49 @@ export function thresholds(): Preds & { at: Record<string, number>; holeAt: { E:
     for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) p[3 * (y * W + x) + ch] = v;
   };
   const px = (p: Uint8Array, ch: number, x: number, y: number, v: number): void => { p[3 * (y * W + x) + ch] = v; };
+  // One object at x = kept, its twin (one pixel short) at x = missed.
+  const twins = (kept: number, missed: number, paint: (x0: number, miss: boolean) => void): void => { paint(kept, false); paint(missed, true); };
   // A, B: nuclei whose border channel blocks all seeds but a 20×25 core (B: minus one corner pixel).
-  for (const [x0, miss] of [[10, false], [110, true]] as const) {
+  twins(10, 110, (x0, miss) => {
     set(cellPred, 2, x0, 10, x0 + 80, 110, 255);
     set(nucleiPred, 2, x0 + 10, 30, x0 + 70, 90, 255);
     set(nucleiPred, 1, x0 + 10, 30, x0 + 70, 90, 255);
     set(nucleiPred, 1, x0 + 20, 40, x0 + 40, 65, 0);
     if (miss) px(nucleiPred, 1, x0 + 20, 40, 255);
-  }
+  });
   // C, D: a 50×50 nucleus (D: minus one corner pixel).
-  for (const [x0, miss] of [[210, false], [310, true]] as const) {
+  twins(210, 310, (x0, miss) => {
     set(cellPred, 2, x0, 10, x0 + 80, 110, 255);
     set(nucleiPred, 2, x0 + 15, 30, x0 + 65, 80, 255);
     if (miss) px(nucleiPred, 2, x0 + 64, 79, 0);
-  }
+  });
   // E, F: a 70×70 nucleus with a 25×40 hole (F: one hole pixel painted back).
-  for (const [x0, miss] of [[410, false], [530, true]] as const) {
+  twins(410, 530, (x0, miss) => {
     set(cellPred, 2, x0, 10, x0 + 100, 110, 255);
     set(nucleiPred, 2, x0 + 15, 25, x0 + 85, 95, 255);
     set(nucleiPred, 2, x0 + 30, 40, x0 + 55, 80, 0);
     if (miss) px(nucleiPred, 2, x0 + 30, 40, 255);
-  }
+  });
   // G, H: a 90×90 cell region with a 40×65 gap (H: gap one pixel wider on one row).
-  for (const [x0, miss] of [[10, false], [120, true]] as const) {
+  twins(10, 120, (x0, miss) => {
     set(cellPred, 2, x0, 140, x0 + 90, 230, 255);
     set(cellPred, 2, x0 + 30, 155, x0 + 70, 220, 0);
     if (miss) px(cellPred, 2, x0 + 29, 155, 0);
     set(nucleiPred, 2, x0 + 5, 160, x0 + 55, 210, 255);
-  }
+  });
   // I, J: a 59×104 cell region (J: minus the corner pixels with dx + dy <= 2).
-  for (const [x0, miss] of [[230, false], [310, true]] as const) {
+  twins(230, 310, (x0, miss) => {
     set(cellPred, 2, x0, 140, x0 + 59, 244, 255);
     if (miss) for (let d = 0; d <= 2; d++) for (let e = 0; d + e <= 2; e++) px(cellPred, 2, x0 + d, 140 + e, 0);
     set(nucleiPred, 2, x0 + 4, 160, x0 + 54, 215, 255);
-  }
+  });
   // K, L: an 80×100 cell region; a 50×52 nucleus on its top two rows, which the cell loses (L: minus
   // one corner pixel inside the cell).
-  for (const [x0, miss] of [[390, false], [490, true]] as const) {
+  twins(390, 490, (x0, miss) => {
     set(cellPred, 2, x0, 140, x0 + 80, 240, 255);
     set(nucleiPred, 2, x0 + 10, 140, x0 + 60, 192, 255);
     if (miss) px(nucleiPred, 2, x0 + 59, 191, 0);
-  }
+  });
   const at = (x: number, y: number): number => y * W + x;
   return {
     name: 'thresholds', width: W, height: H, nucleiPred, cellPred,
