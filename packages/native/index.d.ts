@@ -112,12 +112,24 @@ export function _labelCellEmulated(
 ): { cellCount: number; watersheds: WatershedFloodStats[]; launches: number; reads: number };
 
 /**
+ * Test-only: a batch of images (all width × height) through one stacked CUDA labelCell chain on the
+ * host executor; each image's outputs equal its own labelCell with tieBreak 'fifo'.
+ */
+export function _labelCellBatchEmulated(
+  nucleiPreds: Uint8Array[], cellPreds: Uint8Array[], nuclei: Uint16Array[], cells: Uint16Array[],
+  options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided' },
+): { cellCounts: number[]; launches: number; reads: number };
+
+/**
  * Test-only: the CUDA watershed's kernels run on the host, one index at a time in the given order
- * (src/emulated.cc). Output equals `watershed` with tieBreak 'fifo'.
+ * (src/emulated.cc). Output equals `watershed` with tieBreak 'fifo'. `images` > 1 floods a batch:
+ * that many images of height / images rows, stacked, each as if alone.
  */
 export function _watershedEmulated(
   elevation: Uint8Array | Uint16Array, markers: Int32Array, mask: Uint8Array | null, out: Int32Array,
-  options: { width: number; height: number; connectivity: 4 | 8; watershedLine: boolean; order?: 'forward' | 'reverse' | 'strided' },
+  options: {
+    width: number; height: number; connectivity: 4 | 8; watershedLine: boolean; order?: 'forward' | 'reverse' | 'strided'; images?: number;
+  },
 ): { result: 'ok' | 'line-burst' } & WatershedFloodStats;
 
 /**
@@ -205,12 +217,19 @@ export interface LabelCellNativeOptions {
   tieBreak?: 'heap' | 'fifo';
   /** labelCell only: 'cpu' (default) or 'cuda' (tieBreak 'fifo' only). */
   device?: 'cpu' | 'cuda';
+  /**
+   * labelCell only: a batch of this many width × height images stacked in each array (default 1);
+   * on 'cuda' they go through one stacked chain, on the CPU one after another.
+   */
+  images?: number;
 }
 
 /** hpacellseg label_cell on H×W×3 uint8 predictions, the whole chain in one worker. */
 export function labelCell(
   nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array, options: LabelCellNativeOptions,
-): Promise<{ cellCount: number; device: 'cpu' | 'cuda'; timings?: CudaTimings; watersheds?: WatershedFloodStats[]; launches?: number; reads?: number }>;
+): Promise<{
+  cellCount: number; cellCounts: number[]; device: 'cpu' | 'cuda'; timings?: CudaTimings; watersheds?: WatershedFloodStats[]; launches?: number; reads?: number;
+}>;
 
 /** hpacellseg label_nuclei on an H×W×3 uint8 prediction. */
 export function labelNuclei(

@@ -2,9 +2,9 @@
 // exact 'heap' and fast 'fifo' tie-breaking), the reduced-resolution fast path, CUDA ('fifo', on a GPU) and the scikit-image replica.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { agreement, capabilities, labelCell, type LabelCellOptions } from '@cellcam/core';
+import { agreement, capabilities, labelCell, labelCellBatch, type LabelCellOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
+import { BATCH, comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const oracleDir = resolve(here, '..', '..', '..', 'tests', 'oracle');
@@ -110,6 +110,12 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       contenders.push(...cudaContenders(
         (device) => labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device }), 'fifo ties',
       ));
+      // The same 16 images as one stacked chain: one launch per step for all of them.
+      const items = Array.from({ length: BATCH }, () => ({ nucleiPred, cellPred }));
+      contenders.push({
+        impl: `cuda labelCellBatch ×${BATCH}`, images: BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
+        fn: () => labelCellBatch(items, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device: 'cuda' }),
+      });
     }
     const caseRows = await runCase('label-cell', size, contenders, opts);
     if (opts.python && !opts.quick) {

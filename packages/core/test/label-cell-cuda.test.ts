@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { nativeOrNull } from '../src/native.js';
-import { labelCell, type LabelCellScale } from '../src/segment/label-cell.js';
+import { labelCell, labelCellBatch, type LabelCellScale } from '../src/segment/label-cell.js';
 import { hasCuda, hasNative, hasShared, rejection, sharedDir } from './helpers.js';
 import { constant, field, fragments, replicate, thresholds, wrapLowRes, type Preds } from './label-cell-preds.js';
 
@@ -40,6 +40,29 @@ const builtIn: { preds: Preds; scale: LabelCellScale }[] = [
   { preds: thresholds(), scale: 1 },
 ];
 
+// Batches: one stacked chain for several images of one size; each must equal its own chain.
+const batches: { name: string; parts: Preds[]; scale: LabelCellScale }[] = [
+  {
+    name: 'four 300x240 fields, one empty',
+    parts: [builtIn[0].preds, field('diag', 300, 240, 7, 3, 80, 45, 8), constant('empty', 300, 240, 0, 0, 0, 0), field('b', 300, 240, 9, 41, 70, 40, 10)],
+    scale: 1,
+  },
+  { name: 'the same at scale 0.5', parts: [builtIn[0].preds, field('b', 300, 240, 9, 41, 70, 40, 10)], scale: 0.5 },
+  // Ids past 255 wrap per image: the second image's nucleus ids must not continue the first's.
+  { name: 'two >255-nuclei grids at scale 0.25', parts: [replicate(wrapLowRes(), 4), replicate(wrapLowRes(), 4)], scale: 0.25 },
+  { name: 'the thresholds field twice', parts: [thresholds(), thresholds()], scale: 1 },
+  // Otsu per image: a bright background puts the first image's cell threshold near 0.34, the
+  // second's stays at 0.22–0.25, and the blurred cell edges between the two decide cell pixels.
+  { name: 'two fields with different cell thresholds', parts: [brightBackground(field('b', 300, 240, 9, 41, 70, 40, 10), 90), builtIn[0].preds], scale: 1 },
+];
+
+/** The same maps with the cell interior channel raised to at least `floor` everywhere. */
+function brightBackground(p: Preds, floor: number): Preds {
+  const cellPred = p.cellPred.slice();
+  for (let i = 2; i < cellPred.length; i += 3) cellPred[i] = Math.max(cellPred[i], floor);
+  return { ...p, name: `${p.name} background ${floor}`, cellPred };
+}
+
 async function cpuFifo(p: Preds, scale: LabelCellScale): Promise<{ nuclei: Uint16Array; cells: Uint16Array; cellCount: number }> {
   return labelCell(p.nucleiPred, p.cellPred, { width: p.width, height: p.height, scale, tieBreak: 'fifo', device: 'cpu' });
 }
@@ -72,6 +95,28 @@ describe.skipIf(!hasNative)('CUDA labelCell chain emulated on the host', { timeo
     expect(e.watersheds[1].burstGenerations + e.watersheds[2].burstGenerations).toBeGreaterThan(0);
     expect(emulate(builtIn[1].preds, 1, 'forward').cellCount).toBeGreaterThanOrEqual(3);
     expect(emulate(builtIn[2].preds, 0.25, 'forward').cellCount).toBeGreaterThan(255 / 16); // the >255-nuclei grid
+  });
+
+  it.each(batches.map((b) => [b.name, b] as const))('runs a batch in one stacked chain, each image as if alone: %s', async (_name, b) => {
+    const { width, height } = b.parts[0];
+    const cpu = await Promise.all(b.parts.map((p) => cpuFifo(p, b.scale)));
+    let singles = { launches: 0, reads: 0 };
+    for (const p of b.parts) {
+      const e = emulate(p, b.scale, 'forward');
+      singles = { launches: singles.launches + e.launches, reads: singles.reads + e.reads };
+    }
+    for (const order of orders) {
+      const nuclei = b.parts.map(() => new Uint16Array(width * height)), cells = b.parts.map(() => new Uint16Array(width * height));
+      const r = native._labelCellBatchEmulated(b.parts.map((p) => p.nucleiPred), b.parts.map((p) => p.cellPred), nuclei, cells, { width, height, scale: b.scale, order });
+      expect(r.cellCounts, order).toEqual(cpu.map((c) => c.cellCount));
+      b.parts.forEach((p, j) => {
+        expect(same(cells[j], cpu[j].cells), `${order} image ${j} (${p.name}) cells`).toBe(true);
+        expect(same(nuclei[j], cpu[j].nuclei), `${order} image ${j} (${p.name}) nuclei`).toBe(true);
+      });
+      // The point of a batch: the images share the launches and host round trips.
+      expect(r.launches, order).toBeLessThan(singles.launches);
+      expect(r.reads, order).toBeLessThan(singles.reads);
+    }
   });
 
   it.skipIf(!haveGoldens)('equals the CPU chain (fifo) on the golden predictions at every scale', async () => {
@@ -112,6 +157,34 @@ describe.skipIf(!hasCuda)('CUDA labelCell on the device', { timeout: 300_000 }, 
         const gpu = await labelCell(p.nucleiPred, p.cellPred, { width: p.width, height: p.height, scale, tieBreak: 'fifo', device: 'cuda' });
         expect(same(gpu.cells, cpu.cells), `${name} scale ${scale}`).toBe(true);
         expect(same(gpu.nuclei, cpu.nuclei), `${name} scale ${scale}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe.skipIf(!hasCuda)('CUDA labelCellBatch on the device', { timeout: 300_000 }, () => {
+  it('runs each batch of the emulation tests as one stacked chain, equal to the CPU per image', async () => {
+    for (const b of batches) {
+      const { width, height } = b.parts[0];
+      const r = await labelCellBatch(b.parts.map((p) => ({ nucleiPred: p.nucleiPred, cellPred: p.cellPred })), { width, height, scale: b.scale, tieBreak: 'fifo', device: 'cuda' });
+      expect(r.device).toBe('cuda');
+      for (let j = 0; j < b.parts.length; j++) {
+        const cpu = await cpuFifo(b.parts[j], b.scale);
+        expect(r.results[j].cellCount, `${b.name} image ${j}`).toBe(cpu.cellCount);
+        expect(same(r.results[j].cells, cpu.cells), `${b.name} image ${j} cells`).toBe(true);
+        expect(same(r.results[j].nuclei, cpu.nuclei), `${b.name} image ${j} nuclei`).toBe(true);
+      }
+    }
+  });
+
+  it.skipIf(!haveGoldens)('equals the CPU chain (fifo) on the four goldens of 1024² and 2048² as two batches', async () => {
+    for (const [names, scale] of [[['case_1024_s102', 'case_1024_s104'], 1], [['case_2048_s103', 'case_2048_s103'], 0.5]] as const) {
+      const ps = await Promise.all(names.map((nm) => golden(nm)));
+      const r = await labelCellBatch(ps.map((p) => ({ nucleiPred: p.nucleiPred, cellPred: p.cellPred })), { width: ps[0].width, height: ps[0].height, scale, tieBreak: 'fifo', device: 'cuda' });
+      for (let j = 0; j < ps.length; j++) {
+        const cpu = await cpuFifo(ps[j], scale);
+        expect(same(r.results[j].cells, cpu.cells), `${names[j]} scale ${scale}`).toBe(true);
+        expect(same(r.results[j].nuclei, cpu.nuclei), `${names[j]} scale ${scale}`).toBe(true);
       }
     }
   });

@@ -11,11 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { readGrey } from '../src/io/png.js';
 import { nativeOrNull } from '../src/native.js';
 import {
-  agreement, downscalePred, labelCell, labelCellConstants, labelCellJs, labelNuclei, labelNucleiJs, upscaleLabels,
+  agreement, downscalePred, labelCell, labelCellBatch, labelCellConstants, labelCellJs, labelNuclei, labelNucleiJs, upscaleLabels,
   type LabelCellScale,
 } from '../src/segment/label-cell.js';
 import { constant, field, fragments, replicate, thresholds, wrapLowRes, type Preds } from './label-cell-preds.js';
-import { hasNative, hasShared, repoRoot, sharedDir, skimagePython } from './helpers.js';
+import { hasCuda, hasNative, hasShared, rejection, repoRoot, sharedDir, skimagePython } from './helpers.js';
 
 const backends = hasNative ? (['js', 'native'] as const) : (['js'] as const);
 const goldenDir = join(sharedDir, 'data', 'label-cell-golden');
@@ -242,6 +242,46 @@ describe.skipIf(!hasNative)('labelCell: native equals the TypeScript twin', () =
   });
 });
 
+describe('labelCellBatch: several images of one size in one call', () => {
+  const parts = [field('a', 257, 199, 5, 41, 80, 45, 12), field('b', 257, 199, 6, 43, 70, 40, 8), constant('empty', 257, 199, 0, 0, 0, 0)];
+  const items = parts.map((p) => ({ nucleiPred: p.nucleiPred, cellPred: p.cellPred }));
+  const opts = { width: 257, height: 199 };
+  const runs = backends.flatMap((backend) => (['heap', 'fifo'] as const).flatMap((tieBreak) => ([1, 0.5] as const).map((scale) => ({ backend, tieBreak, scale }))));
+  it.each(runs)('$backend, $tieBreak ties, scale $scale: each image equals its own labelCell', async ({ backend, tieBreak, scale }) => {
+    const batch = await labelCellBatch(items, { ...opts, backend, tieBreak, scale });
+    expect(batch.device).toBe(backend === 'js' ? 'js' : 'cpu');
+    expect(batch.results).toHaveLength(3);
+    for (let k = 0; k < parts.length; k++) {
+      const one = await labelCell(parts[k].nucleiPred, parts[k].cellPred, { ...opts, backend, tieBreak, scale });
+      expect(same(batch.results[k].cells, one.cells), `${parts[k].name} cells`).toBe(true);
+      expect(same(batch.results[k].nuclei, one.nuclei), `${parts[k].name} nuclei`).toBe(true);
+      expect(batch.results[k].cellCount).toBe(one.cellCount);
+      expect(batch.results[k].cells.buffer, 'its own buffer').not.toBe(batch.results[0 === k ? 1 : 0].cells.buffer);
+    }
+    expect(batch.results[0].cellCount).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!hasNative || hasCuda)("'cuda' without a usable GPU rejects with the reason; 'auto' runs on the CPU and says why", async () => {
+    const err = await rejection(labelCellBatch(items, { ...opts, tieBreak: 'fifo', device: 'cuda' }));
+    expect(err.code).toBe('CELLCAM_E_CUDA');
+    expect(err.message).toMatch(/options\.device is 'cuda' but no CUDA device is usable: .+/);
+    const auto = await labelCellBatch(items, { ...opts, tieBreak: 'fifo', device: 'auto' });
+    expect(auto.device).toBe('cpu');
+    expect(auto.deviceNote).toMatch(/^CUDA not used: /);
+  });
+
+  it.each([
+    ['no images', [], opts, /^Expected a non-empty array of \{ nucleiPred, cellPred \} for items but received/],
+    ['a short map', [items[0], { nucleiPred: items[1].nucleiPred, cellPred: new Uint8Array(10) }], opts,
+      /^Expected Uint8Array of length width\*height\*3 = 153429 for items\[1\]\.cellPred but received Uint8Array of length 10$/],
+    ['a missing item', [items[0], null], opts, /^Expected an object \{ nucleiPred, cellPred \} for items\[1\] but received null$/],
+    ["'cuda' with heap ties", items, { ...opts, device: 'cuda' }, /^Expected 'fifo' for options\.tieBreak with options\.device 'cuda' but received undefined$/],
+  ] as const)('rejects %s, naming the argument', async (_name, its, o, msg) => {
+    const err = await rejection(labelCellBatch(its as never, o as never));
+    expect(err.message).toMatch(msg);
+  });
+});
+
 describe('labelCell: fast-path helpers and agreement', () => {
   it('constants: areas × s², radius round(6 s), numpy rounding', () => {
     expect(labelCellConstants(1)).toEqual({ seedMinSize: 500, holeArea: 1000, maskMinSize: 8, nucleusMinSize: 2500, cellMinSize: 5500, closingRadius: 6 });
@@ -305,5 +345,10 @@ describe('labelCell: argument errors', () => {
     const shared = new Uint16Array(n);
     expect(() => native.labelCell(np, cp, shared, shared, o)).toThrow(/not overlapping/);
     expect(() => native.labelNuclei(cp, new Uint16Array(n), { width: w, height: 0, threads: 1 })).toThrow(/options.height/);
+    expect(() => native.labelCell(np, cp, new Uint16Array(n), new Uint16Array(n), { ...o, images: 0 })).toThrow(
+      'Expected an integer in [1, 65536] for options.images but received number 0');
+    expect(() => native.labelCell(np, cp, new Uint16Array(n), new Uint16Array(n), { ...o, images: 2 })).toThrow(
+      'Expected Uint8Array of length width*height*images*3 = 72 for nucleiPred but received Uint8Array of length 36');
+    expect(() => native.labelNuclei(np, new Uint16Array(n), { width: w, height: h, threads: 1, images: 2 } as never)).toThrow(/options.images/);
   });
 });

@@ -18,11 +18,11 @@ interface Case {
 }
 
 /** Small images with few levels: plateaus, seed ties, bursts below the level, competing labels. */
-function randomCase(seed: number, lineBursts = false): Case {
+function randomCase(seed: number, lineBursts = false, dims?: [number, number]): Case {
   const r = rng(seed);
   const shape = randInt(r, 8);
-  const W = shape === 0 ? 1 : 1 + randInt(r, 22);
-  const H = shape === 1 ? 1 : 1 + randInt(r, 22);
+  const W = dims ? dims[0] : shape === 0 ? 1 : 1 + randInt(r, 22);
+  const H = dims ? dims[1] : shape === 1 ? 1 : 1 + randInt(r, 22);
   const n = W * H;
   const levels = lineBursts ? 2 + randInt(r, 3) : [1, 2, 3, 4, 8, 200][randInt(r, 6)];
   const elevation = r() < 0.3
@@ -76,6 +76,39 @@ function cpuFifo(c: Case): Int32Array {
   return out;
 }
 
+/**
+ * A batch: random cases of one size, converted to the first one's dtype, connectivity and line
+ * (a missing mask becomes all ones), and stacked into one image of `images` times the rows.
+ */
+function batchOf(seed: number, images: number, lineBursts: boolean): { stacked: Case; parts: Case[] } {
+  const first = randomCase(seed, lineBursts);
+  const u16 = first.elevation instanceof Uint16Array;
+  const parts = [first, ...Array.from({ length: images - 1 }, (_, j) => randomCase(seed * 31 + j + 1, lineBursts, [first.W, first.H]))]
+    .map((c) => ({
+      ...c,
+      connectivity: first.connectivity,
+      watershedLine: first.watershedLine,
+      elevation: u16 === c.elevation instanceof Uint16Array ? c.elevation
+        : u16 ? Uint16Array.from(c.elevation, (v) => v * 257) : Uint8Array.from(c.elevation, (v) => v / 257),
+    }));
+  const masked = parts.some((c) => c.mask !== null);
+  const n = first.W * first.H;
+  const concat = <T extends Uint8Array | Uint16Array | Int32Array>(a: T[], make: (len: number) => T): T => {
+    const out = make(a.length * n);
+    a.forEach((x, k) => out.set(x, k * n));
+    return out;
+  };
+  const stacked: Case = {
+    ...parts[0],
+    name: `batch ${seed}: ${images} × ${first.W}x${first.H}`,
+    H: first.H * images,
+    elevation: u16 ? concat(parts.map((c) => c.elevation as Uint16Array), (l) => new Uint16Array(l)) : concat(parts.map((c) => c.elevation as Uint8Array), (l) => new Uint8Array(l)),
+    markers: concat(parts.map((c) => c.markers), (l) => new Int32Array(l)),
+    mask: masked ? concat(parts.map((c) => c.mask ?? new Uint8Array(n).fill(1)), (l) => new Uint8Array(l)) : null,
+  };
+  return { stacked, parts };
+}
+
 const same = (a: Int32Array, b: Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 // Half general, half line floods over two to four levels: the line's bursts (a burst stops at
@@ -122,6 +155,24 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
       expect(same(out, expected), `${order} order`).toBe(true);
       expect(st.burstGenerations).toBeGreaterThan(0);
     }
+  });
+
+  it('flood a batch of stacked images (same label values in each) as if each were alone', () => {
+    let bursts = 0;
+    for (let k = 0; k < 400; k++) {
+      const { stacked: c, parts } = batchOf(12000 + k, 2 + (k % 4), k % 2 === 1);
+      const out = new Int32Array(c.W * c.H);
+      const order = orders[k % 3];
+      const st = native._watershedEmulated(c.elevation, c.markers, c.mask, out, {
+        width: c.W, height: c.H, connectivity: c.connectivity, watershedLine: c.watershedLine, order, images: parts.length,
+      });
+      bursts += st.burstGenerations;
+      const n = c.W * parts[0].H;
+      parts.forEach((p, j) => {
+        if (!same(out.subarray(j * n, (j + 1) * n), cpuFifo(p))) expect.fail(`${c.name}: image ${j} (${p.name}) differs in ${order} order`);
+      });
+    }
+    expect(bursts).toBeGreaterThan(50);
   });
 
   it('write `out` only at the end, so it may be the markers array', () => {

@@ -2,7 +2,9 @@
 // has no GPU, checks their code against the CPU: `_watershedEmulated` (watershed_levels.h) and
 // `_labelCellEmulated` (label_cell_parallel.h). Synchronous and checked only for types and
 // lengths: test harnesses, not an API.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "host_exec.h"
@@ -16,8 +18,8 @@ namespace {
 
 template <typename LT>
 bool FloodOn(HostExec& ex, const LT* lev, int32_t levels, const int32_t* markers, const uint8_t* mask, int32_t* out, int32_t W,
-             int32_t H, int conn, bool wsl, wslevels::Stats* stats) {
-  return wslevels::Flood(ex, lev, levels, markers, mask, out, W, H, conn, wsl, stats);
+             int32_t H, int conn, bool wsl, wslevels::Stats* stats, int32_t Hi) {
+  return wslevels::Flood(ex, lev, levels, markers, mask, out, W, H, conn, wsl, stats, Hi);
 }
 
 // The options {width, height, order} of an emulation call (at most 2^24 pixels).
@@ -49,8 +51,9 @@ std::string ReadShape(const Napi::Value& optV, Shape* sh) {
 }  // namespace
 
 // _watershedEmulated(elevation (Uint8Array|Uint16Array), markers, mask|null, out, {width, height,
-// connectivity, watershedLine, order: 'forward'|'reverse'|'strided'})
+// connectivity, watershedLine, order: 'forward'|'reverse'|'strided', images = 1})
 //   -> {phases, generations, lineRounds, burstGenerations}
+// images > 1: a batch of that many images of height / images rows, stacked.
 Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value ev = info[0], mv = info[1], kv = info[2], ov = info[3], optV = info[4];
@@ -73,6 +76,10 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   const int64_t conn = OptInt(o, "connectivity", 4);
   CELLCAM_RANGE_CHECK(conn == 4 || conn == 8, env, "Expected 4 or 8 for options.connectivity but received ", Describe(o.Get("connectivity")));
   const bool wsl = OptBool(o, "watershedLine", false);
+  const int64_t images = OptInt(o, "images", 1);
+  CELLCAM_RANGE_CHECK(images >= 1 && H % images == 0, env, "Expected a divisor of options.height for options.images but received ",
+                      Describe(o.Get("images")));
+  const auto Hi = static_cast<int32_t>(H / images);
 
   HostExec ex(sh.order);
   wslevels::Stats stats;
@@ -82,9 +89,9 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   const bool ok =
       e.type == napi_uint8_array
           ? FloodOn(ex, static_cast<const uint8_t*>(e.data), 256, markers, mask, o32, static_cast<int32_t>(W), static_cast<int32_t>(H),
-                static_cast<int>(conn), wsl, &stats)
+                static_cast<int>(conn), wsl, &stats, Hi)
           : FloodOn(ex, static_cast<const uint16_t*>(e.data), 65536, markers, mask, o32, static_cast<int32_t>(W), static_cast<int32_t>(H),
-                static_cast<int>(conn), wsl, &stats);
+                static_cast<int>(conn), wsl, &stats, Hi);
   CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA watershed: ", ex.error);
   return WatershedStatsObject(env, stats);
 }
@@ -136,6 +143,71 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   const gpu::WatershedStats* all[3] = {&stats.nuclei, &stats.cells, &stats.extension};
   for (uint32_t i = 0; i < 3; ++i) ws.Set(i, WatershedStatsObject(env, *all[i]));
   res.Set("watersheds", ws);
+  res.Set("launches", static_cast<double>(launches));
+  res.Set("reads", static_cast<double>(reads));
+  return res;
+}
+
+// _labelCellBatchEmulated(nucleiPreds[], cellPreds[], nuclei[], cells[], {width, height, scale, order})
+//   -> {cellCounts, launches, reads}: the images (all width × height) go through one stacked chain.
+Napi::Value LabelCellBatchEmulated(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Napi::Value optV = info[4];
+  for (int a = 0; a < 4; ++a) CELLCAM_TYPE_CHECK(info[a].IsArray(), env, "Expected an array for argument ", a, " but received ", Describe(info[a]));
+  const Napi::Array npA = info[0].As<Napi::Array>(), cpA = info[1].As<Napi::Array>(), nuA = info[2].As<Napi::Array>(), ceA = info[3].As<Napi::Array>();
+  const uint32_t images = npA.Length();
+  CELLCAM_RANGE_CHECK(images >= 1 && cpA.Length() == images && nuA.Length() == images && ceA.Length() == images, env,
+                      "Expected four arrays of the same nonzero length but received ", images, ", ", cpA.Length(), ", ", nuA.Length(), ", ", ceA.Length());
+  Shape sh;
+  const std::string bad = ReadShape(optV, &sh);
+  CELLCAM_THROW_IF(!bad.empty(), env, RangeError, "CELLCAM_E_RANGE", bad);
+  const int64_t n = sh.n;
+  CELLCAM_RANGE_CHECK(n * images <= (int64_t{1} << 26), env, "Expected at most 2^26 pixels in a batch but received ", n * images);
+  std::vector<const uint8_t*> nps, cps;
+  std::vector<uint16_t*> nus, ces;
+  for (uint32_t b = 0; b < images; ++b) {
+    const Napi::Value v[4] = {npA.Get(b), cpA.Get(b), nuA.Get(b), ceA.Get(b)};
+    CELLCAM_TYPE_CHECK(IsType(v[0], napi_uint8_array) && IsType(v[1], napi_uint8_array) && IsType(v[2], napi_uint16_array) &&
+                           IsType(v[3], napi_uint16_array),
+                       env, "Expected Uint8Array predictions and Uint16Array outputs for image ", b);
+    const ArrayView a[4] = {ViewOf(v[0].As<Napi::TypedArray>()), ViewOf(v[1].As<Napi::TypedArray>()), ViewOf(v[2].As<Napi::TypedArray>()),
+                            ViewOf(v[3].As<Napi::TypedArray>())};
+    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(a[0].length) == 3 * n && static_cast<int64_t>(a[1].length) == 3 * n &&
+                            static_cast<int64_t>(a[2].length) == n && static_cast<int64_t>(a[3].length) == n,
+                        env, "Expected predictions of length width*height*3 and outputs of length width*height = ", n, " for image ", b);
+    nps.push_back(static_cast<const uint8_t*>(a[0].data));
+    cps.push_back(static_cast<const uint8_t*>(a[1].data));
+    nus.push_back(static_cast<uint16_t*>(a[2].data));
+    ces.push_back(static_cast<uint16_t*>(a[3].data));
+  }
+  const Napi::Value sv = sh.o.Get("scale");
+  const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : 1.0;
+  CELLCAM_RANGE_CHECK(scale == 1 || scale == 0.5 || scale == 0.25, env, "Expected 1, 0.5 or 0.25 for options.scale but received ", Describe(sv));
+
+  std::string error;
+  int64_t launches = 0, reads = 0;
+  std::vector<int64_t> counts(images);
+  const LabelCellBatchCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, int64_t m, const LabelCellConstants& k,
+                                        uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
+    HostExec ex(sh.order);
+    lcpar::ChainStats stats;
+    const bool ok = lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h * m), k, nuclei, cells, &stats,
+                                          static_cast<int32_t>(m));
+    launches = ex.launches;
+    reads = ex.reads;
+    if (!ok) {
+      error = ex.error;
+      return false;
+    }
+    std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
+    return true;
+  };
+  const bool ok = LabelCellBatchRun(nps, cps, nus, ces, sh.W, sh.H, scale, core, counts.data());
+  CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell batch: ", error);
+  Napi::Object res = Napi::Object::New(env);
+  Napi::Array cc = Napi::Array::New(env, images);
+  for (uint32_t b = 0; b < images; ++b) cc.Set(b, static_cast<double>(counts[b]));
+  res.Set("cellCounts", cc);
   res.Set("launches", static_cast<double>(launches));
   res.Set("reads", static_cast<double>(reads));
   return res;

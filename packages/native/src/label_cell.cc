@@ -3,6 +3,7 @@
 // packages/core/src/segment/label-cell.ts; semantics and quirks: docs/segmentation.md.
 #include "label_cell.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -217,20 +218,35 @@ int64_t LabelCellCore(const uint8_t* np, const uint8_t* cp, int64_t W, int64_t H
 class LabelCellWorker : public KernelWorker {
  public:
   LabelCellWorker(Napi::Env env, const uint8_t* np, const uint8_t* cp, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
-                  double scale, int threads, bool heap, bool cuda)
+                  double scale, int threads, bool heap, bool cuda, int64_t images)
       : KernelWorker(env, "cellcam.labelCell"), np_(np), cp_(cp), nuclei_(nuclei), cells_(cells), W_(W), H_(H),
-        scale_(scale), threads_(threads), heap_(heap), cuda_(cuda) {}
+        scale_(scale), threads_(threads), heap_(heap), cuda_(cuda), images_(images), counts_(static_cast<size_t>(images)) {}
 
  protected:
   void Run() override {
-    if (cuda_) RunCuda();
-    else if (cp_) count_ = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, heap_);
-    else count_ = LabelNucleiRun(np_, nuclei_, W_, H_, threads_, heap_);
+    if (cuda_) {
+      RunCuda();
+    } else if (cp_) {
+      // A batch on the CPU: one image after another (the chain is the same either way).
+      const int64_t n = W_ * H_;
+      count_ = 0;
+      for (int64_t b = 0; b < images_; ++b) {
+        counts_[b] = LabelCellRun(np_ + 3 * n * b, cp_ + 3 * n * b, nuclei_ + n * b, cells_ + n * b, W_, H_, scale_, threads_, heap_);
+        count_ += counts_[b];
+      }
+    } else {
+      count_ = LabelNucleiRun(np_, nuclei_, W_, H_, threads_, heap_);
+    }
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set(cp_ ? "cellCount" : "count", Napi::Number::New(env, static_cast<double>(count_)));
-    if (cp_) o.Set("device", cuda_ ? "cuda" : "cpu");
+    if (cp_) {
+      Napi::Array cc = Napi::Array::New(env, static_cast<size_t>(images_));
+      for (int64_t b = 0; b < images_; ++b) cc.Set(static_cast<uint32_t>(b), static_cast<double>(counts_[b]));
+      o.Set("cellCounts", cc);
+      o.Set("device", cuda_ ? "cuda" : "cpu");
+    }
     if (cuda_) {
       o.Set("timings", TimingsObject(env, timings_));
       Napi::Array ws = Napi::Array::New(env, 3);
@@ -251,12 +267,31 @@ class LabelCellWorker : public KernelWorker {
 #if defined(CELLCAM_HAVE_CUDA)
     std::string err;
     const auto t0 = std::chrono::steady_clock::now();
-    // The chain runs once, at the working resolution (LabelCellRun scales around it).
-    const LabelCellCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, const LabelCellConstants& k,
-                                     uint16_t* nuclei, uint16_t* cells) -> int64_t {
-      return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err);
-    };
-    count_ = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, false, core);
+    // The chain runs once, at the working resolution (LabelCellRun scales around it); a batch
+    // runs as one stacked chain.
+    if (images_ == 1) {
+      const LabelCellCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, const LabelCellConstants& k,
+                                       uint16_t* nuclei, uint16_t* cells) -> int64_t {
+        return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err);
+      };
+      count_ = counts_[0] = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, false, core);
+    } else {
+      const int64_t n = W_ * H_;
+      std::vector<const uint8_t*> nps, cps;
+      std::vector<uint16_t*> nus, ces;
+      for (int64_t b = 0; b < images_; ++b) {
+        nps.push_back(np_ + 3 * n * b);
+        cps.push_back(cp_ + 3 * n * b);
+        nus.push_back(nuclei_ + n * b);
+        ces.push_back(cells_ + n * b);
+      }
+      const LabelCellBatchCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, int64_t m,
+                                            const LabelCellConstants& k, uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
+        return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err, m, cc) >= 0;
+      };
+      count_ = LabelCellBatchRun(nps, cps, nus, ces, W_, H_, scale_, core, counts_.data()) ? 0 : -1;
+      for (int64_t b = 0; count_ >= 0 && b < images_; ++b) count_ += counts_[b];
+    }
     if (count_ < 0) throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: CUDA error: " + err);
     timings_.totalMs = MsSince(t0);
 #else
@@ -270,6 +305,8 @@ class LabelCellWorker : public KernelWorker {
   double scale_;
   int threads_;
   bool heap_, cuda_;
+  int64_t images_;
+  std::vector<int64_t> counts_;
   int64_t count_ = 0;
   gpu::Timings timings_;
   gpu::LabelCellStats stats_;
@@ -291,8 +328,15 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
   const Napi::Object o = optV.As<Napi::Object>();
   CELLCAM_RANGE_CHECK(IsIntIn(o.Get("width"), 1, 65536), env, "Expected an integer in [1, 65536] for options.width but received ", Describe(o.Get("width")));
   CELLCAM_RANGE_CHECK(IsIntIn(o.Get("height"), 1, 65536), env, "Expected an integer in [1, 65536] for options.height but received ", Describe(o.Get("height")));
-  const int64_t W = OptInt(o, "width", 0), H = OptInt(o, "height", 0), n = W * H;
-  CELLCAM_SHAPE_CHECK(n <= (int64_t{1} << 30), env, "Expected at most 2^30 pixels for options.width*height but received number ", n);
+  const int64_t W = OptInt(o, "width", 0), H = OptInt(o, "height", 0);
+  CELLCAM_SHAPE_CHECK(W * H <= (int64_t{1} << 30), env, "Expected at most 2^30 pixels for options.width*height but received number ", W * H);
+  // labelCell's `images`: a batch of that many width × height images stacked in each array.
+  const Napi::Value imV = o.Get("images");
+  CELLCAM_RANGE_CHECK(imV.IsUndefined() || (cellsToo && IsIntIn(imV, 1, 65536)), env,
+                      "Expected an integer in [1, 65536] for options.images but received ", Describe(imV));
+  const int64_t images = OptInt(o, "images", 1);
+  const int64_t n = W * H * images;
+  CELLCAM_SHAPE_CHECK(n <= (int64_t{1} << 30), env, "Expected at most 2^30 pixels for options.width*height*images but received number ", n);
   const Napi::Value thrV = o.Get("threads");
   CELLCAM_RANGE_CHECK(thrV.IsUndefined() || IsIntIn(thrV, 0, 1024), env, "Expected an integer in [0, 1024] for options.threads but received ", Describe(thrV));
   const int threads = ResolveThreads(OptInt(o, "threads", 1));
@@ -316,16 +360,17 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
     CELLCAM_THROW_IF(cuda && tie == "heap", env, RangeError, "CELLCAM_E_ARG",
                      "Expected 'fifo' for options.tieBreak with options.device 'cuda' but received ", Describe(o.Get("tieBreak")));
   }
+  const char* const dims = images > 1 ? "width*height*images" : "width*height";
   const ArrayView np = ViewOf(npV.As<Napi::TypedArray>());
   const ArrayView nu = ViewOf(nuV.As<Napi::TypedArray>());
-  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(np.length) == 3 * n, env, "Expected Uint8Array of length width*height*3 = ", 3 * n, " for nucleiPred but received ", Describe(npV));
-  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(nu.length) == n, env, "Expected Uint16Array of length width*height = ", n, " for nuclei but received ", Describe(nuV));
+  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(np.length) == 3 * n, env, "Expected Uint8Array of length ", dims, "*3 = ", 3 * n, " for nucleiPred but received ", Describe(npV));
+  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(nu.length) == n, env, "Expected Uint16Array of length ", dims, " = ", n, " for nuclei but received ", Describe(nuV));
   ArrayView cp{}, ce{};
   if (cellsToo) {
     cp = ViewOf(cpV.As<Napi::TypedArray>());
     ce = ViewOf(ceV.As<Napi::TypedArray>());
-    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(cp.length) == 3 * n, env, "Expected Uint8Array of length width*height*3 = ", 3 * n, " for cellPred but received ", Describe(cpV));
-    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(ce.length) == n, env, "Expected Uint16Array of length width*height = ", n, " for cells but received ", Describe(ceV));
+    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(cp.length) == 3 * n, env, "Expected Uint8Array of length ", dims, "*3 = ", 3 * n, " for cellPred but received ", Describe(cpV));
+    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(ce.length) == n, env, "Expected Uint16Array of length ", dims, " = ", n, " for cells but received ", Describe(ceV));
   }
   // The outputs are written while the predictions are still read.
   const size_t pb = static_cast<size_t>(3 * n), ob = static_cast<size_t>(2 * n);
@@ -335,7 +380,7 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
 
   auto* w = new LabelCellWorker(env, static_cast<const uint8_t*>(np.data), cellsToo ? static_cast<const uint8_t*>(cp.data) : nullptr,
                                 static_cast<uint16_t*>(nu.data), cellsToo ? static_cast<uint16_t*>(ce.data) : nullptr, W, H, scale, threads,
-                                tie == "heap", cuda);
+                                tie == "heap", cuda, images);
   w->Pin(npV);
   w->Pin(nuV);
   if (cellsToo) {
@@ -364,6 +409,38 @@ int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_
   Upscale(ln.data(), w, nuclei, W, H, f);
   Upscale(lc.data(), w, cells, W, H, f);
   return count;
+}
+
+bool LabelCellBatchRun(const std::vector<const uint8_t*>& nucleiPreds, const std::vector<const uint8_t*>& cellPreds,
+                       const std::vector<uint16_t*>& nuclei, const std::vector<uint16_t*>& cells, int64_t W, int64_t H,
+                       double scale, const LabelCellBatchCoreFn& core, int64_t* counts) {
+  const Constants k = LabelCellConstantsFor(scale);
+  const int64_t images = static_cast<int64_t>(nucleiPreds.size());
+  const int64_t f = scale == 1 ? 1 : static_cast<int64_t>(std::lround(1 / scale));
+  const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f, m = w * h;
+  std::vector<uint8_t> np(static_cast<size_t>(3 * m * images)), cp(np.size());
+  for (int64_t b = 0; b < images; ++b) {
+    if (f == 1) {
+      std::memcpy(np.data() + 3 * m * b, nucleiPreds[b], static_cast<size_t>(3 * m));
+      std::memcpy(cp.data() + 3 * m * b, cellPreds[b], static_cast<size_t>(3 * m));
+    } else {
+      const std::vector<uint8_t> nd = Downscale(nucleiPreds[b], W, H, f, w, h), cd = Downscale(cellPreds[b], W, H, f, w, h);
+      std::copy(nd.begin(), nd.end(), np.begin() + 3 * m * b);
+      std::copy(cd.begin(), cd.end(), cp.begin() + 3 * m * b);
+    }
+  }
+  std::vector<uint16_t> ln(static_cast<size_t>(m * images)), lc(ln.size());
+  if (!core(np.data(), cp.data(), w, h, images, k, ln.data(), lc.data(), counts)) return false;
+  for (int64_t b = 0; b < images; ++b) {
+    if (f == 1) {
+      std::memcpy(nuclei[b], ln.data() + m * b, static_cast<size_t>(m) * sizeof(uint16_t));
+      std::memcpy(cells[b], lc.data() + m * b, static_cast<size_t>(m) * sizeof(uint16_t));
+    } else {
+      Upscale(ln.data() + m * b, w, nuclei[b], W, H, f);
+      Upscale(lc.data() + m * b, w, cells[b], W, H, f);
+    }
+  }
+  return true;
 }
 
 int64_t LabelNucleiRun(const uint8_t* np, uint16_t* nuclei, int64_t W, int64_t H, int threads, bool heap) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace cellcam {
 
@@ -27,6 +28,17 @@ using LabelCellCoreFn = std::function<int64_t(const uint8_t*, const uint8_t*, in
 int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells,
                      int64_t width, int64_t height, double scale, int threads, bool heap = true,
                      const LabelCellCoreFn& core = nullptr);
+
+// A batch of images of one size through a core that runs once on all of them stacked at the working
+// resolution (lcpar::LabelCellChain with images > 1): core(nucleiPreds, cellPreds, w, h, images,
+// constants, nuclei, cells, counts) with `images` images of w × h stacked in each buffer, writing
+// each image's cell count to counts; false on failure. The host part is LabelCellRun's: per-image
+// downscale for scale < 1, labels replicated back. Returns false when the core failed.
+using LabelCellBatchCoreFn = std::function<bool(const uint8_t*, const uint8_t*, int64_t, int64_t, int64_t, const LabelCellConstants&,
+                                                uint16_t*, uint16_t*, int64_t*)>;
+bool LabelCellBatchRun(const std::vector<const uint8_t*>& nucleiPreds, const std::vector<const uint8_t*>& cellPreds,
+                       const std::vector<uint16_t*>& nuclei, const std::vector<uint16_t*>& cells, int64_t width, int64_t height,
+                       double scale, const LabelCellBatchCoreFn& core, int64_t* counts);
 
 // label_nuclei (hpa-spec §4.2) on an interleaved H×W×3 uint8 prediction. Returns the nucleus count.
 int64_t LabelNucleiRun(const uint8_t* nucleiPred, uint16_t* nuclei, int64_t width, int64_t height, int threads, bool heap = true);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "label_cell.h"
 #include "morphology.h"
@@ -29,7 +30,7 @@ struct LabelScratch {
 // 8-connectivity, numbered 1..count in raster order of their first pixels (label.cc's output);
 // sc.sizes[k] = pixels of label k for k in 1..count. `out` must not alias `in`.
 template <class Exec, typename T>
-bool Label(Exec& ex, const T* in, int32_t* out, int32_t W, int32_t H, int conn, bool labelMode, const LabelScratch& sc,
+bool Label(Exec& ex, const T* in, int32_t* out, int32_t W, int32_t H, int32_t Hi, int conn, bool labelMode, const LabelScratch& sc,
            int32_t* count) {
   const int64_t n = int64_t{W} * H;
   int32_t* const par = sc.parent;
@@ -45,7 +46,7 @@ bool Label(Exec& ex, const T* in, int32_t* out, int32_t W, int32_t H, int conn, 
         const int32_t y = p / W, x = p - y * W;
         const int ks[4] = {0, 1, 4, 5};
         for (int j = 0; j < earlier; ++j) {
-          const int32_t q = Neighbour(x, y, ks[j], W, H);
+          const int32_t q = Neighbour(x, y, ks[j], W, Hi);
           if (q < 0) continue;
           const T u = in[q];
           if (labelMode ? u == v : u != 0) Union(par, p, q);
@@ -112,16 +113,17 @@ bool RemoveSmallLabels(Exec& ex, int32_t* lab, int64_t n, int32_t maxLabel, int6
          });
 }
 
-// One grey dilation (kMax) or erosion pass with the flat disk(r), pixels outside the image ignored.
+// One grey dilation (kMax) or erosion pass with the flat disk(r), pixels outside the image (for a
+// batch: outside the pixel's own image of Hi rows) ignored.
 template <class Exec, bool kMax>
-bool GreyPass(Exec& ex, const uint8_t* in, uint8_t* out, int32_t W, int32_t H, int r) {
+bool GreyPass(Exec& ex, const uint8_t* in, uint8_t* out, int32_t W, int32_t H, int32_t Hi, int r) {
   return ex.For(int64_t{W} * H, [=] CELLCAM_HD(int64_t i) {
     const int32_t p = static_cast<int32_t>(i);
-    const int32_t y = p / W, x = p - y * W;
+    const int32_t y = p / W, x = p - y * W, y0 = y - y % Hi;
     uint8_t best = in[p];
     for (int dy = -r; dy <= r; ++dy) {
       const int32_t yy = y + dy;
-      if (yy < 0 || yy >= H) continue;
+      if (yy < y0 || yy >= y0 + Hi) continue;
       int hw = 0;  // the disk's half-width on this row: largest dx with dx² + dy² <= r²
       while ((hw + 1) * (hw + 1) + dy * dy <= r * r) ++hw;
       const int32_t x0 = x - hw < 0 ? 0 : x - hw, x1 = x + hw >= W ? W - 1 : x + hw;
@@ -138,48 +140,64 @@ bool GreyPass(Exec& ex, const uint8_t* in, uint8_t* out, int32_t W, int32_t H, i
 // hpacellseg's __fill_holes: zero thick boundaries, binary_fill_holes(> 0), ndi.label (4-conn),
 // into `out`; `b` is an n-byte temporary and `outside` an (n + 1)-int one.
 template <class Exec, typename T>
-bool FillHoles(Exec& ex, const T* labels, int32_t* out, uint8_t* b, int32_t* outside, int32_t W, int32_t H,
+bool FillHoles(Exec& ex, const T* labels, int32_t* out, uint8_t* b, int32_t* outside, int32_t W, int32_t H, int32_t Hi,
                const LabelScratch& sc, int32_t* count) {
   const int64_t n = int64_t{W} * H;
+  const int64_t rowsB = int64_t{W} * (H / Hi);  // the top (or bottom) rows of all images
   int32_t c = 0;
   // find_boundaries(mode='thick'): a 4-neighbour inside the image differs. Then the background of
-  // the boundary-free mask.
+  // the boundary-free mask; its components that touch an image's border are not holes.
   if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
         const int32_t p = static_cast<int32_t>(i);
-        const int32_t y = p / W, x = p - y * W;
+        const int32_t y = p / W, x = p - y * W, yi = y % Hi;
         const T v = labels[p];
-        const bool edge = (y > 0 && labels[p - W] != v) || (y < H - 1 && labels[p + W] != v) || (x > 0 && labels[p - 1] != v) ||
+        const bool edge = (yi > 0 && labels[p - W] != v) || (yi < Hi - 1 && labels[p + W] != v) || (x > 0 && labels[p - 1] != v) ||
                           (x < W - 1 && labels[p + 1] != v);
         b[p] = !(v != 0 && !edge);
       }) ||
-      !Label(ex, b, out, W, H, 4, false, sc, &c) || !ex.Zero(outside, sizeof(int32_t) * (static_cast<size_t>(c) + 1)) ||
-      !ex.For(2 * int64_t{W} + 2 * int64_t{H}, [=] CELLCAM_HD(int64_t t) {
+      !Label(ex, b, out, W, H, Hi, 4, false, sc, &c) || !ex.Zero(outside, sizeof(int32_t) * (static_cast<size_t>(c) + 1)) ||
+      !ex.For(2 * rowsB + 2 * int64_t{H}, [=] CELLCAM_HD(int64_t t) {
         int64_t p;
-        if (t < W) p = t;
-        else if (t < 2 * int64_t{W}) p = int64_t{H - 1} * W + (t - W);
-        else if (t < 2 * int64_t{W} + H) p = (t - 2 * int64_t{W}) * W;
-        else p = (t - 2 * int64_t{W} - H) * W + W - 1;
+        if (t < 2 * rowsB) {
+          const int64_t r = t < rowsB ? t : t - rowsB, img = r / W;
+          p = (img * Hi + (t < rowsB ? 0 : Hi - 1)) * W + r % W;
+        } else if (t < 2 * rowsB + H) {
+          p = (t - 2 * rowsB) * W;
+        } else {
+          p = (t - 2 * rowsB - H) * W + W - 1;
+        }
         outside[out[p]] = 1;
       }) ||
       !ex.For(n, [=] CELLCAM_HD(int64_t i) { b[i] = (b[i] == 0) | (outside[out[i]] == 0); }) ||
-      !Label(ex, b, out, W, H, 4, false, sc, count)) {
+      !Label(ex, b, out, W, H, Hi, 4, false, sc, count)) {
     return false;
   }
   return true;
 }
 
-// Outputs of one chain: the cell count, and what the three watersheds' host loops did.
+// Outputs of one chain: the cell count (the sum over a batch, and each image's), and what the three
+// watersheds' host loops did.
 struct ChainStats {
   int64_t cellCount = 0;
+  std::vector<int64_t> cellCounts;
   gpu::WatershedStats nuclei, cells, extension;
 };
 
 // LabelCellCore on the executor: np/cp are interleaved H×W×3 predictions in the executor's
 // memory, nucleiOut/cellsOut W*H uint16 there too.
+//
+// images > 1 runs a batch in one chain: `images` images of H / images rows each, stacked. Every
+// step treats them as separate images (neighbourhoods, disks and borders stop at the seams, Otsu
+// has a histogram per image, the floods keep each image's own order: watershed_levels.h), and ids
+// are made per image where their value matters: the uint8 wrap of the cell ids and the outputs.
+// So each image's labels equal its own chain's, while the launches and host round trips are
+// shared by the batch.
 template <class Exec>
 bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, int32_t H, const LabelCellConstants& k,
-                    uint16_t* nucleiOut, uint16_t* cellsOut, ChainStats* stats) {
+                    uint16_t* nucleiOut, uint16_t* cellsOut, ChainStats* stats, int32_t images = 1) {
   const int64_t n = int64_t{W} * H;
+  const int32_t Hi = H / images;  // rows of one image
+  const int64_t imagePixels = int64_t{W} * Hi;
   uint8_t* const A = ex.template Alloc<uint8_t>(n);
   uint8_t* const B = ex.template Alloc<uint8_t>(n);
   uint8_t* const C = ex.template Alloc<uint8_t>(n);
@@ -188,10 +206,17 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
   int32_t* const J = ex.template Alloc<int32_t>(n);
   int32_t* const K = ex.template Alloc<int32_t>(n);
   int32_t* const T = ex.template Alloc<int32_t>(n + 1);  // FillHoles' outside flags
-  int32_t* const hist = ex.template Alloc<int32_t>(256);
+  int32_t* const hist = ex.template Alloc<int32_t>(256 * int64_t{images});
+  double* const thr = ex.template Alloc<double>(images);          // each image's cell threshold
+  int32_t* const nucOff = ex.template Alloc<int32_t>(images);     // nucleus ids of the images before it
+  int32_t* const labStart = ex.template Alloc<int32_t>(images);   // final labels of the images before it
+  int32_t* const cellOff = ex.template Alloc<int32_t>(images + 1);  // kept cells before it (and in all)
   LabelScratch sc{ex.template Alloc<int32_t>(n), ex.template Alloc<int32_t>(n + 2), ex.template Alloc<int32_t>(n + 2),
                   ex.template Alloc<int32_t>(n + 1)};
-  if (!A || !B || !C || !E || !I || !J || !K || !T || !hist || !sc.parent || !sc.flag || !sc.rank || !sc.sizes) return false;
+  if (!A || !B || !C || !E || !I || !J || !K || !T || !hist || !thr || !nucOff || !labStart || !cellOff || !sc.parent ||
+      !sc.flag || !sc.rank || !sc.sizes) {
+    return false;
+  }
   int32_t count = 0;
 
   // Nuclei: the float64 comparisons of the official code on 0..255 values; numpy adds the two
@@ -209,14 +234,14 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
   // remove_small_objects(seeds) then ndi.label: dropping components keeps the raster order.
   int32_t* const markers = I;
   int32_t seeds = 0;
-  if (!Label(ex, seedMask, markers, W, H, 4, false, sc, &count) || !Compact(ex, markers, n, count, k.seedMinSize, sc, &seeds)) return false;
+  if (!Label(ex, seedMask, markers, W, H, Hi, 4, false, sc, &count) || !Compact(ex, markers, n, count, k.seedMinSize, sc, &seeds)) return false;
   // remove_small_holes(mask, 1000): small background components become foreground.
   {
     uint8_t* const inv = C;
     int32_t* const lab = J;
     int32_t* const sizes = sc.sizes;
     const int64_t area = k.holeArea;
-    if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { inv[i] = mask[i] == 0; }) || !Label(ex, inv, lab, W, H, 4, false, sc, &count) ||
+    if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { inv[i] = mask[i] == 0; }) || !Label(ex, inv, lab, W, H, Hi, 4, false, sc, &count) ||
         !ex.For(n, [=] CELLCAM_HD(int64_t i) { mask[i] = lab[i] == 0 ? 1 : sizes[lab[i]] < area; })) {
       return false;
     }
@@ -226,42 +251,53 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
     int32_t* const lab = J;
     int32_t* const sizes = sc.sizes;
     const int64_t min = k.maskMinSize;
-    if (!Label(ex, mask, lab, W, H, 4, false, sc, &count) ||
+    if (!Label(ex, mask, lab, W, H, Hi, 4, false, sc, &count) ||
         !ex.For(n, [=] CELLCAM_HD(int64_t i) { mask[i] = lab[i] != 0 && sizes[lab[i]] >= min; })) {
       return false;
     }
   }
   // Elevation = the 0/1 mask itself: every pixel that floods is on one level.
   int32_t* const ws = J;
-  if (!wslevels::Flood(ex, mask, 256, markers, mask, ws, W, H, 4, true, &stats->nuclei) ||
+  if (!wslevels::Flood(ex, mask, 256, markers, mask, ws, W, H, 4, true, &stats->nuclei, Hi) ||
       !RemoveSmallLabels(ex, ws, n, seeds, k.nucleusMinSize, sc)) {
     return false;
   }
   int32_t* const nucleiLabel = I;
   int32_t nucleiCount = 0;
-  if (!Label(ex, ws, nucleiLabel, W, H, 8, true, sc, &nucleiCount)) return false;
+  // An image's nucleus ids start after the images before it: their count is the label rank at its
+  // first pixel (labels never cross a seam, and they are numbered in raster order).
+  const int32_t* const rank = sc.rank;
+  if (!Label(ex, ws, nucleiLabel, W, H, Hi, 8, true, sc, &nucleiCount) ||
+      !ex.For(images, [=] CELLCAM_HD(int64_t b) { nucOff[b] = rank[b * imagePixels]; })) {
+    return false;
+  }
 
   // Cells. -distance: clip(a, lo, a) is a itself, so 255 - c2 orders like the official float.
   uint8_t* const c2 = A;
   uint8_t* const elev = C;
-  if (!ex.Zero(hist, 256 * sizeof(int32_t)) || !ex.For(n, [=] CELLCAM_HD(int64_t i) {
+  if (!ex.Zero(hist, 256 * sizeof(int32_t) * static_cast<size_t>(images)) || !ex.For(n, [=] CELLCAM_HD(int64_t i) {
         const uint8_t v = cp[3 * i + 2];
         c2[i] = v;
         elev[i] = static_cast<uint8_t>(255 - v);
-        CountOne(hist, v);
+        CountOne(hist, static_cast<int32_t>(256 * (i / imagePixels)) + v);  // one key per (image, value): lanes may straddle a seam
       })) {
     return false;
   }
-  int32_t h32[256];
-  if (!ex.Read(h32, hist, sizeof(h32))) return false;
-  int64_t bins[256];
-  for (int v = 0; v < 256; ++v) bins[v] = h32[v];
-  const double t = morph::OtsuFromHistogram(bins, 256, 255.0) * 0.5;
-  const double thr = t > 0.22 ? t : 0.22;  // Python max(0.22, t)
+  // Otsu on the host, in the CPU chain's float64 code (a device version could contract into FMAs
+  // and round differently); one histogram read for the whole batch.
+  std::vector<int32_t> h32(256 * static_cast<size_t>(images));
+  if (!ex.Read(h32.data(), hist, h32.size() * sizeof(int32_t))) return false;
+  for (int32_t b = 0; b < images; ++b) {
+    int64_t bins[256];
+    for (int v = 0; v < 256; ++v) bins[v] = h32[256 * static_cast<size_t>(b) + v];
+    const double t = morph::OtsuFromHistogram(bins, 256, 255.0) * 0.5;
+    const double tb = t > 0.22 ? t : 0.22;  // Python max(0.22, t)
+    if (!ex.For(1, [=] CELLCAM_HD(int64_t) { thr[b] = tb; })) return false;
+  }
   uint8_t* const region = B;
-  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { region[i] = c2[i] / 255.0 > thr; })) return false;
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { region[i] = c2[i] / 255.0 > thr[i / imagePixels]; })) return false;
   int32_t* const cl = J;
-  if (!wslevels::Flood(ex, elev, 256, nucleiLabel, region, cl, W, H, 4, false, &stats->cells) ||
+  if (!wslevels::Flood(ex, elev, 256, nucleiLabel, region, cl, W, H, 4, false, &stats->cells, Hi) ||
       !RemoveSmallLabels(ex, cl, n, nucleiCount, k.cellMinSize, sc)) {
     return false;
   }
@@ -269,22 +305,38 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
   uint8_t* const dilated = E;
   uint8_t* const closed = B;
   int32_t* const filled = K;
-  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { lab8[i] = static_cast<uint8_t>(cl[i]); }) ||  // .astype(np.uint8) wraps
-      !GreyPass<Exec, true>(ex, lab8, dilated, W, H, k.closingRadius) ||
-      !GreyPass<Exec, false>(ex, dilated, closed, W, H, k.closingRadius) ||
-      !FillHoles(ex, closed, filled, E, T, W, H, sc, &count)) {
+  // .astype(np.uint8) wraps the image's own nucleus ids.
+  if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const int32_t l = cl[i];
+        lab8[i] = l != 0 ? static_cast<uint8_t>(l - nucOff[i / imagePixels]) : 0;
+      }) ||
+      !GreyPass<Exec, true>(ex, lab8, dilated, W, H, Hi, k.closingRadius) ||
+      !GreyPass<Exec, false>(ex, dilated, closed, W, H, Hi, k.closingRadius) ||
+      !FillHoles(ex, closed, filled, E, T, W, H, Hi, sc, &count)) {
     return false;
   }
   uint8_t* const sk = B;
   if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { sk[i] = (filled[i] > 0) | (cp[3 * i + 1] / 255.0 > 0.05); }) ||
-      !wslevels::Flood(ex, elev, 256, filled, sk, cl, W, H, 4, false, &stats->extension) ||
-      !FillHoles(ex, cl, filled, E, T, W, H, sc, &count)) {
+      !wslevels::Flood(ex, elev, 256, filled, sk, cl, W, H, 4, false, &stats->extension, Hi) ||
+      !FillHoles(ex, cl, filled, E, T, W, H, Hi, sc, &count)) {
     return false;
   }
   int32_t* const cellsL = J;
   int32_t cellCount = 0;
-  if (!Label(ex, filled, cellsL, W, H, 8, false, sc, &count) || !Compact(ex, cellsL, n, count, k.cellMinSize, sc, &cellCount) ||
-      !ex.For(n, [=] CELLCAM_HD(int64_t i) { cellsOut[i] = static_cast<uint16_t>(cellsL[i]); })) {
+  // Each image's cells are numbered from 1: the kept labels before it are Compact's rank at its
+  // first label (labels before image b = the label rank at its first pixel, saved before Compact
+  // reuses the ranks).
+  if (!Label(ex, filled, cellsL, W, H, Hi, 8, false, sc, &count) ||
+      !ex.For(images, [=] CELLCAM_HD(int64_t b) { labStart[b] = rank[b * imagePixels]; }) ||
+      !Compact(ex, cellsL, n, count, k.cellMinSize, sc, &cellCount)) {
+    return false;
+  }
+  const int32_t labels = count;
+  if (!ex.For(images + 1, [=] CELLCAM_HD(int64_t b) { cellOff[b] = rank[(b < images ? labStart[b] : labels) + 1]; }) ||
+      !ex.For(n, [=] CELLCAM_HD(int64_t i) {
+        const int32_t l = cellsL[i];
+        cellsOut[i] = l != 0 ? static_cast<uint16_t>(l - cellOff[i / imagePixels]) : 0;
+      })) {
     return false;
   }
 
@@ -293,11 +345,17 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
   int32_t* const sizes = sc.sizes;
   const int64_t nucleusMin = k.nucleusMinSize;
   if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { nb[i] = (cellsOut[i] != 0) & (nucleiLabel[i] != 0); }) ||
-      !Label(ex, nb, K, W, H, 8, false, sc, &count) ||
+      !Label(ex, nb, K, W, H, Hi, 8, false, sc, &count) ||
       !ex.For(n, [=] CELLCAM_HD(int64_t i) { nucleiOut[i] = K[i] != 0 && sizes[K[i]] >= nucleusMin ? cellsOut[i] : 0; })) {
     return false;
   }
   stats->cellCount = cellCount;
+  stats->cellCounts.assign(static_cast<size_t>(images), cellCount);
+  if (images > 1) {
+    std::vector<int32_t> off(static_cast<size_t>(images) + 1);
+    if (!ex.Read(off.data(), cellOff, off.size() * sizeof(int32_t))) return false;
+    for (int32_t b = 0; b < images; ++b) stats->cellCounts[b] = off[b + 1] - off[b];
+  }
   return true;
 }
 

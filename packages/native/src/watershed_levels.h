@@ -29,8 +29,9 @@ constexpr uint64_t kNoKey = ~uint64_t{0};
 
 // Neighbour k of pixel (x, y) in the CPU flood's order (up, left, right, down, then up-left,
 // up-right, down-left, down-right), or -1 outside the image. The order is part of the result: it
-// is the order in which one pop claims its neighbours.
-CELLCAM_HD inline int32_t Neighbour(int32_t x, int32_t y, int k, int32_t W, int32_t H) {
+// is the order in which one pop claims its neighbours. A batch stacks its images, Hi rows each:
+// a neighbour across the seam between two images is outside (Hi = the height for one image).
+CELLCAM_HD inline int32_t Neighbour(int32_t x, int32_t y, int k, int32_t W, int32_t Hi) {
   int dx = 0, dy = 0;
   switch (k) {
     case 0: dy = -1; break;
@@ -42,8 +43,8 @@ CELLCAM_HD inline int32_t Neighbour(int32_t x, int32_t y, int k, int32_t W, int3
     case 6: dx = -1; dy = 1; break;
     default: dx = 1; dy = 1; break;
   }
-  const int32_t xx = x + dx, yy = y + dy;
-  if (xx < 0 || yy < 0 || xx >= W || yy >= H) return -1;
+  const int32_t xx = x + dx, yy = y + dy, y0 = y - y % Hi;
+  if (xx < 0 || yy < y0 || xx >= W || yy >= y0 + Hi) return -1;
   return yy * W + xx;
 }
 
@@ -83,6 +84,11 @@ bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* 
 // W*H elements (W*H <= 2^30). The inputs are never written. False: a call failed, and the
 // executor's error says which.
 //
+// Hi < H floods a batch: H / Hi images of Hi rows stacked, each flooded as if alone. Nothing
+// crosses a seam (Neighbour), and the order of one image's pops is its own flood's: every pop
+// claims only pixels of its image, so the relative order of one image's queue keys is the one
+// its own flood would give them, and the order across images never decides anything.
+//
 // How the sequential order is kept (docs/kernels/watershed.md, "CUDA"): pops run level by level
 // ("phases", strictly increasing) and, inside a level, generation by generation (the FIFO queue
 // holds generation g before g + 1). A pixel's key is the moment it was queued: seeds by raster
@@ -93,8 +99,9 @@ bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* 
 // goes to the claim the sequential flood makes first.
 template <class Exec, typename LT>
 bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, const uint8_t* mask, int32_t* out,
-             int32_t W, int32_t H, int conn, bool wsl, Stats* stats) {
+             int32_t W, int32_t H, int conn, bool wsl, Stats* stats, int32_t Hi = 0) {
   const int64_t n = int64_t{W} * H;
+  if (Hi <= 0) Hi = H;
   const int K = conn;
   const size_t mark = ex.Mark();  // everything allocated here is freed before returning true
   int32_t* S = ex.template Alloc<int32_t>(n);          // state: 0 free, >0 label, -label pending (line), kMasked
@@ -214,7 +221,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   int32_t l0 = 0;
                   uint8_t line = 0;
                   for (int k = 0; k < K && !line; ++k) {
-                    const int32_t q = Neighbour(x, y, k, W, H);
+                    const int32_t q = Neighbour(x, y, k, W, Hi);
                     if (q < 0) continue;
                     const int32_t v = S[q];
                     if (v == kMasked) continue;
@@ -251,7 +258,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                 const int32_t p = pp[i];
                 const int32_t y = p / W, x = p - y * W;
                 for (int k = 0; k < K; ++k) {
-                  const int32_t q = Neighbour(x, y, k, W, H);
+                  const int32_t q = Neighbour(x, y, k, W, Hi);
                   if (q >= 0 && S[q] == 0 && lev[q] < level) {
                     AtomicMin(&cnt->level, static_cast<int32_t>(i));
                     return;
@@ -286,7 +293,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               const int32_t y = p / W, x = p - y * W;
               const uint64_t k0 = static_cast<uint64_t>(n + s) << 4;
               for (int k = 0; k < K; ++k) {
-                const int32_t q = Neighbour(x, y, k, W, H);
+                const int32_t q = Neighbour(x, y, k, W, Hi);
                 if (q < 0 || S[q] != 0) continue;
                 if (AtomicMin(key + q, k0 | static_cast<uint64_t>(k)) == kNoKey) {
                   touched[AtomicAdd(&cnt->touched, 1)] = q;
@@ -351,7 +358,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                     if (wsl) {
                       const int32_t y = p / W, x = p - y * W;
                       for (int k = 0; k < K; ++k) {
-                        const int32_t q = Neighbour(x, y, k, W, H);
+                        const int32_t q = Neighbour(x, y, k, W, Hi);
                         if (q < 0) continue;
                         const int32_t v = S[q];
                         if (v > 0 && v != blab) c1 = 2;  // a label that counts, not the burst's
@@ -367,7 +374,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   // Earlier neighbours only: up, left, and up-left / up-right.
                   const int ks[4] = {0, 1, 4, 5};
                   for (int j = 0; j < (K == 8 ? 4 : 2); ++j) {
-                    const int32_t q = Neighbour(x, y, ks[j], W, H);
+                    const int32_t q = Neighbour(x, y, ks[j], W, Hi);
                     if (q >= 0 && cl[q] == ((level << 2) | 1)) Union(par, p, q);
                   }
                 })) {
@@ -398,7 +405,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                 bool reached = key[i] != kNoKey;
                 const int32_t y = i / W, x = i - y * W;
                 for (int k = 0; k < K && !reached; ++k) {
-                  const int32_t q = Neighbour(x, y, k, W, H);
+                  const int32_t q = Neighbour(x, y, k, W, Hi);
                   reached = q >= 0 && cl[q] == one && ck[Find(par, q)] != kNoKey;
                 }
                 if (reached) S[i] = kMasked;
@@ -412,7 +419,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                 const uint64_t k8 = (key[b] & ~uint64_t{15}) | 8;
                 const int32_t y = b / W, x = b - y * W;
                 for (int k = 0; k < K; ++k) {
-                  const int32_t q = Neighbour(x, y, k, W, H);
+                  const int32_t q = Neighbour(x, y, k, W, Hi);
                   if (q < 0 || S[q] != 0) continue;
                   if (AtomicMin(key + q, k8) == kNoKey) touched[AtomicAdd(&cnt->touched, 1)] = q;
                 }

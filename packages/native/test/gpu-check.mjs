@@ -339,6 +339,40 @@ if (!small) {
         return mean;
       },
     };
+    // The 16 labelCell images as ONE call (labelCell's `images`: one stacked chain on the device,
+    // whose launches and host round trips the batch shares), each equal to the single CPU result.
+    {
+      const name = `batch of ${B}: labelCell fifo stacked, one call ${w}x${h}`;
+      try {
+        const n = w * h;
+        const ref = await kernels['labelCell fifo (predictions drawn from the cells)']('cpu');
+        const np = new Uint8Array(3 * n * B), cp = new Uint8Array(3 * n * B);
+        for (let k = 0; k < B; k++) {
+          np.set(preds.nucleiPred, 3 * n * k);
+          cp.set(preds.cellPred, 3 * n * k);
+        }
+        const row = { case: name, images: B };
+        let equal = true;
+        const device = cuda ? 'cuda' : 'cpu';
+        const nuclei = new Uint16Array(n * B), cells = new Uint16Array(n * B);
+        const opts = { width: w, height: h, threads: 0, tieBreak: 'fifo', device, images: B };
+        await native.labelCell(np, cp, nuclei, cells, opts); // warm
+        cells.fill(0);
+        const t0 = performance.now();
+        const res = await native.labelCell(np, cp, nuclei, cells, opts);
+        row[device] = { stackedMsPerImage: (performance.now() - t0) / B, launches: res.launches, reads: res.reads, timings: res.timings };
+        for (let k = 0; k < B; k++) equal &&= equalBytes(cells.subarray(k * n, (k + 1) * n), ref) && res.cellCounts[k] === res.cellCounts[0];
+        row.equal = equal;
+        if (!equal) failures++;
+        batches.push(row);
+        console.log(`${equal ? 'equal  ' : 'DIFFER '} ${name.padEnd(46)} ${device} ${row[device].stackedMsPerImage.toFixed(2)} ms per image` +
+          (res.launches !== undefined ? ` (${res.launches} launches, ${res.reads} host reads for the batch)` : ''));
+      } catch (err) {
+        failures++;
+        batches.push({ case: name, error: String(err?.message ?? err) });
+        console.log(`ERROR   ${name}: ${err?.code ?? ''} ${err?.message ?? err}`);
+      }
+    }
     for (const [kname, fn] of Object.entries(kernels)) {
       const name = `batch of ${B}: ${kname} ${w}x${h}`;
       try {

@@ -97,6 +97,25 @@ function checkPreds(nucleiPred: unknown, cellPred: unknown | undefined, n: numbe
   if (cellPred !== undefined) checkArray('cellPred', cellPred, [Uint8Array], 3 * n, 'width*height*3');
 }
 
+/** labelCell's and labelCellBatch's option checks, and where the chain runs (with why not CUDA). */
+function resolveRun(options: LabelCellOptions) {
+  const scale = options.scale ?? 1;
+  if (scale !== 1 && scale !== 0.5 && scale !== 0.25) throw rangeError('options.scale', '1, 0.5 or 0.25', scale);
+  const threads = options.threads === undefined ? 1 : checkInt('options.threads', options.threads, 0, 1024);
+  const tieBreak = checkTieBreak(options.tieBreak);
+  const device = checkDevice(options.device ?? 'cpu');
+  if (device === 'cuda' && tieBreak === 'heap') {
+    throw rangeError("options.tieBreak with options.device 'cuda'", "'fifo'", options.tieBreak, 'CELLCAM_E_ARG');
+  }
+  const native = resolveBackend(options.backend);
+  let { run, note } = pickDevice(device, native !== null, options.backend);
+  if (run === 'cuda' && tieBreak === 'heap') {
+    run = 'cpu';
+    note = "CUDA not used: tieBreak 'heap' has no CUDA version (its ties follow one sequential heap)";
+  }
+  return { scale: scale as LabelCellScale, threads, tieBreak, device, native, run, note };
+}
+
 /**
  * Cell and nucleus labels from the U-Net prediction maps, exactly as
  * `hpacellseg.utils.label_cell(nuclei_pred, cell_pred)` (0.1.8, scikit-image 0.19) returns them,
@@ -118,20 +137,7 @@ export async function labelCell(nucleiPred: Uint8Array, cellPred: Uint8Array, op
   const { width, height } = checkSize(options.width, options.height);
   const n = width * height;
   checkPreds(nucleiPred, cellPred, n);
-  const scale = options.scale ?? 1;
-  if (scale !== 1 && scale !== 0.5 && scale !== 0.25) throw rangeError('options.scale', '1, 0.5 or 0.25', scale);
-  const threads = options.threads === undefined ? 1 : checkInt('options.threads', options.threads, 0, 1024);
-  const tieBreak = checkTieBreak(options.tieBreak);
-  const device = checkDevice(options.device ?? 'cpu');
-  if (device === 'cuda' && tieBreak === 'heap') {
-    throw rangeError("options.tieBreak with options.device 'cuda'", "'fifo'", options.tieBreak, 'CELLCAM_E_ARG');
-  }
-  const native = resolveBackend(options.backend);
-  let { run, note } = pickDevice(device, native !== null, options.backend);
-  if (run === 'cuda' && tieBreak === 'heap') {
-    run = 'cpu';
-    note = "CUDA not used: tieBreak 'heap' has no CUDA version (its ties follow one sequential heap)";
-  }
+  const { scale, threads, tieBreak, device, native, run, note } = resolveRun(options);
   const withNote = (r: LabelCellResult, why?: string): LabelCellResult => (why === undefined ? r : { ...r, deviceNote: why });
   if (run === 'js') return withNote({ ...labelCellJs(nucleiPred, cellPred, { width, height, scale, tieBreak }), device: 'js' }, note);
   const nuclei = new Uint16Array(n), cells = new Uint16Array(n);
@@ -139,6 +145,72 @@ export async function labelCell(nucleiPred: Uint8Array, cellPred: Uint8Array, op
   const call = (d: 'cpu' | 'cuda') => native!.labelCell(nucleiPred, cellPred, nuclei, cells, { width, height, scale, threads, tieBreak, device: d });
   const { result: r, ran, fallback } = await runWithCpuFallback(device, run, call, stack);
   return withNote({ nuclei, cells, cellCount: r.cellCount, device: ran, ...(r.timings && !fallback ? { timings: r.timings } : {}) }, fallback ?? note);
+}
+
+/** One image of a labelCellBatch call: its two prediction maps (width × height × 3 each). */
+export interface LabelCellBatchItem {
+  nucleiPred: Uint8Array;
+  cellPred: Uint8Array;
+}
+
+/** labelCellBatch's result: one LabelCellResult per image, and where the batch ran. */
+export interface LabelCellBatchResult {
+  results: LabelCellResult[];
+  device: 'cpu' | 'cuda' | 'js';
+  deviceNote?: string;
+  /** Where the CUDA call's time went (the whole batch). */
+  timings?: CudaTimings;
+}
+
+/**
+ * labelCell on several images of one size in one call. On CUDA (`tieBreak: 'fifo'`) the images go
+ * through one stacked chain: each step is one launch for all of them and the host waits once per
+ * step for the batch, not once per image, which is what keeps a GPU busy (docs/segmentation.md,
+ * "Batches"). Each image's labels equal its own `labelCell` call with the same options. On the CPU
+ * the images run one after another in one worker.
+ *
+ * @example
+ * ```ts
+ * const { results, device } = await labelCellBatch(
+ *   [{ nucleiPred: n1, cellPred: c1 }, { nucleiPred: n2, cellPred: c2 }],
+ *   { width: 2048, height: 2048, tieBreak: 'fifo', device: 'auto' },
+ * );
+ * console.log(device, results.map((r) => r.cellCount));
+ * ```
+ */
+export async function labelCellBatch(items: readonly LabelCellBatchItem[], options: LabelCellOptions): Promise<LabelCellBatchResult> {
+  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  if (!Array.isArray(items) || items.length === 0) throw typeError('items', 'a non-empty array of { nucleiPred, cellPred }', items);
+  const { width, height } = checkSize(options.width, options.height);
+  const n = width * height;
+  if (n * items.length > 2 ** 30) throw rangeError('items', `at most 2^30 pixels in all (${items.length} images of ${width}×${height})`, items.length, 'CELLCAM_E_SHAPE');
+  items.forEach((it, k) => {
+    if (it === null || typeof it !== 'object') throw typeError(`items[${k}]`, 'an object { nucleiPred, cellPred }', it);
+    checkArray(`items[${k}].nucleiPred`, it.nucleiPred, [Uint8Array], 3 * n, 'width*height*3');
+    checkArray(`items[${k}].cellPred`, it.cellPred, [Uint8Array], 3 * n, 'width*height*3');
+  });
+  const { scale, threads, tieBreak, device, native, run, note } = resolveRun(options);
+  const tag = (r: LabelCellBatchResult, why?: string): LabelCellBatchResult => (why === undefined ? r : { ...r, deviceNote: why });
+  if (run === 'js') {
+    const results = items.map((it) => labelCellJs(it.nucleiPred, it.cellPred, { width, height, scale, tieBreak }));
+    return tag({ results, device: 'js' }, note);
+  }
+  // The native call takes the batch stacked: one copy in, views out.
+  const B = items.length;
+  const np = new Uint8Array(3 * n * B), cp = new Uint8Array(3 * n * B);
+  items.forEach((it, k) => {
+    np.set(it.nucleiPred, 3 * n * k);
+    cp.set(it.cellPred, 3 * n * k);
+  });
+  const nuclei = new Uint16Array(n * B), cells = new Uint16Array(n * B);
+  const stack = new Error();
+  const call = (d: 'cpu' | 'cuda') => native!.labelCell(np, cp, nuclei, cells, { width, height, scale, threads, tieBreak, device: d, images: B });
+  const { result: r, ran, fallback } = await runWithCpuFallback(device, run, call, stack);
+  // Own arrays per image (not views of the batch's buffer, which code reading `.buffer` would misread).
+  const results = items.map((_, k) => ({
+    nuclei: nuclei.slice(n * k, n * (k + 1)), cells: cells.slice(n * k, n * (k + 1)), cellCount: r.cellCounts[k], device: ran,
+  }));
+  return tag({ results, device: ran, ...(r.timings && !fallback ? { timings: r.timings } : {}) }, fallback ?? note);
 }
 
 /**

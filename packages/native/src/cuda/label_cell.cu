@@ -1,8 +1,10 @@
 // CUDA labelCell: the post-processing chain of label_cell_parallel.h ('fifo' watershed ties) on
 // the device, one upload of the two predictions and one download of the two label images; outputs
-// equal label_cell.cc's chain with tieBreak 'fifo'.
+// equal label_cell.cc's chain with tieBreak 'fifo'. A batch of images of one size runs as one
+// stacked chain, sharing its launches and host round trips.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -15,8 +17,9 @@ namespace cellcam {
 namespace gpu {
 
 int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, int64_t H, const LabelCellConstants& k,
-                      uint16_t* hostNuclei, uint16_t* hostCells, LabelCellStats* stats, Timings* timings, std::string* error) {
-  const int64_t n = W * H;
+                      uint16_t* hostNuclei, uint16_t* hostCells, LabelCellStats* stats, Timings* timings, std::string* error,
+                      int64_t images, int64_t* counts) {
+  const int64_t n = W * H * images;
   cudaStream_t s;
   if (!cudautil::Begin(&s, error)) return -1;
   cudautil::PhaseClock clock(s, timings);
@@ -33,7 +36,10 @@ int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, i
   }
   clock.Mark(&Timings::uploadMs);
   lcpar::ChainStats st;
-  if (!lcpar::LabelCellChain(ex, np, cp, static_cast<int32_t>(W), static_cast<int32_t>(H), k, nuclei, cells, &st)) return -1;
+  if (!lcpar::LabelCellChain(ex, np, cp, static_cast<int32_t>(W), static_cast<int32_t>(H * images), k, nuclei, cells, &st,
+                             static_cast<int32_t>(images))) {
+    return -1;
+  }
   clock.Mark(&Timings::kernelMs);
   if (!cudautil::Download(hostNuclei, nuclei, n * sizeof(uint16_t), s, "cudaMemcpyAsync(nuclei)", error) ||
       !cudautil::Download(hostCells, cells, n * sizeof(uint16_t), s, "cudaMemcpyAsync(cells)", error)) {
@@ -45,6 +51,7 @@ int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, i
   stats->watersheds[2] = st.extension;
   stats->launches = ex.launches;
   stats->reads = ex.reads;
+  if (counts != nullptr) std::copy(st.cellCounts.begin(), st.cellCounts.end(), counts);
   return st.cellCount;
 }
 
