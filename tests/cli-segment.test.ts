@@ -71,6 +71,26 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     else expect(notes).toEqual([]);
   });
 
+  it('--batch: images post-processed together get the same labels, and a failing image does not stall its batch', () => {
+    const one = run('segment', join(data, 'train'), '--out', join(dir, 'seg-b1'), '--ties', 'fifo', '--device', 'cpu', '--quiet');
+    const two = run('segment', join(data, 'train'), '--out', join(dir, 'seg-b2'), '--ties', 'fifo', '--device', 'cpu', '--batch', '2', '--jobs', '2', '--quiet');
+    expect(one.status, one.stdout + one.stderr).toBe(0);
+    expect(two.status, two.stdout + two.stderr).toBe(0);
+    for (const id of ids) {
+      for (const kind of ['cells', 'nuclei']) {
+        expect(readFileSync(join(dir, 'seg-b2', `${id}_${kind}.png`)).equals(readFileSync(join(dir, 'seg-b1', `${id}_${kind}.png`))), `${id} ${kind}`).toBe(true);
+      }
+    }
+    // One of the two images cannot be read: the other one's batch must still run, alone.
+    const imgs = join(dir, 'mixed-batch');
+    spawnSync('cp', ['-r', join(data, 'train'), imgs]);
+    writeFileSync(join(imgs, `${ids[0]}_red.png`), 'not a png');
+    const mixed = run('segment', imgs, '--out', join(dir, 'seg-b3'), '--ties', 'fifo', '--device', 'cpu', '--batch', '2', '--jobs', '2', '--quiet');
+    expect(mixed.status).toBe(1);
+    expect(mixed.stdout).toMatch(/segmented 1, skipped 0 \(already done\), failed 1 of 2/);
+    expect(readFileSync(join(dir, 'seg-b3', `${ids[1]}_cells.png`)).equals(readFileSync(join(dir, 'seg-b1', `${ids[1]}_cells.png`)))).toBe(true);
+  });
+
   it('--device cuda: heap ties stay on the CPU and say so once; fifo ties fail once, up front, with the reason when no GPU is usable', () => {
     const heap = run('segment', join(data, 'train'), '--out', join(dir, 'seg-heap-cuda'), '--device', 'cuda', '--quiet');
     expect(heap.status, heap.stdout + heap.stderr).toBe(0);
@@ -105,6 +125,7 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
   it.each([
     [['segment', 'nowhere', '--out', 'x'], /nowhere: cannot list image folder/],
     [['segment', '.', '--out', 'x', '--ties', 'lifo'], /--ties/],
+    [['segment', '.', '--out', 'x', '--batch', '0'], /--batch/],
     [['segment', '.', '--out', 'x', '--scale', '0.3'], /--scale/],
     [['segment', '.', '--out', 'x', '--nuclei-model', 'n.onnx'], /both --nuclei-model and --cell-model/],
     [['label-cells', '--nuclei-pred', 'missing.png', '--cell-pred', 'c.png', '--out', 'x'], /missing\.png: cannot read/],

@@ -1,11 +1,18 @@
 // Model-free segmentation on synthetic fields: map format, cell-mask AP against the synthetic
-// truth at several sizes and bit depths (small fields use the scaled size constants).
+// truth at several sizes and bit depths (small fields use the scaled size constants); the batcher
+// that groups segmentFolder's labelCell calls.
 import { describe, expect, it } from 'vitest';
 import { synthImage } from '../src/synth/index.js';
 import { modelFreeMaps, gaussianBlur, distanceTo } from '../src/segment/model-free.js';
 import { segmentImage } from '../src/segment/segment.js';
 import { segmentationScore } from '../src/metric/segmentation.js';
 import type { ImageSet } from '../src/io/imageset.js';
+import { LabelCellBatcher } from '../src/segment/batcher.js';
+import { labelCell } from '../src/segment/label-cell.js';
+import { field } from './label-cell-preds.js';
+import { rejection } from './helpers.js';
+
+const same = (a: Uint16Array, b: Uint16Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 function imageSet(size: number, seed: number, bitDepth: 8 | 16): { img: ImageSet; truth: Uint16Array } {
   const s = synthImage(`t${seed}`, size, seed, [0, 16], { bitDepth });
@@ -57,5 +64,54 @@ describe('segmentImage (model-free maps + exact labelCell)', () => {
     expect(s.ap).toBeGreaterThan(minAp);
     // nucleus ids are cell ids
     for (let i = 0; i < r.nuclei.length; i++) if (r.nuclei[i]) expect(r.nuclei[i]).toBe(r.cells[i]);
+  });
+});
+
+describe('LabelCellBatcher: segmentFolder groups labelCell calls into batches', () => {
+  const p = field('f', 300, 240, 7, 22, 80, 45, 8);
+  const q = field('g', 300, 240, 6, 5, 80, 45, 8);
+  const o = { width: 300, height: 240, tieBreak: 'fifo' as const };
+  const settled = async <T>(x: Promise<T>): Promise<boolean> => {
+    let done = false;
+    void x.then(() => (done = true), () => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    return done;
+  };
+
+  it('holds a call while another running worker may still join, then runs the group once all wait', async () => {
+    const b = new LabelCellBatcher(4, 2);
+    const first = b.labelCell(p.nucleiPred, p.cellPred, o);
+    expect(await settled(first), 'one of two workers waits: hold').toBe(false);
+    const second = b.labelCell(q.nucleiPred, q.cellPred, o);
+    const [r1, r2] = await Promise.all([first, second]);
+    expect(same(r1.cells, (await labelCell(p.nucleiPred, p.cellPred, o)).cells)).toBe(true);
+    expect(same(r2.cells, (await labelCell(q.nucleiPred, q.cellPred, o)).cells)).toBe(true);
+    expect(r1.device).toBe('cpu');
+  });
+
+  it('runs a full group at once, and a waiting call when the other worker stops', async () => {
+    const b = new LabelCellBatcher(2, 3);
+    const full = Promise.all([b.labelCell(p.nucleiPred, p.cellPred, o), b.labelCell(q.nucleiPred, q.cellPred, o)]);
+    expect(await settled(full), 'two of three wait, but the group is full').toBe(true);
+    const alone = b.labelCell(p.nucleiPred, p.cellPred, o);
+    expect(await settled(alone)).toBe(false);
+    b.workerDone();
+    b.workerDone();
+    expect((await alone).cellCount).toBe((await labelCell(p.nucleiPred, p.cellPred, o)).cellCount);
+  });
+
+  it('keeps sizes apart: calls of different sizes go in different batches', async () => {
+    const b = new LabelCellBatcher(4, 2);
+    const small = field('s', 200, 160, 4, 9, 70, 40, 8);
+    const [r1, r2] = await Promise.all([b.labelCell(p.nucleiPred, p.cellPred, o), b.labelCell(small.nucleiPred, small.cellPred, { ...o, width: 200, height: 160 })]);
+    expect(r1.cells.length).toBe(300 * 240);
+    expect(same(r2.cells, (await labelCell(small.nucleiPred, small.cellPred, { ...o, width: 200, height: 160 })).cells)).toBe(true);
+  });
+
+  it('rejects every call of a failed batch', async () => {
+    const b = new LabelCellBatcher(2, 2);
+    const bad = { ...o, tieBreak: 'lifo' as never };
+    const calls = [b.labelCell(p.nucleiPred, p.cellPred, bad), b.labelCell(q.nucleiPred, q.cellPred, bad)];
+    for (const c of calls) expect((await rejection(c)).message).toMatch(/options\.tieBreak/);
   });
 });

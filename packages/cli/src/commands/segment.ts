@@ -25,16 +25,17 @@ export function registerSegment(program: Command): void {
     .option('--device <d>', 'auto | cpu | cuda: where the ONNX U-Nets run, and with --ties fifo the post-processing (auto falls back to CPU and says why)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
     .option('--ties <t>', 'watershed seed ties: heap (exact, as hpacellseg; CPU only) or fifo (faster, a few tied pixels differ; runs on the GPU)', parseChoice('--ties', ['heap', 'fifo']), 'heap')
     .option('--jobs <n>', 'images in parallel (default: number of cores)', parseIntOption('--jobs', 1, 256))
+    .option('--batch <n>', 'images per post-processing call (default: 16 when it runs on the GPU, else 1; at most --jobs wait)', parseIntOption('--batch', 1, 256))
     .option('--force', 're-segment images whose outputs exist')
     .option('--eval <datasetDir>', 'score the cells against DIR/cells/{ID}_cells.png (AP@0.6)')
     .option('--quiet', 'no progress output')
-    .action(async (imageDir: string, opts: { out: string; ids?: string; csv?: string; scale: string; nucleiModel?: string; cellModel?: string; device: string; ties: string; jobs?: number; force?: boolean; eval?: string; quiet?: boolean }) => {
+    .action(async (imageDir: string, opts: { out: string; ids?: string; csv?: string; scale: string; nucleiModel?: string; cellModel?: string; device: string; ties: string; jobs?: number; batch?: number; force?: boolean; eval?: string; quiet?: boolean }) => {
       if (opts.ids && opts.csv) throw new CellcamError('CELLCAM_E_ARG', 'give --ids or --csv, not both');
       const ids = opts.ids ? opts.ids.split(',').map((s) => s.trim()).filter(Boolean) : opts.csv ? idsFromCsv(opts.csv) : undefined;
       let bar: ReturnType<typeof progress> | null = null;
       const s = await segmentFolder({
         imageDir, outDir: opts.out, ids, scale: Number(opts.scale) as 1 | 0.5 | 0.25, nucleiModel: opts.nucleiModel, cellModel: opts.cellModel,
-        jobs: opts.jobs, force: opts.force, evalDir: opts.eval, device: opts.device as 'auto' | 'cpu' | 'cuda', ties: opts.ties as 'heap' | 'fifo',
+        jobs: opts.jobs, batch: opts.batch, force: opts.force, evalDir: opts.eval, device: opts.device as 'auto' | 'cpu' | 'cuda', ties: opts.ties as 'heap' | 'fifo',
         onProgress: (e) => {
           bar ??= progress('segment', e.total, opts.quiet);
           if (e.error) bar.log(`segment: ${e.id}: FAILED: ${e.error.message}`);

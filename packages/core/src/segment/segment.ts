@@ -8,12 +8,14 @@ import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CellcamError, rangeError } from '../errors.js';
+import { checkInt } from '../util/validate.js';
 import { listImageSets, readImageSet, type ImageSet } from '../io/imageset.js';
 import { readGrey, writeGreyPng } from '../io/png.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { nativeOrNull, pickDevice, type Backend, type Device } from '../native.js';
 import { combineSegmentationScores, segmentationMatches, type SegmentationMatches, type SegmentationScore } from '../metric/segmentation.js';
-import { labelCell, type LabelCellScale } from './label-cell.js';
+import { LabelCellBatcher } from './batcher.js';
+import { labelCell, type LabelCellOptions, type LabelCellResult, type LabelCellScale } from './label-cell.js';
 import { modelFreeMaps } from './model-free.js';
 import { createUnetPool, predictMaps } from './unet.js';
 import type { OrtExecutionProvider, OrtPool } from '../model/session.js';
@@ -54,6 +56,9 @@ interface Models {
   cell: OrtPool;
 }
 
+/** labelCell, or a stand-in with its contract (segmentFolder's batcher). */
+type PostProcess = (nucleiPred: Uint8Array, cellPred: Uint8Array, options: LabelCellOptions) => Promise<LabelCellResult>;
+
 /**
  * Segments one decoded image set into cells and nuclei (nucleus id = cell id).
  *
@@ -63,7 +68,7 @@ interface Models {
  * const { cells, nuclei, cellCount } = await segmentImage(img);
  * ```
  */
-export async function segmentImage(img: ImageSet, options: SegmentOptions = {}, models?: Models): Promise<SegmentResult> {
+export async function segmentImage(img: ImageSet, options: SegmentOptions = {}, models?: Models, post: PostProcess = labelCell): Promise<SegmentResult> {
   const { width, height } = img;
   let nucleiPred: Uint8Array, cellPred: Uint8Array, maps: SegmentResult['maps'];
   if (models) {
@@ -79,7 +84,7 @@ export async function segmentImage(img: ImageSet, options: SegmentOptions = {}, 
   }
   // Exact ties are sequential: the post-processing follows `device` only with 'fifo' ties.
   const tieBreak = options.ties ?? 'heap';
-  const post = {
+  const opts = {
     threads: options.threads, backend: options.backend, tieBreak,
     device: tieBreak === 'fifo' ? options.device ?? 'auto' : 'cpu',
   } as const;
@@ -88,15 +93,15 @@ export async function segmentImage(img: ImageSet, options: SegmentOptions = {}, 
   const tag = (r: { device?: SegmentResult['device']; deviceNote?: string }) => ({ device: r.device, deviceNote: r.deviceNote ?? heapNote });
   const f = options.scale && options.scale !== 1 ? 1 : sizeFactor(width, height);
   if (f === 1) {
-    const r = await labelCell(nucleiPred, cellPred, { width, height, scale: options.scale ?? 1, ...post });
+    const r = await post(nucleiPred, cellPred, { width, height, scale: options.scale ?? 1, ...opts });
     return { nuclei: r.nuclei, cells: r.cells, cellCount: r.cellCount, maps, ...tag(r) };
   }
   // labelCell's size constants are for ~2048 px HPA fields. A small field is treated as the
   // 1/f-scale version of one: replicate the maps ×f and run the fast path at scale 1/f, whose
   // block mean gives back the original maps and whose constants are scaled by 1/f². Every f-th
   // pixel of the replicated labels is then the labelling at the original size.
-  const r = await labelCell(replicate(nucleiPred, width, height, f), replicate(cellPred, width, height, f), {
-    width: width * f, height: height * f, scale: (1 / f) as LabelCellScale, ...post,
+  const r = await post(replicate(nucleiPred, width, height, f), replicate(cellPred, width, height, f), {
+    width: width * f, height: height * f, scale: (1 / f) as LabelCellScale, ...opts,
   });
   return { cells: decimate(r.cells, width, height, f), nuclei: decimate(r.nuclei, width, height, f), cellCount: r.cellCount, maps, ...tag(r) };
 }
@@ -138,6 +143,13 @@ export interface SegmentFolderOptions extends SegmentOptions {
   jobs?: number;
   /** re-segment images whose outputs exist */
   force?: boolean;
+  /**
+   * Images per post-processing call (labelCellBatch), 1–256. Default: 16 when the post-processing
+   * runs on a GPU (`ties: 'fifo'` and a usable CUDA device), whose launches and round trips a
+   * batch shares; else 1. Above 1 on the CPU a batch's images run one after another in one
+   * worker: the same labels, less parallelism. At most `jobs` images are ever waiting.
+   */
+  batch?: number;
   /** dataset folder with cells/{ID}_cells.png: score each image against it */
   evalDir?: string;
   onProgress?: (event: { done: number; total: number; id: string; skipped: boolean; error?: Error; ms?: number; cells?: number }) => void;
@@ -187,7 +199,10 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   const jobs = options.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1) throw rangeError('options.jobs', 'a positive integer', jobs);
   // 'cuda' with fifo ties and no usable GPU fails once, with the reason, before any image is read.
-  if (options.ties === 'fifo' && options.device === 'cuda') pickDevice('cuda', options.backend !== 'js' && nativeOrNull() !== null, options.backend, 'device');
+  const hasNative = options.backend !== 'js' && nativeOrNull() !== null;
+  if (options.ties === 'fifo' && options.device === 'cuda') pickDevice('cuda', hasNative, options.backend, 'device');
+  const onGpu = options.ties === 'fifo' && options.device !== 'cpu' && pickDevice(options.device ?? 'auto', hasNative, options.backend).run === 'cuda';
+  const batch = options.batch === undefined ? (onGpu ? 16 : 1) : checkInt('options.batch', options.batch, 1, 256);
   const sets = await listImageSets(imageDir);
   let ids = sets.filter((s) => s.complete).map((s) => s.id);
   if (options.ids) {
@@ -219,7 +234,16 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
     return csvWrite;
   };
   const queue = [...ids];
+  const workers = Math.min(jobs, Math.max(1, ids.length));
+  const batcher = batch > 1 ? new LabelCellBatcher(batch, workers) : null;
   const worker = async () => {
+    try {
+      await segmentQueued();
+    } finally {
+      batcher?.workerDone();
+    }
+  };
+  const segmentQueued = async () => {
     for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
       const cellsPng = join(outDir, `${id}_cells.png`), nucleiPng = join(outDir, `${id}_nuclei.png`);
       const isDone = !options.force && rows.has(id) && existsSync(cellsPng) && existsSync(nucleiPng);
@@ -238,7 +262,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
         } else {
           const t0 = performance.now();
           const img = await readImageSet(imageDir, id);
-          const r = await segmentImage(img, options, models);
+          const r = await segmentImage(img, options, models, batcher?.labelCell);
           ({ width, height } = img);
           cells = r.cells;
           await writeGreyPng(nucleiPng, r.nuclei, width, height);
@@ -265,7 +289,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, ids.length)) }, worker));
+    await Promise.all(Array.from({ length: workers }, worker));
     await csvWrite;
     if (rows.size === 0) await flushCsv();
   } finally {
