@@ -68,6 +68,19 @@ using Stats = gpu::WatershedStats;
 // level being flooded is a burst, popped at once, never queued.
 template <class Exec>
 bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* offsets, int32_t levels, int32_t from) {
+  if (levels <= 1024) {
+    // One launch (it runs once or twice per generation): thread l is the answer when no level in
+    // [from, l) has queued pixels; thread `levels` stands for "none left". Exactly one writes.
+    return ex.For(levels + 1, [=] CELLCAM_HD(int64_t l) {
+      if (l < from || (l < levels && fill[l] == 0)) return;
+      for (int64_t j = from; j < l; ++j) {
+        if (fill[j] > 0) return;
+      }
+      cnt->level = static_cast<int32_t>(l);
+      cnt->start = l < levels ? offsets[l] : 0;
+      cnt->count = l < levels ? fill[l] : 0;
+    });
+  }
   return ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->level = levels; }) &&
          ex.For(levels, [=] CELLCAM_HD(int64_t l) {
            if (l >= from && fill[l] > 0) AtomicMin(&cnt->level, static_cast<int32_t>(l));
@@ -300,10 +313,31 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   if (lev[q] < level) cnt->burst = 1;
                 }
               }
-            }) ||
-            !ex.Read(&c, cnt, sizeof(Counters))) {
+            })) {
           return false;
         }
+
+        // Every claim of the step is settled: claimed pixels take their claimer's label and join
+        // the next generation (same level) or their level's bucket. The grid is `bound` >= the
+        // claims; threads past cnt->touched do nothing. The first settle runs before the host has
+        // read the pops' counters (one round trip per step saved): when a claim reached below the
+        // level it does nothing at all, and the bursts flood first. The next level is found along
+        // with it (needed only after the level's last step, but it rides on the same read).
+        auto settle = [&](int64_t bound, bool speculative) {
+          int32_t* const np = nextPix;
+          return ex.For(bound, [=] CELLCAM_HD(int64_t t) {
+                   if (t >= cnt->touched || (speculative && cnt->burst)) return;
+                   const int32_t q = touched[t];
+                   const int32_t l = lev[q];
+                   if (l < level) return;  // flooded by a burst
+                   const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
+                   S[q] = wsl ? -lab : lab;
+                   if (l == level) np[AtomicAdd(&cnt->next, 1)] = q;
+                   else bucket[offsets[l] + AtomicAdd(fill + l, 1)] = q;
+                 }) &&
+                 FindNextLevel(ex, cnt, fill, offsets, levels, level + 1) && ex.Read(&c, cnt, sizeof(Counters));
+        };
+        if (!settle(static_cast<int64_t>(K) * (hi - lo), true)) return false;
 
         if (c.burst) {
           ++stats->burstGenerations;
@@ -409,12 +443,13 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   reached = q >= 0 && cl[q] == one && ck[Find(par, q)] != kNoKey;
                 }
                 if (reached) S[i] = kMasked;
-              }) ||
-              !ex.Read(&c, cnt, sizeof(Counters))) {
+              })) {
             return false;
           }
-          // The burst's border is claimed after all of the owner's direct claims (+ 8).
-          if (!ex.For(c.bursted, [=] CELLCAM_HD(int64_t t) {
+          // The burst's border is claimed after all of the owner's direct claims (+ 8). Its grid is
+          // the low list (flooded pixels come from it): no round trip to learn how many flooded.
+          if (!ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
+                if (t >= cnt->bursted) return;
                 const int32_t b = bl[t];
                 const uint64_t k8 = (key[b] & ~uint64_t{15}) | 8;
                 const int32_t y = b / W, x = b - y * W;
@@ -424,28 +459,11 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   if (AtomicMin(key + q, k8) == kNoKey) touched[AtomicAdd(&cnt->touched, 1)] = q;
                 }
               }) ||
-              !ex.Read(&c, cnt, sizeof(Counters))) {
+              !ex.Read(&c, cnt, sizeof(Counters)) || !settle(c.touched, false)) {
             return false;
           }
         }
 
-        // Every claim of the step is settled: claimed pixels take their claimer's label and join
-        // the next generation (same level) or their level's bucket.
-        int32_t* const np = nextPix;
-        if (!ex.For(c.touched, [=] CELLCAM_HD(int64_t t) {
-              const int32_t q = touched[t];
-              const int32_t l = lev[q];
-              if (l < level) return;  // flooded by a burst
-              const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
-              S[q] = wsl ? -lab : lab;
-              if (l == level) np[AtomicAdd(&cnt->next, 1)] = q;
-              else bucket[offsets[l] + AtomicAdd(fill + l, 1)] = q;
-            }) ||
-            // Needed only after the level's last step, but it rides on this step's read: one
-            // round trip per level saved.
-            !FindNextLevel(ex, cnt, fill, offsets, levels, level + 1) || !ex.Read(&c, cnt, sizeof(Counters))) {
-          return false;
-        }
         lo = hi;
       }
       int32_t* const np = nextPix;
