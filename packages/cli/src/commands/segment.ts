@@ -25,7 +25,7 @@ export function registerSegment(program: Command): void {
     .option('--device <d>', 'auto | cpu | cuda: where the ONNX U-Nets run, and with --ties fifo the post-processing (auto falls back to CPU and says why)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
     .option('--ties <t>', 'watershed seed ties: heap (exact, as hpacellseg; CPU only) or fifo (faster, a few tied pixels differ; runs on the GPU)', parseChoice('--ties', ['heap', 'fifo']), 'heap')
     .option('--jobs <n>', 'images in parallel (default: number of cores)', parseIntOption('--jobs', 1, 256))
-    .option('--batch <n>', 'images per post-processing call (default: 16 when it runs on the GPU, else 1; at most --jobs wait)', parseIntOption('--batch', 1, 256))
+    .option('--batch <n>', 'images per post-processing call (default: 16 when it runs on the GPU, else 1; at most --jobs wait; on the CPU a batch runs in one worker, so more than 1 only slows it)', parseIntOption('--batch', 1, 256))
     .option('--force', 're-segment images whose outputs exist')
     .option('--eval <datasetDir>', 'score the cells against DIR/cells/{ID}_cells.png (AP@0.6)')
     .option('--quiet', 'no progress output')
