@@ -105,20 +105,14 @@ export function watershed(
   elevation: Elevation, markers: Int32Array, mask: Uint8Array | null, out: Int32Array, options: WatershedOptions,
 ): Promise<WatershedResult>;
 
-/** Test-only: the CUDA labelCell chain run on the host executor (src/emulated.cc); equals labelCell with tieBreak 'fifo'. */
+/**
+ * Test-only: the CUDA labelCell chain run on the host executor (src/emulated.cc); equals labelCell with
+ * tieBreak 'fifo'. `images` > 1: that many width × height images stacked in each array, one chain.
+ */
 export function _labelCellEmulated(
   nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array,
-  options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided' },
-): { cellCount: number; watersheds: WatershedFloodStats[]; launches: number; reads: number };
-
-/**
- * Test-only: a batch of images (all width × height) through one stacked CUDA labelCell chain on the
- * host executor; each image's outputs equal its own labelCell with tieBreak 'fifo'.
- */
-export function _labelCellBatchEmulated(
-  nucleiPreds: Uint8Array[], cellPreds: Uint8Array[], nuclei: Uint16Array[], cells: Uint16Array[],
-  options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided' },
-): { cellCounts: number[]; launches: number; reads: number };
+  options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided'; images?: number },
+): { cellCount: number; cellCounts: number[]; watersheds: WatershedFloodStats[]; launches: number; reads: number };
 
 /**
  * Test-only: the CUDA watershed's kernels run on the host, one index at a time in the given order

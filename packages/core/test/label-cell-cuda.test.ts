@@ -106,8 +106,12 @@ describe.skipIf(!hasNative)('CUDA labelCell chain emulated on the host', { timeo
       singles = { launches: singles.launches + e.launches, reads: singles.reads + e.reads };
     }
     for (const order of orders) {
-      const nuclei = b.parts.map(() => new Uint16Array(width * height)), cells = b.parts.map(() => new Uint16Array(width * height));
-      const r = native._labelCellBatchEmulated(b.parts.map((p) => p.nucleiPred), b.parts.map((p) => p.cellPred), nuclei, cells, { width, height, scale: b.scale, order });
+      const n = width * height, B = b.parts.length;
+      const stack = (a: Uint8Array[]) => { const o = new Uint8Array(3 * n * B); a.forEach((x, k) => o.set(x, 3 * n * k)); return o; };
+      const nucleiAll = new Uint16Array(n * B), cellsAll = new Uint16Array(n * B);
+      const r = native._labelCellEmulated(stack(b.parts.map((p) => p.nucleiPred)), stack(b.parts.map((p) => p.cellPred)), nucleiAll, cellsAll,
+        { width, height, scale: b.scale, order, images: B });
+      const nuclei = b.parts.map((_, k) => nucleiAll.subarray(n * k, n * (k + 1))), cells = b.parts.map((_, k) => cellsAll.subarray(n * k, n * (k + 1)));
       expect(r.cellCounts, order).toEqual(cpu.map((c) => c.cellCount));
       b.parts.forEach((p, j) => {
         expect(same(cells[j], cpu[j].cells), `${order} image ${j} (${p.name}) cells`).toBe(true);

@@ -24,6 +24,19 @@ function boxBlur(src: Float32Array, W: number, H: number, r: number): Float32Arr
   return out;
 }
 
+/**
+ * Sets channel `ch` of a W-wide interleaved H×W×3 map to v on [x0, x1) × [y0, y1), except inside
+ * `hole` = [hx0, hy0, hx1, hy1).
+ */
+function fillRect(p: Uint8Array, W: number, ch: number, x0: number, y0: number, x1: number, y1: number, v: number, hole?: [number, number, number, number]): void {
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      if (hole && x >= hole[0] && x < hole[2] && y >= hole[1] && y < hole[3]) continue;
+      p[3 * (y * W + x) + ch] = v;
+    }
+  }
+}
+
 /** U-Net-like maps from label maps: blurred interiors (ch 2), blurred label boundaries (ch 1), noise. */
 function predsFromLabels(name: string, W: number, H: number, cells: Int32Array, nuclei: Int32Array, seed: number, noise: number): Preds {
   const r = mulberry32(seed);
@@ -86,14 +99,8 @@ export function field(name: string, W: number, H: number, count: number, seed: n
 export function fragments(): Preds {
   const W = 360, H = 300, n = W * H;
   const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
-  const paint = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number, hole?: [number, number, number, number]): void => {
-    for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) {
-        if (hole && x >= hole[0] && x < hole[2] && y >= hole[1] && y < hole[3]) continue;
-        p[3 * (y * W + x) + ch] = v;
-      }
-    }
-  };
+  const paint = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number, hole?: [number, number, number, number]): void =>
+    fillRect(p, W, ch, x0, y0, x1, y1, v, hole);
   // A cell on the left border (nucleus with a 20×20 hole that remove_small_holes fills).
   paint(cellPred, 2, 0, 20, 120, 140, 250);
   paint(nucleiPred, 2, 10, 40, 80, 110, 240, [30, 60, 50, 80]);
@@ -128,9 +135,7 @@ export function fragments(): Preds {
 export function wrapLowRes(): Preds & { cellA: number; cell256: number; cell257: number } {
   const W = 384, H = 384, n = W * H;
   const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
-  const rect = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number): void => {
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) p[3 * (y * W + x) + ch] = v;
-  };
+  const rect = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number): void => fillRect(p, W, ch, x0, y0, x1, y1, v);
   rect(cellPred, 1, 0, 0, W, H, 255); // gaps between the cells are border
   rect(cellPred, 2, 0, 0, 20, H, 255);
   rect(cellPred, 1, 0, 0, 20, H, 0);
@@ -193,10 +198,8 @@ export function constant(name: string, W: number, H: number, n1: number, n2: num
 export function thresholds(): Preds & { at: Record<string, number>; holeAt: { E: number; F: number } } {
   const W = 650, H = 260, n = W * H;
   const nucleiPred = new Uint8Array(3 * n), cellPred = new Uint8Array(3 * n);
-  const set = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number): void => {
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) p[3 * (y * W + x) + ch] = v;
-  };
-  const px = (p: Uint8Array, ch: number, x: number, y: number, v: number): void => { p[3 * (y * W + x) + ch] = v; };
+  const set = (p: Uint8Array, ch: number, x0: number, y0: number, x1: number, y1: number, v: number): void => fillRect(p, W, ch, x0, y0, x1, y1, v);
+  const px = (p: Uint8Array, ch: number, x: number, y: number, v: number): void => fillRect(p, W, ch, x, y, x + 1, y + 1, v);
   // One object at x = kept, its twin (one pixel short) at x = missed.
   const twins = (kept: number, missed: number, paint: (x0: number, miss: boolean) => void): void => { paint(kept, false); paint(missed, true); };
   // A, B: nuclei whose border channel blocks all seeds but a 20×25 core (B: minus one corner pixel).

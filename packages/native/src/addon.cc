@@ -40,7 +40,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watershed", Napi::Function::New(env, Watershed, "watershed"));
   exports.Set("_watershedEmulated", Napi::Function::New(env, WatershedEmulated, "_watershedEmulated"));
   exports.Set("_labelCellEmulated", Napi::Function::New(env, LabelCellEmulated, "_labelCellEmulated"));
-  exports.Set("_labelCellBatchEmulated", Napi::Function::New(env, LabelCellBatchEmulated, "_labelCellBatchEmulated"));
   exports.Set("label", Napi::Function::New(env, Label, "label"));
   exports.Set("pool", Napi::Function::New(env, Pool, "pool"));
   exports.Set("rle", Napi::Function::New(env, Rle, "rle"));

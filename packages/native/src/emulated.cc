@@ -96,8 +96,9 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   return WatershedStatsObject(env, stats);
 }
 
-// _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order})
-//   -> {cellCount, watersheds: [{phases, generations, lineRounds, burstGenerations} x3], launches, reads}
+// _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1})
+//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations} x3], launches, reads}
+// images > 1: that many width × height images stacked in each array go through one chain.
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value npV = info[0], cpV = info[1], nuV = info[2], ceV = info[3], optV = info[4];
@@ -109,12 +110,15 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   const std::string bad = ReadShape(optV, &sh);
   CELLCAM_THROW_IF(!bad.empty(), env, RangeError, "CELLCAM_E_RANGE", bad);
   const Napi::Object o = sh.o;
-  const int64_t W = sh.W, H = sh.H, n = sh.n;
+  const int64_t images = OptInt(o, "images", 1);
+  CELLCAM_RANGE_CHECK(images >= 1 && sh.n * images <= (int64_t{1} << 26), env,
+                      "Expected an integer >= 1 for options.images, at most 2^26 pixels in all, but received ", Describe(o.Get("images")));
+  const int64_t W = sh.W, H = sh.H, n = sh.n * images;
   const ArrayView np = ViewOf(npV.As<Napi::TypedArray>()), cp = ViewOf(cpV.As<Napi::TypedArray>());
   const ArrayView nu = ViewOf(nuV.As<Napi::TypedArray>()), ce = ViewOf(ceV.As<Napi::TypedArray>());
   CELLCAM_SHAPE_CHECK(static_cast<int64_t>(np.length) == 3 * n && static_cast<int64_t>(cp.length) == 3 * n &&
                           static_cast<int64_t>(nu.length) == n && static_cast<int64_t>(ce.length) == n,
-                      env, "Expected predictions of length width*height*3 and outputs of length width*height = ", n);
+                      env, "Expected predictions of length width*height*images*3 and outputs of length width*height*images = ", n);
   const Napi::Value sv = o.Get("scale");
   const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : 1.0;
   CELLCAM_RANGE_CHECK(scale == 1 || scale == 0.5 || scale == 0.25, env, "Expected 1, 0.5 or 0.25 for options.scale but received ", Describe(sv));
@@ -122,92 +126,30 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   lcpar::ChainStats stats;
   std::string error;
   int64_t launches = 0, reads = 0;
-  const LabelCellCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, const LabelCellConstants& k,
-                                   uint16_t* nuclei, uint16_t* cells) -> int64_t {
+  std::vector<int64_t> counts(static_cast<size_t>(images));
+  const LabelCellCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, int64_t m, const LabelCellConstants& k,
+                                   uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
     HostExec ex(sh.order);
-    const bool ok = lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h), k, nuclei, cells, &stats);
-    launches = ex.launches;
-    reads = ex.reads;
-    if (!ok) {
-      error = ex.error;
-      return -1;
-    }
-    return stats.cellCount;
-  };
-  const int64_t count = LabelCellRun(static_cast<const uint8_t*>(np.data), static_cast<const uint8_t*>(cp.data),
-                                     static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), W, H, scale, 1, false, core);
-  CELLCAM_THROW_IF(count < 0, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell: ", error);
-  Napi::Object res = Napi::Object::New(env);
-  res.Set("cellCount", static_cast<double>(count));
-  Napi::Array ws = Napi::Array::New(env, 3);
-  const gpu::WatershedStats* all[3] = {&stats.nuclei, &stats.cells, &stats.extension};
-  for (uint32_t i = 0; i < 3; ++i) ws.Set(i, WatershedStatsObject(env, *all[i]));
-  res.Set("watersheds", ws);
-  res.Set("launches", static_cast<double>(launches));
-  res.Set("reads", static_cast<double>(reads));
-  return res;
-}
-
-// _labelCellBatchEmulated(nucleiPreds[], cellPreds[], nuclei[], cells[], {width, height, scale, order})
-//   -> {cellCounts, launches, reads}: the images (all width × height) go through one stacked chain.
-Napi::Value LabelCellBatchEmulated(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const Napi::Value optV = info[4];
-  for (int a = 0; a < 4; ++a) CELLCAM_TYPE_CHECK(info[a].IsArray(), env, "Expected an array for argument ", a, " but received ", Describe(info[a]));
-  const Napi::Array npA = info[0].As<Napi::Array>(), cpA = info[1].As<Napi::Array>(), nuA = info[2].As<Napi::Array>(), ceA = info[3].As<Napi::Array>();
-  const uint32_t images = npA.Length();
-  CELLCAM_RANGE_CHECK(images >= 1 && cpA.Length() == images && nuA.Length() == images && ceA.Length() == images, env,
-                      "Expected four arrays of the same nonzero length but received ", images, ", ", cpA.Length(), ", ", nuA.Length(), ", ", ceA.Length());
-  Shape sh;
-  const std::string bad = ReadShape(optV, &sh);
-  CELLCAM_THROW_IF(!bad.empty(), env, RangeError, "CELLCAM_E_RANGE", bad);
-  const int64_t n = sh.n;
-  CELLCAM_RANGE_CHECK(n * images <= (int64_t{1} << 26), env, "Expected at most 2^26 pixels in a batch but received ", n * images);
-  std::vector<const uint8_t*> nps, cps;
-  std::vector<uint16_t*> nus, ces;
-  for (uint32_t b = 0; b < images; ++b) {
-    const Napi::Value v[4] = {npA.Get(b), cpA.Get(b), nuA.Get(b), ceA.Get(b)};
-    CELLCAM_TYPE_CHECK(IsType(v[0], napi_uint8_array) && IsType(v[1], napi_uint8_array) && IsType(v[2], napi_uint16_array) &&
-                           IsType(v[3], napi_uint16_array),
-                       env, "Expected Uint8Array predictions and Uint16Array outputs for image ", b);
-    const ArrayView a[4] = {ViewOf(v[0].As<Napi::TypedArray>()), ViewOf(v[1].As<Napi::TypedArray>()), ViewOf(v[2].As<Napi::TypedArray>()),
-                            ViewOf(v[3].As<Napi::TypedArray>())};
-    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(a[0].length) == 3 * n && static_cast<int64_t>(a[1].length) == 3 * n &&
-                            static_cast<int64_t>(a[2].length) == n && static_cast<int64_t>(a[3].length) == n,
-                        env, "Expected predictions of length width*height*3 and outputs of length width*height = ", n, " for image ", b);
-    nps.push_back(static_cast<const uint8_t*>(a[0].data));
-    cps.push_back(static_cast<const uint8_t*>(a[1].data));
-    nus.push_back(static_cast<uint16_t*>(a[2].data));
-    ces.push_back(static_cast<uint16_t*>(a[3].data));
-  }
-  const Napi::Value sv = sh.o.Get("scale");
-  const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : 1.0;
-  CELLCAM_RANGE_CHECK(scale == 1 || scale == 0.5 || scale == 0.25, env, "Expected 1, 0.5 or 0.25 for options.scale but received ", Describe(sv));
-
-  std::string error;
-  int64_t launches = 0, reads = 0;
-  std::vector<int64_t> counts(images);
-  const LabelCellBatchCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, int64_t m, const LabelCellConstants& k,
-                                        uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
-    HostExec ex(sh.order);
-    lcpar::ChainStats stats;
     const bool ok = lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h * m), k, nuclei, cells, &stats,
                                           static_cast<int32_t>(m));
     launches = ex.launches;
     reads = ex.reads;
-    if (!ok) {
-      error = ex.error;
-      return false;
-    }
-    std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
-    return true;
+    if (!ok) error = ex.error;
+    else std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
+    return ok;
   };
-  const bool ok = LabelCellBatchRun(nps, cps, nus, ces, sh.W, sh.H, scale, core, counts.data());
-  CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell batch: ", error);
+  const bool ok = LabelCellRunOn(core, static_cast<const uint8_t*>(np.data), static_cast<const uint8_t*>(cp.data),
+                                 static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), W, H, images, scale, counts.data());
+  CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell: ", error);
   Napi::Object res = Napi::Object::New(env);
-  Napi::Array cc = Napi::Array::New(env, images);
-  for (uint32_t b = 0; b < images; ++b) cc.Set(b, static_cast<double>(counts[b]));
+  res.Set("cellCount", static_cast<double>(stats.cellCount));
+  Napi::Array cc = Napi::Array::New(env, static_cast<size_t>(images));
+  for (int64_t b = 0; b < images; ++b) cc.Set(static_cast<uint32_t>(b), static_cast<double>(counts[b]));
   res.Set("cellCounts", cc);
+  Napi::Array ws = Napi::Array::New(env, 3);
+  const gpu::WatershedStats* all[3] = {&stats.nuclei, &stats.cells, &stats.extension};
+  for (uint32_t i = 0; i < 3; ++i) ws.Set(i, WatershedStatsObject(env, *all[i]));
+  res.Set("watersheds", ws);
   res.Set("launches", static_cast<double>(launches));
   res.Set("reads", static_cast<double>(reads));
   return res;

@@ -65,12 +65,12 @@ bool Watershed(const void* elevation, Dtype dtype, const int32_t* markers, const
 
 // label_cell's chain at the working resolution (LabelCellCore of label_cell.cc, 'fifo' ties) on the
 // device (cuda/label_cell.cu): interleaved W×H×3 predictions in, uint16 label images out. Returns
-// the cell count, or -1 with *error naming the failed CUDA call. images > 1: that many W×H images
-// stacked in each buffer go through one chain (lcpar::LabelCellChain), and counts[b] gets image
-// b's cell count (the return value is their sum).
+// the cell count, or -1 with *error naming the failed CUDA call. `images` W×H images stacked in
+// each buffer go through one chain (lcpar::LabelCellChain), and counts[b] gets image b's cell
+// count (the return value is their sum).
 int64_t LabelCellCore(const uint8_t* nucleiPred, const uint8_t* cellPred, int64_t width, int64_t height,
                       const LabelCellConstants& constants, uint16_t* nuclei, uint16_t* cells, LabelCellStats* stats,
-                      Timings* timings, std::string* error, int64_t images = 1, int64_t* counts = nullptr);
+                      Timings* timings, std::string* error, int64_t images, int64_t* counts);
 
 // Column-major runs of every cell of a U16/I32 label image, as rle.cc's encoder takes them: the runs
 // of cell id are [first[id], first[id + 1]) (first has cells + 2 entries), each a maximal span

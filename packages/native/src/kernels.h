@@ -9,8 +9,6 @@ Napi::Value Watershed(const Napi::CallbackInfo& info);
 Napi::Value WatershedEmulated(const Napi::CallbackInfo& info);
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, opts) -> stats, test-only (emulated.cc)
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info);
-// _labelCellBatchEmulated(nucleiPreds[], cellPreds[], nuclei[], cells[], opts) -> counts, test-only (emulated.cc)
-Napi::Value LabelCellBatchEmulated(const Napi::CallbackInfo& info);
 // label(input, out, opts) -> Promise<{count, sizes}>                          (label.cc)
 Napi::Value Label(const Napi::CallbackInfo& info);
 // pool(map, labels, regions|null, mean, max|null, area, opts) -> Promise<{device}> (pool.cc)

@@ -85,10 +85,9 @@ inline uint8_t DivRoundEven(int64_t s, int64_t c) {
   return static_cast<uint8_t>(2 * r > c || (2 * r == c && (q & 1)) ? q + 1 : q);
 }
 
-// Block-mean downscale of channels 1 and 2 by f (partial blocks at the right/bottom edge average
-// the pixels they have); channel 0 stays 0.
-std::vector<uint8_t> Downscale(const uint8_t* pred, int64_t W, int64_t H, int64_t f, int64_t w, int64_t h) {
-  std::vector<uint8_t> out(static_cast<size_t>(w * h * 3), 0);
+// Block-mean downscale of channels 1 and 2 by f into out (w × h × 3; partial blocks at the
+// right/bottom edge average the pixels they have); channel 0 is 0.
+void Downscale(const uint8_t* pred, int64_t W, int64_t H, int64_t f, int64_t w, int64_t h, uint8_t* out) {
   std::vector<int64_t> s1(w), s2(w);
   for (int64_t by = 0; by < h; ++by) {
     std::fill(s1.begin(), s1.end(), 0);
@@ -104,12 +103,12 @@ std::vector<uint8_t> Downscale(const uint8_t* pred, int64_t W, int64_t H, int64_
     const int64_t bh = y1 - by * f;
     for (int64_t bx = 0; bx < w; ++bx) {
       const int64_t cnt = bh * (std::min(W, (bx + 1) * f) - bx * f);
-      uint8_t* o = out.data() + (by * w + bx) * 3;
+      uint8_t* o = out + (by * w + bx) * 3;
+      o[0] = 0;
       o[1] = DivRoundEven(s1[bx], cnt);
       o[2] = DivRoundEven(s2[bx], cnt);
     }
   }
-  return out;
 }
 
 void Upscale(const uint16_t* low, int64_t w, uint16_t* out, int64_t W, int64_t H, int64_t f) {
@@ -267,32 +266,17 @@ class LabelCellWorker : public KernelWorker {
 #if defined(CELLCAM_HAVE_CUDA)
     std::string err;
     const auto t0 = std::chrono::steady_clock::now();
-    // The chain runs once, at the working resolution (LabelCellRun scales around it); a batch
+    // The chain runs once, at the working resolution (LabelCellRunOn scales around it); a batch
     // runs as one stacked chain.
-    if (images_ == 1) {
-      const LabelCellCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, const LabelCellConstants& k,
-                                       uint16_t* nuclei, uint16_t* cells) -> int64_t {
-        return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err);
-      };
-      count_ = counts_[0] = LabelCellRun(np_, cp_, nuclei_, cells_, W_, H_, scale_, threads_, false, core);
-    } else {
-      const int64_t n = W_ * H_;
-      std::vector<const uint8_t*> nps, cps;
-      std::vector<uint16_t*> nus, ces;
-      for (int64_t b = 0; b < images_; ++b) {
-        nps.push_back(np_ + 3 * n * b);
-        cps.push_back(cp_ + 3 * n * b);
-        nus.push_back(nuclei_ + n * b);
-        ces.push_back(cells_ + n * b);
-      }
-      const LabelCellBatchCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, int64_t m,
-                                            const LabelCellConstants& k, uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
-        return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err, m, cc) >= 0;
-      };
-      count_ = LabelCellBatchRun(nps, cps, nus, ces, W_, H_, scale_, core, counts_.data()) ? 0 : -1;
-      for (int64_t b = 0; count_ >= 0 && b < images_; ++b) count_ += counts_[b];
+    const LabelCellCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, int64_t images,
+                                     const LabelCellConstants& k, uint16_t* nuclei, uint16_t* cells, int64_t* counts) {
+      return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err, images, counts) >= 0;
+    };
+    if (!LabelCellRunOn(core, np_, cp_, nuclei_, cells_, W_, H_, images_, scale_, counts_.data())) {
+      throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: CUDA error: " + err);
     }
-    if (count_ < 0) throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: CUDA error: " + err);
+    count_ = 0;
+    for (int64_t c : counts_) count_ += c;
     timings_.totalMs = MsSince(t0);
 #else
     throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: " + g.reason);
@@ -394,53 +378,35 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
 
 }  // namespace
 
-int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
-                     double scale, int threads, bool heap, const LabelCellCoreFn& core) {
+bool LabelCellRunOn(const LabelCellCoreFn& core, const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells,
+                    int64_t W, int64_t H, int64_t images, double scale, int64_t* counts) {
   const Constants k = LabelCellConstantsFor(scale);
-  auto run = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, uint16_t* nu, uint16_t* ce) {
-    return core ? core(np, cp, w, h, k, nu, ce) : LabelCellCore(np, cp, w, h, k, threads, heap, nu, ce);
-  };
-  if (scale == 1) return run(nucleiPred, cellPred, W, H, nuclei, cells);
+  if (scale == 1) return core(nucleiPred, cellPred, W, H, images, k, nuclei, cells, counts);
   const int64_t f = static_cast<int64_t>(std::lround(1 / scale));
-  const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f;
-  const std::vector<uint8_t> np = Downscale(nucleiPred, W, H, f, w, h), cp = Downscale(cellPred, W, H, f, w, h);
-  std::vector<uint16_t> ln(static_cast<size_t>(w * h)), lc(static_cast<size_t>(w * h));
-  const int64_t count = run(np.data(), cp.data(), w, h, ln.data(), lc.data());
-  Upscale(ln.data(), w, nuclei, W, H, f);
-  Upscale(lc.data(), w, cells, W, H, f);
-  return count;
-}
-
-bool LabelCellBatchRun(const std::vector<const uint8_t*>& nucleiPreds, const std::vector<const uint8_t*>& cellPreds,
-                       const std::vector<uint16_t*>& nuclei, const std::vector<uint16_t*>& cells, int64_t W, int64_t H,
-                       double scale, const LabelCellBatchCoreFn& core, int64_t* counts) {
-  const Constants k = LabelCellConstantsFor(scale);
-  const int64_t images = static_cast<int64_t>(nucleiPreds.size());
-  const int64_t f = scale == 1 ? 1 : static_cast<int64_t>(std::lround(1 / scale));
-  const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f, m = w * h;
+  const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f, m = w * h, n = W * H;
   std::vector<uint8_t> np(static_cast<size_t>(3 * m * images)), cp(np.size());
   for (int64_t b = 0; b < images; ++b) {
-    if (f == 1) {
-      std::memcpy(np.data() + 3 * m * b, nucleiPreds[b], static_cast<size_t>(3 * m));
-      std::memcpy(cp.data() + 3 * m * b, cellPreds[b], static_cast<size_t>(3 * m));
-    } else {
-      const std::vector<uint8_t> nd = Downscale(nucleiPreds[b], W, H, f, w, h), cd = Downscale(cellPreds[b], W, H, f, w, h);
-      std::copy(nd.begin(), nd.end(), np.begin() + 3 * m * b);
-      std::copy(cd.begin(), cd.end(), cp.begin() + 3 * m * b);
-    }
+    Downscale(nucleiPred + 3 * n * b, W, H, f, w, h, np.data() + 3 * m * b);
+    Downscale(cellPred + 3 * n * b, W, H, f, w, h, cp.data() + 3 * m * b);
   }
   std::vector<uint16_t> ln(static_cast<size_t>(m * images)), lc(ln.size());
   if (!core(np.data(), cp.data(), w, h, images, k, ln.data(), lc.data(), counts)) return false;
   for (int64_t b = 0; b < images; ++b) {
-    if (f == 1) {
-      std::memcpy(nuclei[b], ln.data() + m * b, static_cast<size_t>(m) * sizeof(uint16_t));
-      std::memcpy(cells[b], lc.data() + m * b, static_cast<size_t>(m) * sizeof(uint16_t));
-    } else {
-      Upscale(ln.data() + m * b, w, nuclei[b], W, H, f);
-      Upscale(lc.data() + m * b, w, cells[b], W, H, f);
-    }
+    Upscale(ln.data() + m * b, w, nuclei + n * b, W, H, f);
+    Upscale(lc.data() + m * b, w, cells + n * b, W, H, f);
   }
   return true;
+}
+
+int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
+                     double scale, int threads, bool heap) {
+  int64_t count = 0;
+  LabelCellRunOn([&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, int64_t, const LabelCellConstants& k, uint16_t* nu,
+                     uint16_t* ce, int64_t* counts) {
+    counts[0] = LabelCellCore(np, cp, w, h, k, threads, heap, nu, ce);
+    return true;
+  }, nucleiPred, cellPred, nuclei, cells, W, H, 1, scale, &count);
+  return count;
 }
 
 int64_t LabelNucleiRun(const uint8_t* np, uint16_t* nuclei, int64_t W, int64_t H, int threads, bool heap) {

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 
 namespace cellcam {
 
@@ -21,24 +20,20 @@ LabelCellConstants LabelCellConstantsFor(double scale);
 // closing radius round(6 s), labels replicated back). threads >= 1 for the parallel steps (the
 // output never depends on it). heap: skimage's heap order for watershed seeds of equal level
 // (exact); false: raster order (faster, may differ in tied pixels). Returns the cell count.
-// `core`, when given, replaces the CPU chain at the working resolution (the CUDA chain, or its
-// emulation): core(nucleiPred, cellPred, w, h, constants, nuclei, cells) -> cell count.
-using LabelCellCoreFn = std::function<int64_t(const uint8_t*, const uint8_t*, int64_t, int64_t, const LabelCellConstants&,
-                                              uint16_t*, uint16_t*)>;
 int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells,
-                     int64_t width, int64_t height, double scale, int threads, bool heap = true,
-                     const LabelCellCoreFn& core = nullptr);
+                     int64_t width, int64_t height, double scale, int threads, bool heap = true);
 
-// A batch of images of one size through a core that runs once on all of them stacked at the working
-// resolution (lcpar::LabelCellChain with images > 1): core(nucleiPreds, cellPreds, w, h, images,
-// constants, nuclei, cells, counts) with `images` images of w × h stacked in each buffer, writing
-// each image's cell count to counts; false on failure. The host part is LabelCellRun's: per-image
-// downscale for scale < 1, labels replicated back. Returns false when the core failed.
-using LabelCellBatchCoreFn = std::function<bool(const uint8_t*, const uint8_t*, int64_t, int64_t, int64_t, const LabelCellConstants&,
-                                                uint16_t*, uint16_t*, int64_t*)>;
-bool LabelCellBatchRun(const std::vector<const uint8_t*>& nucleiPreds, const std::vector<const uint8_t*>& cellPreds,
-                       const std::vector<uint16_t*>& nuclei, const std::vector<uint16_t*>& cells, int64_t width, int64_t height,
-                       double scale, const LabelCellBatchCoreFn& core, int64_t* counts);
+// The chain at the working resolution, on `images` images of w × h stacked in each buffer:
+// core(nucleiPreds, cellPreds, w, h, images, constants, nuclei, cells, counts) writes each image's
+// cell count to counts and returns false on failure. The CUDA chain (one stacked chain for a
+// batch) and its emulation plug in here; LabelCellRun plugs in the CPU chain.
+using LabelCellCoreFn = std::function<bool(const uint8_t*, const uint8_t*, int64_t, int64_t, int64_t, const LabelCellConstants&,
+                                           uint16_t*, uint16_t*, int64_t*)>;
+// LabelCellRun's host part around `core`, for `images` width × height images stacked in each
+// array: at scale 1 the core works on the caller's buffers; else each image is downscaled into
+// one stacked working buffer and its labels replicated back. False when the core failed.
+bool LabelCellRunOn(const LabelCellCoreFn& core, const uint8_t* nucleiPreds, const uint8_t* cellPreds, uint16_t* nuclei,
+                    uint16_t* cells, int64_t width, int64_t height, int64_t images, double scale, int64_t* counts);
 
 // label_nuclei (hpa-spec §4.2) on an interleaved H×W×3 uint8 prediction. Returns the nucleus count.
 int64_t LabelNucleiRun(const uint8_t* nucleiPred, uint16_t* nuclei, int64_t width, int64_t height, int threads, bool heap = true);

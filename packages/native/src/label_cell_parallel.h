@@ -1,8 +1,9 @@
 // label_cell's chain (LabelCellCore of label_cell.cc with 'fifo' watershed ties) written once
 // against an executor (see watershed_levels.h for the interface): the CUDA version
 // (cuda/label_cell.cu) and its host emulation (emulated.cc). Every step runs where the
-// executor runs; the host only reads counts, to size the next tables, and the 256-bin histogram
-// for Otsu. Step for step the same as the CPU chain, so the outputs are identical.
+// executor runs; the host only reads counts, to size the next tables, and the 256-bin histograms
+// for Otsu (one per image of a batch). Step for step the same as the CPU chain, so the outputs are
+// identical.
 #pragma once
 
 #include <cstdint>

@@ -195,7 +195,8 @@ export async function labelCellBatch(items: readonly LabelCellBatchItem[], optio
     const results = items.map((it) => labelCellJs(it.nucleiPred, it.cellPred, { width, height, scale, tieBreak }));
     return tag({ results, device: 'js' }, note);
   }
-  // The native call takes the batch stacked: one copy in, views out.
+  // The native call takes the batch stacked (the one copy of the inputs; the addon works on it in
+  // place at scale 1).
   const B = items.length;
   const np = new Uint8Array(3 * n * B), cp = new Uint8Array(3 * n * B);
   items.forEach((it, k) => {

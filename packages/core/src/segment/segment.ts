@@ -198,10 +198,10 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   }
   const jobs = options.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1) throw rangeError('options.jobs', 'a positive integer', jobs);
-  // 'cuda' with fifo ties and no usable GPU fails once, with the reason, before any image is read.
-  const hasNative = options.backend !== 'js' && nativeOrNull() !== null;
-  if (options.ties === 'fifo' && options.device === 'cuda') pickDevice('cuda', hasNative, options.backend, 'device');
-  const onGpu = options.ties === 'fifo' && options.device !== 'cpu' && pickDevice(options.device ?? 'auto', hasNative, options.backend).run === 'cuda';
+  // Where the post-processing runs: with fifo ties, 'cuda' and no usable GPU fails here, once,
+  // with the reason, before any image is read.
+  const onGpu = options.ties === 'fifo' && options.device !== 'cpu' &&
+    pickDevice(options.device ?? 'auto', options.backend !== 'js' && nativeOrNull() !== null, options.backend, 'device').run === 'cuda';
   const batch = options.batch === undefined ? (onGpu ? 16 : 1) : checkInt('options.batch', options.batch, 1, 256);
   const sets = await listImageSets(imageDir);
   let ids = sets.filter((s) => s.complete).map((s) => s.id);

@@ -51,7 +51,7 @@ int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, i
   stats->watersheds[2] = st.extension;
   stats->launches = ex.launches;
   stats->reads = ex.reads;
-  if (counts != nullptr) std::copy(st.cellCounts.begin(), st.cellCounts.end(), counts);
+  std::copy(st.cellCounts.begin(), st.cellCounts.end(), counts);
   return st.cellCount;
 }
 
