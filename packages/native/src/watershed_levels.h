@@ -148,6 +148,9 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
 
   // State, keys and the in-mask level histogram; seeds are keyed by raster index.
   if (!ex.Zero(counts, sizeof(int32_t) * (levels + 1)) || !ex.Zero(fill, sizeof(int32_t) * levels)) return false;
+  // The host reads the whole struct, fields this generation did not set too: no garbage in them
+  // (compute-sanitizer's initcheck flagged every read of it before this).
+  if (!ex.Zero(cnt, sizeof(Counters))) return false;
   if (wsl && !ex.Zero(quirk, sizeof(int32_t) * n)) return false;
   if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
         const int32_t v = markers[i];
