@@ -29,6 +29,13 @@ export interface BenchOptions {
   quick: boolean;
   cuda: boolean;
   python: string | null;
+  /** `--impl`: run only the contenders whose name starts with one of these (null: all) */
+  impl: string[] | null;
+}
+
+/** Whether `--impl` selects the contender `impl` (a prefix match: `cuda` selects `cuda ×16 at once`). */
+export function selected(opts: Pick<BenchOptions, 'impl'>, impl: string): boolean {
+  return opts.impl === null || opts.impl.some((p) => impl.startsWith(p));
 }
 
 /** Times `fn` until both minIters and minTimeMs are reached; returns the median in ms. */
@@ -60,6 +67,7 @@ export interface Contender {
 export async function runCase(kernel: string, size: number, contenders: Contender[], opts: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of contenders) {
+    if (!selected(opts, c.impl)) continue;
     const m = await measure(c.fn, { minTimeMs: opts.minTimeMs, minIters: opts.minIters, maxIters: c.impl === 'ts' ? 20 : 1000 });
     const ms = m.medianMs / (c.images ?? 1);
     const note = [c.note, c.after?.()].filter(Boolean).join('; ') || undefined;

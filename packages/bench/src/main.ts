@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --sizes 512,1024 --kernels watershed,pool --quick --out FILE]`
+ * `npm run bench [-- --sizes 512,1024 --kernels watershed,pool --impl native-1t,cuda --quick --out FILE]`
  * Times every kernel: TypeScript twin, native with 1 thread, native with all threads, CUDA when a
  * device is present, and scikit-image/OpenCV when Debian's python3 packages are installed.
  * Prints one Markdown table per kernel and writes all rows to results/bench-<host>.json.
@@ -37,9 +37,12 @@ for (const k of kernels) {
     process.exit(2);
   }
 }
+// --impl: only these contenders (name prefixes, e.g. 'cuda,native-1t'); 'python' keeps the
+// scikit-image/OpenCV comparators, which run only when it is listed.
+const impl = arg('impl')?.split(',').filter(Boolean) ?? null;
 const caps = capabilities();
-const python = process.argv.includes('--no-python') ? null : findPython();
-const opts: BenchOptions = { sizes, minTimeMs: quick ? 200 : 1000, minIters: quick ? 3 : 5, quick, cuda: caps.cudaDevices > 0, python };
+const python = process.argv.includes('--no-python') || (impl !== null && !impl.includes('python')) ? null : findPython();
+const opts: BenchOptions = { sizes, minTimeMs: quick ? 200 : 1000, minIters: quick ? 3 : 5, quick, cuda: caps.cudaDevices > 0, python, impl };
 
 console.log(`# cellcam bench — ${new Date().toISOString()}`);
 console.log(`host: ${hostname()}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}`);

@@ -157,7 +157,14 @@ async function check(name, fn, same, repeats, bytes, { staging = false } = {}) {
     const phases = phaseMedians(otherResults);
     const row = { case: name, equal, cpuMs: med(cpuMs), [`${other}Ms`]: med(otherMs), firstCallMs: otherFirst, bytes, [`${other}GBps`]: gbps };
     if (phases) Object.assign(row, { phases, kernelGBps: bytes / (phases.kernelMs * 1e6) });
+    // The CUDA labelCell chain counts its launches and host round trips: what a round trip costs
+    // is (kernel time - launches x launch cost) / reads.
     let extra = '';
+    const last = otherResults.at(-1) ?? b;
+    if (last?.launches !== undefined) {
+      Object.assign(row, { launches: last.launches, reads: last.reads });
+      extra += `\n        ${last.launches} launches, ${last.reads} host reads`;
+    }
     if (staging && cuda) {
       const pageMs = [], pageResults = [];
       await withStaging('pageable', async () => {
@@ -168,7 +175,7 @@ async function check(name, fn, same, repeats, bytes, { staging = false } = {}) {
         }
       });
       row.pageable = { cudaMs: med(pageMs), phases: phaseMedians(pageResults) };
-      extra = `\n        pageable copies: ${med(pageMs).toFixed(2)} ms ${fmtPhases(row.pageable.phases)}`;
+      extra += `\n        pageable copies: ${med(pageMs).toFixed(2)} ms ${fmtPhases(row.pageable.phases)}`;
     }
     rows.push(row);
     if (!equal) failures++;
@@ -242,7 +249,7 @@ for (const [w, h] of sizes) {
       await check(`labelCell fifo scale ${scale} ${w}x${h}`, async (device) => {
         const nuclei = new Uint16Array(w * h), cells = new Uint16Array(w * h);
         const res = await native.labelCell(nucleiPred, cellPred, nuclei, cells, { width: w, height: h, scale, threads: 0, tieBreak: 'fifo', device });
-        return { nuclei, cells, count: res.cellCount, timings: res.timings };
+        return { nuclei, cells, count: res.cellCount, timings: res.timings, launches: res.launches, reads: res.reads };
       }, (a, b) => a.count === b.count && equalBytes(a.cells, b.cells) && equalBytes(a.nuclei, b.nuclei), repeats, 8 * w * h);
     }
   }

@@ -4,11 +4,13 @@
 set -o pipefail
 OUT=${OUT:-/tmp/e2e-out}; mkdir -p $OUT
 N=${E2E_IMAGES:-40}; S=${E2E_SIZE:-1024}
-xz -dc .gpu/node.xz > /tmp/node && chmod +x /tmp/node && ln -sf /tmp/node /usr/local/bin/node
+# The carried Node goes first on PATH (the device image has none); nothing outside /tmp changes.
+mkdir -p /tmp/gpu-node/bin && xz -dc .gpu/node.xz > /tmp/gpu-node/bin/node && chmod +x /tmp/gpu-node/bin/node || exit 1
+export PATH=/tmp/gpu-node/bin:$PATH
 tar -xJf .gpu/nm.tar.xz && tar -xJf .gpu/native-deps.tar.xz || exit 1
 mkdir -p node_modules/@cellcam packages/native/build/Release
 for p in native core cli bench; do ln -sfn ../../packages/$p node_modules/@cellcam/$p; done
-cp .gpu/cellcam_native.node packages/native/build/Release/
+xz -dc .gpu/addon.xz > packages/native/build/Release/cellcam_native.node || exit 1
 node packages/cli/dist/main.js doctor
 node node_modules/vitest/vitest.mjs run packages/core/test/label.test.ts packages/core/test/rle.test.ts packages/core/test/pool.test.ts > $OUT/vitest.log 2>&1
 echo "vitest rc=$?"; grep -a "Tests \|FAIL\|×" $OUT/vitest.log | head -20

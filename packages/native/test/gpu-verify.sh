@@ -1,0 +1,50 @@
+#!/bin/bash
+# The CUDA checks of one device call (docs/kernels/gpu-check.md), run from the repo root on a lent
+# GPU machine with .gpu/ carried: gpu-check.mjs (every CUDA kernel against the CPU, with timings),
+# the vitest CUDA suites, the CUDA bench rows and compute-sanitizer. Every step has its own time
+# limit, so a hang in one still leaves the others' logs in $OUT; the last line sums them up.
+#   GPU_STEPS=check,vitest,bench,sanitize (default: all)   BENCH_SIZES="2048 3072"
+#   SANITIZERS="memcheck racecheck synccheck initcheck" (the default)
+set -o pipefail
+OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
+STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
+export NO_COLOR=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
+# The carried Node goes first on PATH (the device image has none); nothing outside /tmp changes.
+mkdir -p /tmp/gpu-node/bin && xz -dc .gpu/node.xz > /tmp/gpu-node/bin/node && chmod +x /tmp/gpu-node/bin/node || exit 1
+export PATH=/tmp/gpu-node/bin:$PATH
+tar -xJf .gpu/nm.tar.xz || exit 1
+mkdir -p node_modules/@cellcam packages/native/build/Release
+for p in native core cli bench; do ln -sfn ../../packages/$p node_modules/@cellcam/$p; done
+xz -dc .gpu/addon.xz > packages/native/build/Release/cellcam_native.node || exit 1
+# The test data of ../shared that the CUDA suites read (goldens, RLE vectors), when carried.
+if [ -f .gpu/shared.tar ]; then mkdir -p ../shared && tar -xf .gpu/shared.tar -C ../shared || exit 1; fi
+export UV_THREADPOOL_SIZE=16
+summary=""
+step() { # step NAME LIMIT_S COMMAND...: runs when NAME is in GPU_STEPS, output in $OUT/NAME.log
+  local name=$1 limit=$2; shift 2
+  case "$STEPS" in *",$name,"*) ;; *) return 0 ;; esac
+  echo "== $name (limit ${limit} s): $*"
+  local t0=$SECONDS
+  timeout -k 10 "$limit" "$@" >> "$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: exit $rc after $((SECONDS - t0)) s"
+  summary="$summary $name=$rc"
+}
+step check 200 node packages/native/test/gpu-check.mjs --json "$OUT/check.json"
+grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/check.log" | tail -20
+step vitest 100 node node_modules/vitest/vitest.mjs run packages/core/test/label.test.ts packages/core/test/rle.test.ts packages/core/test/pool.test.ts
+step vitest 150 node node_modules/vitest/vitest.mjs run packages/core/test/watershed-cuda.test.ts packages/core/test/label-cell-cuda.test.ts -t 'on the device|device option'
+grep -a -E "Tests  |Test Files|FAIL|AssertionError|Error:" "$OUT/vitest.log" | head -30
+# The bench rows of the CUDA watershed and labelCell: one thread and CUDA, and at 2048² the
+# scikit-image replica (issue 6's "500x").
+for size in ${BENCH_SIZES:-2048 3072}; do
+  impl=native-1t,cuda; [ "$size" = 2048 ] && impl=$impl,python
+  step bench 150 node packages/bench/dist/main.js --kernels watershed,label-cell --sizes "$size" --impl $impl --out "$OUT/bench-$size.json"
+done
+grep -a -E "^\| (watershed|label-cell) " "$OUT/bench.log" | grep -a -E "cuda|replica|skimage" | head -30
+for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
+  step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs --small
+  grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" | tail -2
+done
+echo "gpu-verify:$summary"

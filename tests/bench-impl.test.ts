@@ -1,0 +1,43 @@
+// `npm run bench -- --impl`: which contenders run (a GPU session times only the rows it needs
+// inside its device minutes; packages/native/test/gpu-verify.sh).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { selected } from '../packages/bench/src/harness.js';
+
+const root = resolve(__dirname, '..');
+const main = join(root, 'packages', 'bench', 'dist', 'main.js');
+const addon = join(root, 'packages', 'native', 'build', 'Release', 'cellcam_native.node');
+
+describe('bench --impl', () => {
+  it.each([
+    [null, 'ts', true],
+    [['cuda'], 'cuda', true],
+    [['cuda'], 'cuda ×16 at once', true],
+    [['cuda'], 'cuda labelCellBatch ×16', true],
+    [['cuda'], 'native-Nt ×16 at once', false],
+    [['native-1t', 'cuda'], 'native-1t scale 0.25', true],
+    [['native-1t', 'cuda'], 'native-Nt', false],
+    [['native-1t', 'cuda'], 'ts', false],
+    [[], 'ts', false],
+  ] as const)('with %j selects %s: %s', (impl, name, want) => {
+    expect(selected({ impl: impl === null ? null : [...impl] }, name)).toBe(want);
+  });
+
+  it.skipIf(!existsSync(main) || !existsSync(addon))('times only the listed contenders and no comparators', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellcam-bench-impl-'));
+    try {
+      const out = join(dir, 'rows.json');
+      const r = spawnSync(process.execPath, [main, '--kernels', 'rle,label', '--sizes', '64', '--quick', '--impl', 'native-1t', '--out', out], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/python comparators: not installed/);
+      const rows = JSON.parse(readFileSync(out, 'utf8')).rows as { kernel: string; impl: string; vsTs: number | null }[];
+      expect(rows.map((row) => `${row.kernel} ${row.impl}`)).toEqual(['rle native-1t', 'label native-1t']);
+      expect(rows.every((row) => row.vsTs === null)).toBe(true); // no TS row to compare with
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
