@@ -240,6 +240,22 @@ describe.skipIf(!hasNative)('labelCell: native equals the TypeScript twin', () =
       expect(same(await labelNuclei(p.nucleiPred, { width: p.width, height: p.height, backend: 'native' }), jn)).toBe(true);
     }
   });
+
+  // Above 2^18 pixels per thread the native down/upscale runs in bands of block rows: sizes that
+  // are not multiples of the factor put partial blocks at the right and bottom edges.
+  it('at reduced scales on a 1027x1029 field, whose resizes run in bands of block rows', async () => {
+    const p = field('banded', 1027, 1029, 30, 77, 90, 50, 10);
+    for (const scale of [0.5, 0.25] as const) {
+      const js = labelCellJs(p.nucleiPred, p.cellPred, { width: p.width, height: p.height, scale, tieBreak: 'fifo' });
+      expect(js.cellCount, `scale ${scale}`).toBeGreaterThan(5);
+      for (const threads of [1, 4]) {
+        const r = await labelCell(p.nucleiPred, p.cellPred, { width: p.width, height: p.height, scale, tieBreak: 'fifo', threads, backend: 'native' });
+        const tag = `scale ${scale} threads ${threads}`;
+        expect(same(r.cells, js.cells), tag).toBe(true);
+        expect(same(r.nuclei, js.nuclei), tag).toBe(true);
+      }
+    }
+  });
 });
 
 describe('labelCellBatch: several images of one size in one call', () => {

@@ -139,7 +139,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
     return ok;
   };
   const bool ok = LabelCellRunOn(core, static_cast<const uint8_t*>(np.data), static_cast<const uint8_t*>(cp.data),
-                                 static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), W, H, images, scale, counts.data());
+                                 static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), W, H, images, scale, counts.data(), 1);
   CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell: ", error);
   Napi::Object res = Napi::Object::New(env);
   res.Set("cellCount", static_cast<double>(stats.cellCount));

@@ -85,38 +85,63 @@ inline uint8_t DivRoundEven(int64_t s, int64_t c) {
   return static_cast<uint8_t>(2 * r > c || (2 * r == c && (q & 1)) ? q + 1 : q);
 }
 
-// Block-mean downscale of channels 1 and 2 by f into out (w × h × 3; partial blocks at the
-// right/bottom edge average the pixels they have); channel 0 is 0.
-void Downscale(const uint8_t* pred, int64_t W, int64_t H, int64_t f, int64_t w, int64_t h, uint8_t* out) {
-  std::vector<int64_t> s1(w), s2(w);
-  for (int64_t by = 0; by < h; ++by) {
-    std::fill(s1.begin(), s1.end(), 0);
-    std::fill(s2.begin(), s2.end(), 0);
-    const int64_t y1 = std::min(H, (by + 1) * f);
-    for (int64_t y = by * f; y < y1; ++y) {
-      const uint8_t* row = pred + y * W * 3;
-      for (int64_t x = 0; x < W; ++x) {
-        s1[x / f] += row[3 * x + 1];
-        s2[x / f] += row[3 * x + 2];
-      }
-    }
-    const int64_t bh = y1 - by * f;
-    for (int64_t bx = 0; bx < w; ++bx) {
-      const int64_t cnt = bh * (std::min(W, (bx + 1) * f) - bx * f);
-      uint8_t* o = out + (by * w + bx) * 3;
-      o[0] = 0;
-      o[1] = DivRoundEven(s1[bx], cnt);
-      o[2] = DivRoundEven(s2[bx], cnt);
-    }
-  }
+// Threads for a resize of `pixels` full-resolution pixels: one per 256 Ki pixels at most, since
+// each band is a std::thread start (~50 us).
+int ResizeThreads(int threads, int64_t pixels) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, pixels >> 18)));
 }
 
-void Upscale(const uint16_t* low, int64_t w, uint16_t* out, int64_t W, int64_t H, int64_t f) {
-  for (int64_t y = 0; y < H; ++y) {
-    const uint16_t* src = low + (y / f) * w;
-    uint16_t* dst = out + y * W;
-    for (int64_t x = 0; x < W; ++x) dst[x] = src[x / f];
-  }
+// Block-mean downscale of channels 1 and 2 by f into out (w × h × 3; partial blocks at the
+// right/bottom edge average the pixels they have); channel 0 is 0. Rows of blocks run in bands;
+// each block sums its own columns, so no pixel pays for a division.
+void Downscale(const uint8_t* pred, int64_t W, int64_t H, int64_t f, int64_t w, int64_t h, uint8_t* out, int threads) {
+  ParallelFor(h, ResizeThreads(threads, W * H), [=](int64_t b0, int64_t b1, int) {
+    std::vector<int64_t> s1(w), s2(w);
+    for (int64_t by = b0; by < b1; ++by) {
+      std::fill(s1.begin(), s1.end(), 0);
+      std::fill(s2.begin(), s2.end(), 0);
+      const int64_t y1 = std::min(H, (by + 1) * f);
+      for (int64_t y = by * f; y < y1; ++y) {
+        const uint8_t* row = pred + y * W * 3;
+        for (int64_t bx = 0; bx < w; ++bx) {
+          const int64_t x1 = std::min(W, (bx + 1) * f);
+          int64_t a1 = 0, a2 = 0;
+          for (int64_t x = bx * f; x < x1; ++x) {
+            a1 += row[3 * x + 1];
+            a2 += row[3 * x + 2];
+          }
+          s1[bx] += a1;
+          s2[bx] += a2;
+        }
+      }
+      const int64_t bh = y1 - by * f;
+      for (int64_t bx = 0; bx < w; ++bx) {
+        const int64_t cnt = bh * (std::min(W, (bx + 1) * f) - bx * f);
+        uint8_t* o = out + (by * w + bx) * 3;
+        o[0] = 0;
+        o[1] = DivRoundEven(s1[bx], cnt);
+        o[2] = DivRoundEven(s2[bx], cnt);
+      }
+    }
+  });
+}
+
+// Nearest-exact upscale by f: the first row of each block is expanded, the others copy it.
+void Upscale(const uint16_t* low, int64_t w, uint16_t* out, int64_t W, int64_t H, int64_t f, int threads) {
+  const int64_t h = (H + f - 1) / f;
+  ParallelFor(h, ResizeThreads(threads, W * H), [=](int64_t b0, int64_t b1, int) {
+    for (int64_t by = b0; by < b1; ++by) {
+      const uint16_t* src = low + by * w;
+      uint16_t* first = out + by * f * W;
+      for (int64_t bx = 0; bx < w; ++bx) {
+        const uint16_t v = src[bx];
+        const int64_t x1 = std::min(W, (bx + 1) * f);
+        for (int64_t x = bx * f; x < x1; ++x) first[x] = v;
+      }
+      const int64_t y1 = std::min(H, (by + 1) * f);
+      for (int64_t y = by * f + 1; y < y1; ++y) std::memcpy(out + y * W, first, static_cast<size_t>(W) * sizeof(uint16_t));
+    }
+  });
 }
 
 // heap: skimage's binary-heap order for watershed seeds of equal level in all three watersheds
@@ -272,7 +297,7 @@ class LabelCellWorker : public KernelWorker {
                                      const LabelCellConstants& k, uint16_t* nuclei, uint16_t* cells, int64_t* counts) {
       return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err, images, counts) >= 0;
     };
-    if (!LabelCellRunOn(core, np_, cp_, nuclei_, cells_, W_, H_, images_, scale_, counts_.data())) {
+    if (!LabelCellRunOn(core, np_, cp_, nuclei_, cells_, W_, H_, images_, scale_, counts_.data(), threads_)) {
       throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: CUDA error: " + err);
     }
     count_ = 0;
@@ -379,21 +404,21 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
 }  // namespace
 
 bool LabelCellRunOn(const LabelCellCoreFn& core, const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells,
-                    int64_t W, int64_t H, int64_t images, double scale, int64_t* counts) {
+                    int64_t W, int64_t H, int64_t images, double scale, int64_t* counts, int threads) {
   const Constants k = LabelCellConstantsFor(scale);
   if (scale == 1) return core(nucleiPred, cellPred, W, H, images, k, nuclei, cells, counts);
   const int64_t f = static_cast<int64_t>(std::lround(1 / scale));
   const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f, m = w * h, n = W * H;
   std::vector<uint8_t> np(static_cast<size_t>(3 * m * images)), cp(np.size());
   for (int64_t b = 0; b < images; ++b) {
-    Downscale(nucleiPred + 3 * n * b, W, H, f, w, h, np.data() + 3 * m * b);
-    Downscale(cellPred + 3 * n * b, W, H, f, w, h, cp.data() + 3 * m * b);
+    Downscale(nucleiPred + 3 * n * b, W, H, f, w, h, np.data() + 3 * m * b, threads);
+    Downscale(cellPred + 3 * n * b, W, H, f, w, h, cp.data() + 3 * m * b, threads);
   }
   std::vector<uint16_t> ln(static_cast<size_t>(m * images)), lc(ln.size());
   if (!core(np.data(), cp.data(), w, h, images, k, ln.data(), lc.data(), counts)) return false;
   for (int64_t b = 0; b < images; ++b) {
-    Upscale(ln.data() + m * b, w, nuclei + n * b, W, H, f);
-    Upscale(lc.data() + m * b, w, cells + n * b, W, H, f);
+    Upscale(ln.data() + m * b, w, nuclei + n * b, W, H, f, threads);
+    Upscale(lc.data() + m * b, w, cells + n * b, W, H, f, threads);
   }
   return true;
 }
@@ -405,7 +430,7 @@ int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_
                      uint16_t* ce, int64_t* counts) {
     counts[0] = LabelCellCore(np, cp, w, h, k, threads, heap, nu, ce);
     return true;
-  }, nucleiPred, cellPred, nuclei, cells, W, H, 1, scale, &count);
+  }, nucleiPred, cellPred, nuclei, cells, W, H, 1, scale, &count, threads);
   return count;
 }
 

@@ -31,9 +31,10 @@ using LabelCellCoreFn = std::function<bool(const uint8_t*, const uint8_t*, int64
                                            uint16_t*, uint16_t*, int64_t*)>;
 // LabelCellRun's host part around `core`, for `images` width × height images stacked in each
 // array: at scale 1 the core works on the caller's buffers; else each image is downscaled into
-// one stacked working buffer and its labels replicated back. False when the core failed.
+// one stacked working buffer and its labels replicated back, on up to `threads` threads. False
+// when the core failed.
 bool LabelCellRunOn(const LabelCellCoreFn& core, const uint8_t* nucleiPreds, const uint8_t* cellPreds, uint16_t* nuclei,
-                    uint16_t* cells, int64_t width, int64_t height, int64_t images, double scale, int64_t* counts);
+                    uint16_t* cells, int64_t width, int64_t height, int64_t images, double scale, int64_t* counts, int threads);
 
 // label_nuclei (hpa-spec §4.2) on an interleaved H×W×3 uint8 prediction. Returns the nucleus count.
 int64_t LabelNucleiRun(const uint8_t* nucleiPred, uint16_t* nuclei, int64_t width, int64_t height, int threads, bool heap = true);
