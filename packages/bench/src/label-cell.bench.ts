@@ -45,7 +45,7 @@ function blur(src: Float32Array, size: number, r: number): Float32Array {
 }
 
 /** U-Net-like prediction maps (H×W×3 uint8) of an HPA-like field: blurred interiors and borders. */
-function predictions(size: number): { nucleiPred: Uint8Array; cellPred: Uint8Array } {
+export function predictions(size: number): { nucleiPred: Uint8Array; cellPred: Uint8Array } {
   const f = field(size);
   const n = size * size, r = rng(11);
   const cm = new Float32Array(n), nm = new Float32Array(n), cb = new Float32Array(n), nb = new Float32Array(n);

@@ -97,7 +97,7 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
 }
 
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1})
-//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations} x3], launches, reads}
+//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations} x3], launches, reads, items}
 // images > 1: that many width × height images stacked in each array go through one chain.
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -125,7 +125,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
 
   lcpar::ChainStats stats;
   std::string error;
-  int64_t launches = 0, reads = 0;
+  int64_t launches = 0, reads = 0, items = 0;
   std::vector<int64_t> counts(static_cast<size_t>(images));
   const LabelCellCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, int64_t m, const LabelCellConstants& k,
                                    uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
@@ -134,6 +134,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
                                           static_cast<int32_t>(m));
     launches = ex.launches;
     reads = ex.reads;
+    items = ex.items;
     if (!ok) error = ex.error;
     else std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
     return ok;
@@ -152,6 +153,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   res.Set("watersheds", ws);
   res.Set("launches", static_cast<double>(launches));
   res.Set("reads", static_cast<double>(reads));
+  res.Set("items", static_cast<double>(items));
   return res;
 }
 

@@ -22,11 +22,13 @@ class HostExec {
   explicit HostExec(Order order) : order_(order) {}
   std::string error;
   int64_t launches = 0, reads = 0;  // For() calls, Read() calls (host round trips on a GPU)
+  int64_t items = 0;                 // indices over all For() calls (GPU threads launched)
 
   template <class F>
   bool For(int64_t n, const F& f) {
     if (n <= 0) return true;
     ++launches;
+    items += n;
     switch (order_) {
       case Order::kForward:
         for (int64_t i = 0; i < n; ++i) f(i);
