@@ -112,7 +112,11 @@ export function watershed(
 export function _labelCellEmulated(
   nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array,
   options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided'; images?: number },
-): { cellCount: number; cellCounts: number[]; watersheds: WatershedFloodStats[]; launches: number; reads: number };
+): {
+  cellCount: number; cellCounts: number[]; watersheds: WatershedFloodStats[];
+  /** kernel launches, host round trips, and threads launched (the sum of every launch's size) */
+  launches: number; reads: number; items: number;
+};
 
 /**
  * Test-only: the CUDA watershed's kernels run on the host, one index at a time in the given order

@@ -1,0 +1,27 @@
+// What the CUDA labelCell chain asks of a GPU, counted by the host emulation on the bench's own
+// 1024² maps: kernel launches, host round trips and threads launched. No GPU is needed, and
+// these are counts, not times: a change that brings back a per-level sweep of the whole image or
+// a round trip per step shows up here before a GPU session can time it (docs/benchmarks-h100.md).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { predictions } from '../packages/bench/src/label-cell.bench.js';
+import { nativeOrNull } from '../packages/core/src/native.js';
+
+const root = resolve(__dirname, '..');
+const native = existsSync(join(root, 'packages', 'native', 'build', 'Release', 'cellcam_native.node')) ? nativeOrNull() : null;
+
+describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
+  it('launches, host round trips and threads per pixel stay within their bounds at 1024²', () => {
+    const size = 1024, n = size * size;
+    const { nucleiPred, cellPred } = predictions(size);
+    const r = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), new Uint16Array(n), { width: size, height: size, scale: 1, order: 'forward' });
+    // The maps must make the watersheds burst on many levels, or the bounds below test nothing.
+    expect(r.watersheds[1].burstGenerations + r.watersheds[2].burstGenerations).toBeGreaterThan(50);
+    // 2026-11-26: 6 480 launches, 1 017 reads, 100.6 threads per pixel (155.7 while the free
+    // pixels below each bursting level were found by sweeping the whole image).
+    expect(r.launches).toBeLessThan(7200);
+    expect(r.reads).toBeLessThan(1150);
+    expect(r.items / n).toBeLessThan(125);
+  });
+});
