@@ -46,7 +46,7 @@ class DeviceExec {
   }
 
   // Buffers allocated after Mark() are freed by Release(mark), in stream order (a kernel's
-  // temporaries: the watershed's ~90 bytes per pixel need not outlive it inside labelCell).
+  // temporaries: the watershed's ~100 bytes per pixel need not outlive it inside labelCell).
   size_t Mark() const { return buffers_.size(); }
   void Release(size_t mark) {
     while (buffers_.size() > mark) buffers_.pop_back();
