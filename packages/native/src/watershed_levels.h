@@ -212,7 +212,15 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
       if (which < 0) return false;
       const int32_t* const pp = which == 0 ? pixA : pixB;
+      // Thread 0 also resets the generation's counters and the first step's (no thread here reads
+      // them): two launches fewer per generation than a For(1) each.
       if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
+            if (i == 0) {
+              cnt->next = 0;
+              cnt->touched = 0;
+              cnt->burst = 0;
+              cnt->bursted = 0;
+            }
             const int32_t p = pp[i];
             seqOf[p] = static_cast<int32_t>(gbase + i);
             popOrder[gbase + i] = p;
@@ -220,7 +228,6 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         return false;
       }
 
-      if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->next = 0; })) return false;
       // Entries [lo, m) are left; without a line the whole generation is one step. With a line, a
       // step ends at the first pop whose claims reach below the level: its burst decides the line
       // status of the pops after it, which the next step computes again.
@@ -299,12 +306,13 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
           hi = c.level < m ? c.level + 1 : m;
         }
 
-        // Pops: line pixels leave the flood; the others claim their free neighbours.
-        if (!ex.For(1, [=] CELLCAM_HD(int64_t) {
+        // Pops: line pixels leave the flood; the others claim their free neighbours. (The first
+        // step's counters were reset with the pop order.)
+        if ((lo > 0 && !ex.For(1, [=] CELLCAM_HD(int64_t) {
               cnt->touched = 0;
               cnt->burst = 0;
               cnt->bursted = 0;
-            }) ||
+            })) ||
             !ex.For(hi - lo, [=] CELLCAM_HD(int64_t j) {
               const int64_t i = lo + j;
               const int32_t p = pp[i];
