@@ -194,11 +194,9 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
     ++stats->phases;
     bool haveComponents = false, haveLow = false;
     int64_t lowCount = 0;
-    {
-      const int32_t start = c.start;
-      int32_t* const dst = pixA;
-      if (!ex.For(c.count, [=] CELLCAM_HD(int64_t i) { dst[i] = bucket[start + i]; })) return false;
-    }
+    // The level's first generation is its bucket slice, copied into pixA by the launch that
+    // gathers the generation's keys (one launch per level fewer than a copy of its own).
+    const int32_t* levelSlice = bucket + c.start;
     int64_t m = c.count;
     while (m > 0) {
       ++stats->generations;
@@ -206,7 +204,17 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       {
         int32_t* const pix = pixA;
         uint64_t* const kk = keyA;
-        if (!ex.For(m, [=] CELLCAM_HD(int64_t i) { kk[i] = key[pix[i]]; })) return false;
+        const int32_t* const src = levelSlice;
+        if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
+              if (src != nullptr) {
+                if (i == 0) cnt->low = 0;  // the level's low list, listed at its first burst
+                pix[i] = src[i];
+              }
+              kk[i] = key[pix[i]];
+            })) {
+          return false;
+        }
+        levelSlice = nullptr;
       }
       const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
       const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
@@ -411,8 +419,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
             const int32_t* const bv = byLevel;
             const int64_t old = listed;
             const int64_t a = levelStart[static_cast<size_t>(listedBelow)] - old;  // bv[a + t] for t >= old
-            if (!ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->low = 0; }) ||
-                !ex.For(old + levelStart[static_cast<size_t>(level)] - levelStart[static_cast<size_t>(listedBelow)],
+            if (!ex.For(old + levelStart[static_cast<size_t>(level)] - levelStart[static_cast<size_t>(listedBelow)],
                         [=] CELLCAM_HD(int64_t t) {
                           const int32_t p = t < old ? prev[t] : bv[a + t];
                           if (p >= 0 && S[p] == 0) next[AtomicAdd(&cnt->low, 1)] = p;
