@@ -19,10 +19,11 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
     // The maps must make the watersheds burst on many levels, or the bounds below test nothing.
     expect(r.watersheds[1].burstGenerations + r.watersheds[2].burstGenerations).toBeGreaterThan(50);
     // 2026-11-26: 4 481 launches (6 480 before counters were reset inside other launches and a
-    // level's bucket slice was copied by its key gather), 1 017 reads, 99.0 threads per pixel
-    // (155.7 while the free pixels below each bursting level were found by sweeping the image).
+    // level's bucket slice was copied by its key gather), 934 reads (1 017 while each burst read
+    // its claim count), 114.3 threads per pixel (155.7 + 14 while the free pixels below each
+    // bursting level were found by sweeping the image; the bounded settle after a burst adds 14).
     expect(r.launches).toBeLessThan(5000);
-    expect(r.reads).toBeLessThan(1150);
+    expect(r.reads).toBeLessThan(1000);
     expect(r.items / n).toBeLessThan(125);
   });
 });

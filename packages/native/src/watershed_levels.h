@@ -507,6 +507,9 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
           }
           // The burst's border is claimed after all of the owner's direct claims (+ 8). Its grid is
           // the low list (flooded pixels come from it): no round trip to learn how many flooded.
+          // Nor to learn how many were claimed: at most the step's direct claims plus K per
+          // flooded pixel, the settle's grid.
+          const int64_t claimBound = static_cast<int64_t>(c.touched) + static_cast<int64_t>(K) * nLow;
           if (!ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
                 if (t >= cnt->bursted) return;
                 const int32_t b = bl[t];
@@ -518,7 +521,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   if (AtomicMin(key + q, k8) == kNoKey) touched[AtomicAdd(&cnt->touched, 1)] = q;
                 }
               }) ||
-              !ex.Read(&c, cnt, sizeof(Counters)) || !settle(c.touched, false)) {
+              !settle(claimBound, false)) {
             return false;
           }
         }
