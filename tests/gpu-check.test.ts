@@ -31,4 +31,15 @@ describe.skipIf(!existsSync(addon))('gpu-check.mjs', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('--only keeps the cases whose name matches (for compute-sanitizer runs of a few kernels)', () => {
+    const r = spawnSync(process.execPath, [script, '--small', '--only', 'labelCell|rejects rle'], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const cases = r.stdout.split('\n').filter((l) => /^(equal|DIFFER|ERROR) /.test(l)).map((l) => l.slice(8).trim().split(/\s{2,}/)[0]);
+    expect(cases).toEqual([
+      'labelCell fifo scale 1 37x53', 'labelCell fifo scale 0.25 37x53', 'labelCell fifo scale 1 256x256', 'labelCell fifo scale 0.25 256x256',
+      'rejects rle: id > cells',
+    ]);
+    expect(r.stdout).toMatch(/^5 equal, 0 different or failed/m);
+  });
 });

@@ -8,6 +8,8 @@
 //   [UV_THREADPOOL_SIZE=16] node packages/native/test/gpu-check.mjs [--small] [--json FILE] [--addon PATH]
 //     --small   small inputs only (for compute-sanitizer, which is slow)
 //     --json    write the rows (case, equal, cpu ms, cuda ms, CUDA phases, batches) to FILE
+//     --only RE only the cases whose name matches the regular expression RE (e.g. for racecheck,
+//               too slow for all of --small: --only 'watershed|labelCell')
 // On a device it also splits each CUDA time into host work, upload, kernels and download (the
 // addon's `timings`), compares pinned staging with pageable copies at 2048^2 and up, and times
 // batches of 16 images run one after another and all at once (one stream per libuv thread).
@@ -30,6 +32,8 @@ const value = (name) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
+const only = value('only') === undefined ? null : new RegExp(value('only'));
+const wanted = (name) => only === null || only.test(name);
 const here = dirname(fileURLToPath(import.meta.url));
 const addonPath = resolve(value('addon') ?? join(here, '..', 'build', 'Release', 'cellcam_native.node'));
 const native = createRequire(import.meta.url)(addonPath);
@@ -142,6 +146,7 @@ async function withStaging(mode, fn) {
 }
 
 async function check(name, fn, same, repeats, bytes, { staging = false } = {}) {
+  if (!wanted(name)) return;
   try {
     const [a, cpuFirst] = await timed(() => fn('cpu'));
     const [b, otherFirst] = await timed(() => fn(other));
@@ -291,6 +296,7 @@ for (const [w, h] of sizes) {
     return { mean, area, timings: res.timings };
   }, (a, b) => equalBytes(a.mean, b.mean) && equalBytes(a.area, b.area), 1, 1);
   for (const [name, fn] of Object.entries(cases)) {
+    if (!wanted(`rejects ${name}`)) continue;
     const outcome = async (device) => fn(device).then(() => 'resolved', (e) => `${e.code}: ${e.message}`);
     const a = await outcome('cpu'), b = await outcome(other);
     const equal = a === b.replace(/^CELLCAM_E_CUDA: .*/, 'cuda failed') && a !== 'resolved';
@@ -348,7 +354,7 @@ if (!small) {
     };
     // The 16 labelCell images as ONE call (labelCell's `images`: one stacked chain on the device,
     // whose launches and host round trips the batch shares), each equal to the single CPU result.
-    {
+    if (wanted(`batch of ${B}: labelCell fifo stacked, one call ${w}x${h}`)) {
       const name = `batch of ${B}: labelCell fifo stacked, one call ${w}x${h}`;
       try {
         const n = w * h;
@@ -382,6 +388,7 @@ if (!small) {
     }
     for (const [kname, fn] of Object.entries(kernels)) {
       const name = `batch of ${B}: ${kname} ${w}x${h}`;
+      if (!wanted(name)) continue;
       try {
         const ref = await fn('cpu');
         const same = (x) => (Array.isArray(ref) ? x.length === ref.length && x.every((v, k) => v === ref[k]) : equalBytes(x, ref));

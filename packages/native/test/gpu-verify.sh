@@ -4,7 +4,8 @@
 # the vitest CUDA suites, the CUDA bench rows and compute-sanitizer. Every step has its own time
 # limit, so a hang in one still leaves the others' logs in $OUT; the last line sums them up.
 #   GPU_STEPS=check,vitest,bench,sanitize (default: all)   BENCH_SIZES="2048 3072"
-#   SANITIZERS="memcheck racecheck synccheck initcheck" (the default)
+#   SANITIZERS="memcheck racecheck synccheck initcheck" (the default)   SANITIZE_LIMIT=100 (s each)
+#   SANITIZE_ONLY='watershed|labelCell' (gpu-check.mjs --only: racecheck is too slow for all of --small)
 set -o pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
@@ -44,7 +45,7 @@ for size in ${BENCH_SIZES:-2048 3072}; do
 done
 grep -a -E "^\| (watershed|label-cell) " "$OUT/bench.log" | grep -a -E "cuda|replica|skimage" | head -30
 for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
-  step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs --small
+  step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs --small ${SANITIZE_ONLY:+--only "$SANITIZE_ONLY"}
   grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" | tail -2
 done
 echo "gpu-verify:$summary"
