@@ -11,13 +11,21 @@ OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
 export NO_COLOR=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
-# The carried Node goes first on PATH (the device image has none); nothing outside /tmp changes.
-mkdir -p /tmp/gpu-node/bin && xz -dc .gpu/node.xz > /tmp/gpu-node/bin/node && chmod +x /tmp/gpu-node/bin/node || exit 1
-export PATH=/tmp/gpu-node/bin:$PATH
-tar -xJf .gpu/nm.tar.xz || exit 1
-mkdir -p node_modules/@cellcam packages/native/build/Release
-for p in native core cli bench; do ln -sfn ../../packages/$p node_modules/@cellcam/$p; done
-xz -dc .gpu/addon.xz > packages/native/build/Release/cellcam_native.node || exit 1
+# What was carried in .gpu/ (docs/kernels/gpu-check.md) is unpacked; in an installed checkout
+# (npm install done, Node on PATH) there is nothing to unpack. The carried Node goes first on
+# PATH (the device image has none); nothing outside /tmp changes.
+if [ -f .gpu/node.xz ]; then
+  mkdir -p /tmp/gpu-node/bin && xz -dc .gpu/node.xz > /tmp/gpu-node/bin/node && chmod +x /tmp/gpu-node/bin/node || exit 1
+  export PATH=/tmp/gpu-node/bin:$PATH
+fi
+if [ -f .gpu/nm.tar.xz ]; then
+  tar -xJf .gpu/nm.tar.xz || exit 1
+  mkdir -p node_modules/@cellcam
+  for p in native core cli bench; do ln -sfn ../../packages/$p node_modules/@cellcam/$p; done
+fi
+if [ -f .gpu/addon.xz ]; then
+  mkdir -p packages/native/build/Release && xz -dc .gpu/addon.xz > packages/native/build/Release/cellcam_native.node || exit 1
+fi
 # The test data of ../shared that the CUDA suites read (goldens, RLE vectors), when carried.
 if [ -f .gpu/shared.tar ]; then mkdir -p ../shared && tar -xf .gpu/shared.tar -C ../shared || exit 1; fi
 export UV_THREADPOOL_SIZE=16
@@ -33,19 +41,19 @@ step() { # step NAME LIMIT_S COMMAND...: runs when NAME is in GPU_STEPS, output 
   summary="$summary $name=$rc"
 }
 step check 200 node packages/native/test/gpu-check.mjs --json "$OUT/check.json"
-grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/check.log" | tail -20
+grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/check.log" 2>/dev/null | tail -20
 step vitest 100 node node_modules/vitest/vitest.mjs run packages/core/test/label.test.ts packages/core/test/rle.test.ts packages/core/test/pool.test.ts
 step vitest 150 node node_modules/vitest/vitest.mjs run packages/core/test/watershed-cuda.test.ts packages/core/test/label-cell-cuda.test.ts -t 'on the device|device option'
-grep -a -E "Tests  |Test Files|FAIL|AssertionError|Error:" "$OUT/vitest.log" | head -30
+grep -a -E "Tests  |Test Files|FAIL|AssertionError|Error:" "$OUT/vitest.log" 2>/dev/null | head -30
 # The bench rows of the CUDA watershed and labelCell: one thread and CUDA, and at 2048² the
 # scikit-image replica (issue 6's "500x").
 for size in ${BENCH_SIZES:-2048 3072}; do
   impl=native-1t,cuda; [ "$size" = 2048 ] && impl=$impl,python
   step bench 150 node packages/bench/dist/main.js --kernels watershed,label-cell --sizes "$size" --impl $impl --out "$OUT/bench-$size.json"
 done
-grep -a -E "^\| (watershed|label-cell) " "$OUT/bench.log" | grep -a -E "cuda|replica|skimage" | head -30
+grep -a -E "^\| (watershed|label-cell) " "$OUT/bench.log" 2>/dev/null | grep -a -E "cuda|replica|skimage" | head -30
 for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
   step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs --small ${SANITIZE_ONLY:+--only "$SANITIZE_ONLY"}
-  grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" | tail -2
+  grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" 2>/dev/null | tail -2
 done
 echo "gpu-verify:$summary"
