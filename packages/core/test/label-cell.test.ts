@@ -275,6 +275,16 @@ describe('labelCellBatch: several images of one size in one call', () => {
       expect(batch.results[k].cells.buffer, 'its own buffer').not.toBe(batch.results[0 === k ? 1 : 0].cells.buffer);
     }
     expect(batch.results[0].cellCount).toBeGreaterThan(0);
+    expect(batch.results.map((r) => r.device)).toEqual(Array(3).fill(batch.device));
+  });
+
+  it.each(backends)('%s: a batch of one equals labelCell (no stacking copy)', async (backend) => {
+    const batch = await labelCellBatch([items[0]], { ...opts, backend, tieBreak: 'fifo', scale: 0.5 });
+    const one = await labelCell(parts[0].nucleiPred, parts[0].cellPred, { ...opts, backend, tieBreak: 'fifo', scale: 0.5 });
+    expect(same(batch.results[0].cells, one.cells)).toBe(true);
+    expect(same(batch.results[0].nuclei, one.nuclei)).toBe(true);
+    expect(batch.results[0].cellCount).toBe(one.cellCount);
+    expect(batch.results[0].device).toBe(one.device);
   });
 
   it.skipIf(!hasNative || hasCuda)("'cuda' without a usable GPU rejects with the reason; 'auto' runs on the CPU and says why", async () => {

@@ -153,7 +153,6 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   // level was 77 % of the threads a 2048² labelCell launched (330 sweeps of 4.2 M pixels).
   int32_t* lowAlt = nullptr;
   int32_t* byLevel = nullptr;  // in-mask pixels by level; -1 where one had already become a line
-  int32_t* byFill = nullptr;
   std::vector<int32_t> levelStart;  // offsets on the host
   int64_t listed = 0;               // pixels in lowList
   int32_t listedBelow = 0;          // lowList holds the free pixels of the levels below this one
@@ -193,7 +192,6 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
     const int32_t level = c.level;
     ++stats->phases;
     bool haveComponents = false, haveLow = false;
-    int64_t lowCount = 0;
     // The level's first generation is its bucket slice, copied into pixA by the launch that
     // gathers the generation's keys (one launch per level fewer than a copy of its own).
     const int32_t* levelSlice = bucket + c.start;
@@ -380,17 +378,16 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
             lowAlt = ex.template Alloc<int32_t>(n);
             cls = ex.template Alloc<int32_t>(n);
             byLevel = ex.template Alloc<int32_t>(n);
-            byFill = ex.template Alloc<int32_t>(levels);
-            if (!parent || !compKey || !burstList || !lowList || !lowAlt || !cls || !byLevel || !byFill) return false;
+            if (!parent || !compKey || !burstList || !lowList || !lowAlt || !cls || !byLevel) return false;
             int32_t* const c0 = cls;
             int32_t* const bv = byLevel;
-            int32_t* const bf = byFill;
+            int32_t* const bf = counts;  // the level histogram is spent (offsets hold its sums): the index's cursors
             levelStart.resize(static_cast<size_t>(levels) + 1);
             if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
                   c0[i] = -1;
                   bv[i] = -1;
                 }) ||
-                !ex.Zero(bf, sizeof(int32_t) * levels) ||
+                !ex.Zero(bf, sizeof(int32_t) * (levels + 1)) ||
                 !ex.For(n, [=] CELLCAM_HD(int64_t i) {
                   if (S[i] == kMasked) return;  // outside the mask, or a line pixel: never free again
                   const int32_t l = lev[i];
@@ -428,11 +425,11 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               return false;
             }
             std::swap(lowList, lowAlt);
-            listed = lowCount = c.low;
+            listed = c.low;
             listedBelow = level;
           }
           int32_t* const low = lowList;
-          const int64_t nLow = lowCount;
+          const int64_t nLow = listed;  // listed at this level (haveLow)
           int32_t lab = 0;
           if (wsl) {
             int32_t p = 0;

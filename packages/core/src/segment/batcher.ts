@@ -56,7 +56,7 @@ export class LabelCellBatcher {
     this.groups.delete(key);
     this.waiting -= g.items.length;
     labelCellBatch(g.items, g.options).then(
-      (b) => g.items.forEach((it, k) => it.resolve({ ...b.results[k], device: b.device, ...(b.deviceNote ? { deviceNote: b.deviceNote } : {}), ...(b.timings ? { timings: b.timings } : {}) })),
+      (b) => g.items.forEach((it, k) => it.resolve({ ...b.results[k], ...(b.deviceNote ? { deviceNote: b.deviceNote } : {}), ...(b.timings ? { timings: b.timings } : {}) })),
       (err) => g.items.forEach((it) => it.reject(err)),
     );
   }
