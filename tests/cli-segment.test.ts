@@ -29,6 +29,7 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/segmented 2, skipped 0 \(already done\), failed 0 of 2/);
     const ap = Number(/cell-mask AP@0\.6: ([\d.]+)/.exec(r.stdout)?.[1]);
+    expect(r.stdout).toMatch(/; 2 of 2 images\)\n/);
     expect(ap).toBeGreaterThan(0.7);
     for (const id of ids) {
       for (const kind of ['cells', 'nuclei']) {
@@ -53,10 +54,12 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     spawnSync('cp', ['-r', join(data, 'train'), imgs]);
     const victim = join(imgs, `${ids[0]}_blue.png`);
     writeFileSync(victim, readFileSync(victim).subarray(0, 100));
-    const r = run('segment', imgs, '--out', join(dir, 'seg2'), '--quiet');
+    const r = run('segment', imgs, '--out', join(dir, 'seg2'), '--eval', data, '--quiet');
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/segmented 1, skipped 0 \(already done\), failed 1 of 2/);
     expect(r.stdout).toContain(`${ids[0]}_blue.png`);
+    // The score says which part of the folder it covers.
+    expect(r.stdout).toMatch(/cell-mask AP@0\.6: .*; 1 of 2 images, 1 failed and not scored\)/);
     expect(existsSync(join(dir, 'seg2', `${ids[1]}_cells.png`))).toBe(true);
   });
 

@@ -50,7 +50,7 @@ export function registerSegment(program: Command): void {
       for (const note of s.notes) process.stdout.write(`note: ${note}\n`);
       if (s.score) {
         const sc = s.score;
-        process.stdout.write(`cell-mask AP@0.6: ${sc.ap.toFixed(4)}  precision ${sc.precision.toFixed(3)}  recall ${sc.recall.toFixed(3)}  (${sc.matched}/${sc.truth} GT cells matched, ${sc.predicted} predicted, mean IoU ${sc.meanIou.toFixed(3)})\n`);
+        process.stdout.write(`cell-mask AP@0.6: ${sc.ap.toFixed(4)}  precision ${sc.precision.toFixed(3)}  recall ${sc.recall.toFixed(3)}  (${sc.matched}/${sc.truth} GT cells matched, ${sc.predicted} predicted, mean IoU ${sc.meanIou.toFixed(3)}; ${sc.images} of ${s.total} images${s.failed.length ? `, ${s.failed.length} failed and not scored` : ''})\n`);
       }
       if (s.failed.length) process.exitCode = 1;
     });

@@ -15,6 +15,8 @@ export interface SegmentationScore {
   truth: number;
   /** mean IoU of the matched pairs */
   meanIou: number;
+  /** images scored */
+  images: number;
 }
 
 /** Overlap table of two label images: areas and pairwise intersections. */
@@ -87,5 +89,6 @@ export function combineSegmentationScores(images: SegmentationMatches[]): Segmen
     predicted: scored.length,
     truth,
     meanIou: tps.length ? tps.reduce((a, s) => a + s.iou, 0) / tps.length : 0,
+    images: images.length,
   };
 }
