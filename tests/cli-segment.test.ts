@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { field } from '../packages/core/test/label-cell-preds.js';
+import { tinyUnet } from '../packages/core/test/fixtures/onnx-models.js';
 
 const cli = resolve(__dirname, '..', 'packages', 'cli', 'dist', 'main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -95,7 +96,7 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
   });
 
   it('--device cuda: heap ties stay on the CPU and say so once; fifo ties fail once, up front, with the reason when no GPU is usable', () => {
-    const heap = run('segment', join(data, 'train'), '--out', join(dir, 'seg-heap-cuda'), '--device', 'cuda', '--quiet');
+    const heap = run('segment', join(data, 'train'), '--out', join(dir, 'seg-heap-cuda'), '--device', 'cuda', '--ties', 'heap', '--quiet');
     expect(heap.status, heap.stdout + heap.stderr).toBe(0);
     expect(heap.stdout).toMatch(/post-processing \(heap ties\) on: cpu 2/);
     expect(heap.stdout.split('\n').filter((l) => l.startsWith('note: '))).toEqual([
@@ -110,6 +111,23 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
       expect(fifo.stdout).not.toMatch(/segmented|FAILED/);
       expect(existsSync(join(dir, 'seg-fifo-cuda', 'segmentation.csv'))).toBe(false);
     }
+  });
+
+  it('--ties auto (the default): fifo for the model-free maps, heap with U-Net models', () => {
+    const free = run('segment', join(data, 'train'), '--out', join(dir, 'seg-auto'), '--device', 'cpu', '--ids', ids[0], '--quiet');
+    const fifo = run('segment', join(data, 'train'), '--out', join(dir, 'seg-auto-fifo'), '--device', 'cpu', '--ids', ids[0], '--ties', 'fifo', '--quiet');
+    expect(free.status, free.stdout + free.stderr).toBe(0);
+    expect(fifo.status, fifo.stdout + fifo.stderr).toBe(0);
+    expect(free.stdout).toMatch(/post-processing \(fifo ties\) on: cpu 1/);
+    for (const kind of ['cells', 'nuclei']) {
+      expect(readFileSync(join(dir, 'seg-auto', `${ids[0]}_${kind}.png`)).equals(readFileSync(join(dir, 'seg-auto-fifo', `${ids[0]}_${kind}.png`))), kind).toBe(true);
+    }
+    const nm = join(dir, 'nuclei.onnx'), cm = join(dir, 'cell.onnx');
+    writeFileSync(nm, tinyUnet());
+    writeFileSync(cm, tinyUnet());
+    const unet = run('segment', join(data, 'train'), '--out', join(dir, 'seg-auto-unet'), '--device', 'cpu', '--ids', ids[0], '--nuclei-model', nm, '--cell-model', cm, '--quiet');
+    expect(unet.status, unet.stdout + unet.stderr).toBe(0);
+    expect(unet.stdout).toMatch(/post-processing \(heap ties\) on: cpu 1/);
   });
 
   it('label-cells: --ties fifo runs where --device says; --device cuda with heap ties is refused', async () => {

@@ -31,7 +31,7 @@ export { rescale, rescalePlane, rescaledSize, imgAsFloat, floatToUbyte, padRefle
 export * from './segment/unet.js';
 export { readRgb8 } from './io/png.js';
 export { modelFreeMaps, normalizeStain, gaussianBlur, distanceTo, type ModelFreeChannels, type ModelFreeOptions } from './segment/model-free.js';
-export { segmentImage, segmentFolder, type SegmentOptions, type SegmentResult, type SegmentFolderOptions, type SegmentFolderSummary } from './segment/segment.js';
+export { segmentImage, segmentFolder, resolveTies, type SegmentTies, type SegmentOptions, type SegmentResult, type SegmentFolderOptions, type SegmentFolderSummary } from './segment/segment.js';
 export { segmentationScore, segmentationMatches, combineSegmentationScores, type SegmentationScore, type SegmentationMatches } from './metric/segmentation.js';
 export * from './segment/label-cell.js';
 export * from './segment/morphology.js';

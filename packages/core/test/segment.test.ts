@@ -4,10 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { synthImage } from '../src/synth/index.js';
 import { modelFreeMaps, gaussianBlur, distanceTo } from '../src/segment/model-free.js';
-import { segmentImage } from '../src/segment/segment.js';
+import { resolveTies, segmentImage } from '../src/segment/segment.js';
 import { segmentationScore } from '../src/metric/segmentation.js';
 import type { ImageSet } from '../src/io/imageset.js';
 import { LabelCellBatcher } from '../src/segment/batcher.js';
+import { ModelFreePool } from '../src/segment/model-free-pool.js';
 import { labelCell } from '../src/segment/label-cell.js';
 import { field } from './label-cell-preds.js';
 import { rejection } from './helpers.js';
@@ -51,7 +52,7 @@ describe('modelFreeMaps', () => {
   });
 });
 
-describe('segmentImage (model-free maps + exact labelCell)', () => {
+describe('segmentImage (model-free maps + labelCell)', () => {
   it.each([
     [512, 8 as const, 0.5],
     [1024, 16 as const, 0.8],
@@ -64,6 +65,75 @@ describe('segmentImage (model-free maps + exact labelCell)', () => {
     expect(s.ap).toBeGreaterThan(minAp);
     // nucleus ids are cell ids
     for (let i = 0; i < r.nuclei.length; i++) if (r.nuclei[i]) expect(r.nuclei[i]).toBe(r.cells[i]);
+  });
+});
+
+describe("ties: 'auto' is hpacellseg's heap order for U-Net maps, raster order for the model-free maps", () => {
+  it.each([
+    [undefined, false, 'fifo'],
+    ['auto', false, 'fifo'],
+    [undefined, true, 'heap'],
+    ['auto', true, 'heap'],
+    ['heap', false, 'heap'],
+    ['fifo', true, 'fifo'],
+  ] as const)('resolveTies(%j, unet %s) is %s', (ties, unet, want) => {
+    expect(resolveTies(ties, unet)).toBe(want);
+  });
+
+  it('a bad value is a RangeError naming options.ties', () => {
+    expect(() => resolveTies('lifo' as 'auto', false)).toThrow(expect.objectContaining({
+      name: 'RangeError', code: 'CELLCAM_E_RANGE', message: "Expected 'heap', 'fifo' or 'auto' for options.ties but received string 'lifo'",
+    }));
+  });
+
+  it('segmentImage without models runs the fifo chain by default, and the heap chain when asked', async () => {
+    const { img } = imageSet(512, 3, 8);
+    const calls: string[] = [];
+    const spy: typeof labelCell = async (np, cp, o) => {
+      calls.push(o.tieBreak ?? 'default');
+      return labelCell(np, cp, o);
+    };
+    const free = await segmentImage(img, {}, undefined, spy);
+    await segmentImage(img, { ties: 'heap' }, undefined, spy);
+    const fifo = await segmentImage(img, { ties: 'fifo' }, undefined, spy);
+    expect(calls).toEqual(['fifo', 'heap', 'fifo']);
+    expect(same(free.cells, fifo.cells) && same(free.nuclei, fifo.nuclei)).toBe(true);
+    expect(free.cellCount).toBeGreaterThan(0);
+  });
+});
+
+describe('ModelFreePool: the model-free maps in worker threads (segmentFolder)', () => {
+  it('gives the bytes of modelFreeMaps for several images at once, and leaves the callers\' channels alone', async () => {
+    const pool = ModelFreePool.create(2);
+    expect(pool, 'the worker entry is built with the package (npm run build)').not.toBeNull();
+    try {
+      const imgs = [imageSet(512, 5, 8).img, imageSet(512, 6, 16).img, imageSet(512, 7, 8).img];
+      const options = [{}, { intensityWeight: 0.4 }, { cellSigma: 3 }];
+      const got = await Promise.all(imgs.map((img, k) => pool!.maps(img, options[k])));
+      imgs.forEach((img, k) => {
+        const want = modelFreeMaps(img, options[k]);
+        expect(Buffer.from(got[k].nucleiPred).equals(Buffer.from(want.nucleiPred)), `image ${k} nuclei`).toBe(true);
+        expect(Buffer.from(got[k].cellPred).equals(Buffer.from(want.cellPred)), `image ${k} cells`).toBe(true);
+        expect(img.channels.blue.length).toBe(img.width * img.height); // copied, not moved
+      });
+    } finally {
+      await pool!.close();
+    }
+  });
+
+  it('a failing image rejects with its reason and the pool goes on; close() rejects what is queued', async () => {
+    const pool = ModelFreePool.create(1)!;
+    const { img } = imageSet(512, 8, 8);
+    const broken = { ...img, channels: { ...img.channels, blue: undefined as unknown as Uint8Array } };
+    await expect(pool.maps(broken)).rejects.toMatchObject({ code: 'CELLCAM_E_INTERNAL', message: expect.stringMatching(/^model-free maps: /) });
+    expect(Buffer.from((await pool.maps(img)).cellPred).equals(Buffer.from(modelFreeMaps(img).cellPred))).toBe(true);
+    const running = pool.maps(img);
+    const queued = pool.maps(img);
+    const closing = pool.close();
+    await expect(queued).rejects.toMatchObject({ code: 'CELLCAM_E_INTERNAL', message: expect.stringMatching(/closed/) });
+    await closing;
+    await expect(running).rejects.toMatchObject({ code: 'CELLCAM_E_INTERNAL', message: expect.stringMatching(/closed/) });
+    await expect(pool.maps(img)).rejects.toMatchObject({ message: expect.stringMatching(/closed/) });
   });
 });
 

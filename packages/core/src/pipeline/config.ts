@@ -17,9 +17,10 @@ export interface RunConfig {
   valFraction: number;
   /**
    * scale: post-processing resolution; ties: watershed seed ties, 'heap' (exact, CPU) or 'fifo'
-   * (faster, a few tied pixels differ; runs where --device says, the CUDA labelCell on a GPU)
+   * (4–6× faster, a few tied pixels differ; runs where --device says, the CUDA labelCell on a
+   * GPU); 'auto' is 'fifo' here, as the pipeline segments from the model-free maps (resolveTies)
    */
-  segment: { scale: 1 | 0.5 | 0.25; ties: 'heap' | 'fifo' };
+  segment: { scale: 1 | 0.5 | 0.25; ties: 'heap' | 'fifo' | 'auto' };
   image: {
     /** square input side of the image classifier */
     inputSize: number;
@@ -65,7 +66,7 @@ export const DEFAULT_CONFIG: RunConfig = Object.freeze({
   seed: 1,
   cycles: 2,
   valFraction: 0.1,
-  segment: { scale: 1, ties: 'heap' },
+  segment: { scale: 1, ties: 'auto' },
   image: { inputSize: DEFAULT_INPUT_SIZE, model: null, l2: 1e-2, epochs: 400, lr: 0.05 },
   pseudoLabel: { ...DEFAULT_PSEUDO_LABEL_RULES, statistic: 'mean', region: 'cell', fuse: 0.5 },
   cell: { mode: 'single', hidden: 64, epochs: 60, lr: 3e-3, l2: 1e-4, folds: 3, input: 'features', cropSize: 128 },
@@ -85,7 +86,7 @@ const SCHEMA: Record<string, [Check, string]> = {
   cycles: [int(1, 10), 'an integer 1..10'],
   valFraction: [num(0, 0.5), 'a number in [0, 0.5]'],
   'segment.scale': [oneOf(1, 0.5, 0.25), '1, 0.5 or 0.25'],
-  'segment.ties': [oneOf('heap', 'fifo'), "'heap' or 'fifo'"],
+  'segment.ties': [oneOf('heap', 'fifo', 'auto'), "'heap', 'fifo' or 'auto'"],
   'image.inputSize': [(v) => int(64, 2048)(v) && (v as number) % 4 === 0, 'a multiple of 4 in 64..2048'],
   'image.model': [strOrNull, 'a model path or null'],
   'image.l2': [num(0, 10), 'a number in [0, 10]'],

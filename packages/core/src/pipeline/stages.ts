@@ -9,7 +9,7 @@ import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
 import { listImageSets, readImageSet, CHANNELS } from '../io/imageset.js';
-import { segmentFolder, type SegmentFolderSummary } from '../segment/segment.js';
+import { resolveTies, segmentFolder, type SegmentFolderSummary } from '../segment/segment.js';
 import { readGrey } from '../io/png.js';
 import { poolCells } from '../kernels/pool.js';
 import type { Device } from '../native.js';
@@ -198,7 +198,7 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   let changed = 0;
   for (const id of ids) {
     // 'heap' keeps the key it had before ties could be chosen, so existing runs stay up to date.
-    const ties = config.segment.ties;
+    const ties = resolveTies(config.segment.ties, false);
     const h = hashValue(ties === 'heap' ? [config.segment.scale, await hashOf(id)] : [config.segment.scale, ties, await hashOf(id)]);
     // Only a recorded, different hash means stale; an unrecorded image is left to segmentFolder's own resume.
     if (old?.inputs[id] !== undefined && old.inputs[id] !== h) {
@@ -209,7 +209,7 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   }
   await writeJson(manifestPath, { stage: 'segment', split, inputs });
   const s = await segmentFolder({
-    imageDir, outDir, ids: [...ids], scale: config.segment.scale, ties: config.segment.ties, device: ctx.device, jobs: ctx.jobs, force: ctx.force,
+    imageDir, outDir, ids: [...ids], scale: config.segment.scale, ties: resolveTies(config.segment.ties, false), device: ctx.device, jobs: ctx.jobs, force: ctx.force,
     onProgress: (e) => ctx.onEvent({ stage: `segment (${split})`, done: e.done, total: e.total, id: e.id }),
   });
   for (const note of s.notes) ctx.kernelNote(note);
