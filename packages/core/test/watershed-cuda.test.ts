@@ -2,7 +2,7 @@
 // host in three thread orders against the CPU flood (runs everywhere the addon builds), the real
 // device against the CPU (skipped without a GPU), and the `device` option.
 import { describe, expect, it } from 'vitest';
-import { watershed, watershedJs } from '../src/kernels/watershed.js';
+import { watershed, watershedJs, watershedRun } from '../src/kernels/watershed.js';
 import { nativeOrNull } from '../src/native.js';
 import { hasCuda, hasNative, randInt, rejection, rng } from './helpers.js';
 
@@ -218,11 +218,22 @@ describe('watershed device option', () => {
     expect(err.message).toMatch(/options\.device is 'cuda' but no CUDA device is usable: .+/);
   });
 
-  it.skipIf(!hasNative || hasCuda)("device 'auto' floods on the CPU and says why", async () => {
+  it.skipIf(!hasNative)("device 'auto' floods on the CPU (faster than one CUDA flood) and says why", async () => {
     const r = await watershed(c.elevation, c.markers, { ...opts, device: 'auto' });
     expect(r.device).toBe('cpu');
-    expect(r.deviceNote).toMatch(/^CUDA not used: /);
+    expect(r.deviceNote).toMatch(hasCuda ? /^CUDA not used: one watershed alone floods faster on the CPU/ : /^CUDA not used: /);
     expect(same(r, cpuFifo(c))).toBe(true);
+  });
+
+  it.each([
+    ['auto, GPU usable', 'auto', { run: 'cuda' }, null, { run: 'cpu', note: expect.stringMatching(/^CUDA not used: one watershed alone floods faster on the CPU .*device 'cuda' runs it on the GPU$/) }],
+    ['cuda, GPU usable', 'cuda', { run: 'cuda' }, null, { run: 'cuda' }],
+    ['auto, GPU usable, heap ties', 'auto', { run: 'cuda' }, "tieBreak 'heap' has no CUDA version", { run: 'cpu', note: "CUDA not used: tieBreak 'heap' has no CUDA version" }],
+    ['auto, no GPU', 'auto', { run: 'cpu', note: 'CUDA not used: no device' }, null, { run: 'cpu', note: 'CUDA not used: no device' }],
+    ['cpu', 'cpu', { run: 'cpu' }, null, { run: 'cpu' }],
+    ['auto, no addon', 'auto', { run: 'js', note: 'CUDA not used: x' }, null, { run: 'js', note: 'CUDA not used: x' }],
+  ] as const)("watershedRun: %s", (_name, device, picked, blocker, want) => {
+    expect(watershedRun(device, picked, blocker)).toEqual(want);
   });
 
   it.skipIf(!hasNative)("the default is the CPU, without a note; backend 'js' says 'js'", async () => {
