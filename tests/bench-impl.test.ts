@@ -1,5 +1,5 @@
 // `npm run bench -- --impl`: which contenders run (a GPU session times only the rows it needs
-// inside its device minutes; packages/native/test/gpu-verify.sh).
+// inside its device minutes; packages/native/test/gpu-verify.sh); the end-to-end segment rows.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,24 @@ describe('bench --impl', () => {
       const rows = JSON.parse(readFileSync(out, 'utf8')).rows as { kernel: string; impl: string; vsTs: number | null }[];
       expect(rows.map((row) => `${row.kernel} ${row.impl}`)).toEqual(['rle native-1t', 'label native-1t']);
       expect(rows.every((row) => row.vsTs === null)).toBe(true); // no TS row to compare with
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench --kernels segment', () => {
+  it.skipIf(!existsSync(main))('times segmentFolder per image: heap and fifo ties with the maps inline, and the default', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cellcam-bench-segment-'));
+    try {
+      const out = join(dir, 'rows.json');
+      const r = spawnSync(process.execPath, [main, '--kernels', 'segment', '--sizes', '512', '--quick', '--out', out], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const rows = JSON.parse(readFileSync(out, 'utf8')).rows as { kernel: string; impl: string; size: number; medianMs: number }[];
+      expect(rows.map((row) => `${row.kernel} ${row.size} ${row.impl}`)).toEqual([
+        'segment 512 heap ties, maps inline', 'segment 512 fifo ties, maps inline', 'segment 512 default (auto = fifo, maps in workers)',
+      ]);
+      for (const row of rows) expect(row.medianMs).toBeGreaterThan(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -178,6 +178,11 @@ export interface SegmentFolderOptions extends SegmentOptions {
   batch?: number;
   /** dataset folder with cells/{ID}_cells.png: score each image against it */
   evalDir?: string;
+  /**
+   * Build the model-free maps in worker threads, one per image in flight (default true); false
+   * builds them on the calling thread (the same bytes; for benchmarks and debugging).
+   */
+  mapsInWorkers?: boolean;
   onProgress?: (event: { done: number; total: number; id: string; skipped: boolean; error?: Error; ms?: number; cells?: number }) => void;
 }
 
@@ -267,7 +272,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   const batcher = batch > 1 ? new LabelCellBatcher(batch, workers) : null;
   // The model-free maps are TypeScript: in worker threads, one per image in flight, they use every
   // core instead of queueing on the main thread (inline when the worker entry is not built).
-  const freeMaps = models ? null : ModelFreePool.create(workers);
+  const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers);
   const worker = async () => {
     try {
       await segmentQueued();
