@@ -110,7 +110,7 @@ function common(cmd: Command, perCycle: boolean): Command {
     .option('--labels <file>', 'image-level labels (default: train.csv beside the train folder)')
     .option('--truth <file>', 'per-cell truth in submission format (default: truth.csv beside the test folder, when present)')
     .option('--jobs <n>', 'images in parallel (default: min(2, cores))', parseIntOption('--jobs', 1, 256))
-    .option('--device <d>', 'auto | cpu | cuda: where cell pooling and cell RLE run (auto: CUDA when usable, else the CPU, said once; cuda fails with the reason when unusable)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
+    .option('--device <d>', 'auto | cpu | cuda: where cell pooling, cell RLE and, with fifo ties (the default segment.ties auto), the segmentation post-processing run (auto: CUDA when usable, else the CPU, said once; cuda fails with the reason when unusable)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
     .option('--resume', 'continue an interrupted run in --out')
     .option('--force', 'recompute every stage')
     .option('--quiet', 'no progress output')

@@ -22,7 +22,7 @@ export function registerSegment(program: Command): void {
     .option('--scale <s>', 'post-processing resolution: 1 (exact), 0.5 or 0.25 (fast)', parseChoice('--scale', ['1', '0.5', '0.25']), '1')
     .option('--nuclei-model <file.onnx>', 'HPA nuclei U-Net in ONNX (with --cell-model); default: model-free maps')
     .option('--cell-model <file.onnx>', 'HPA cell U-Net in ONNX (3-channel red, yellow, blue)')
-    .option('--device <d>', 'auto | cpu | cuda: where the ONNX U-Nets run, and with --ties fifo the post-processing (auto falls back to CPU and says why)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
+    .option('--device <d>', 'auto | cpu | cuda: where the ONNX U-Nets run, and with fifo ties (--ties fifo, or auto without U-Nets) the post-processing (auto falls back to CPU and says why)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
     .option('--ties <t>', 'watershed seed ties: heap (exact, as hpacellseg; CPU only), fifo (4-6x faster, a few tied pixels differ; runs on the GPU) or auto: heap with --nuclei-model/--cell-model, fifo for the model-free maps', parseChoice('--ties', ['auto', 'heap', 'fifo']), 'auto')
     .option('--jobs <n>', 'images in parallel (default: number of cores)', parseIntOption('--jobs', 1, 256))
     .option('--batch <n>', 'images per post-processing call (default: 16 when it runs on the GPU, else 1; at most --jobs wait; on the CPU a batch runs in one worker, so more than 1 only slows it)', parseIntOption('--batch', 1, 256))
