@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CellcamError, rangeError, typeError } from '../errors.js';
 import { checkInt } from '../util/validate.js';
+import { builtWorkerUrl } from '../util/worker-url.js';
 import type { OnnxDataType } from './onnx-writer.js';
 import type { FromWorker, ToWorker, WireTensor, WorkerInit } from './session-worker.js';
 
@@ -124,10 +125,8 @@ const DTYPE_CTOR: Record<OnnxDataType, { name: string; is: (a: unknown) => boole
  * used: build the core first (`npx tsc -p packages/core/tsconfig.build.json`, or `npm run build`).
  */
 export function sessionWorkerUrl(): URL {
-  const candidates = [new URL('./session-worker.js', import.meta.url), new URL('../../dist/model/session-worker.js', import.meta.url)];
-  const url = candidates.find((u) => existsSync(fileURLToPath(u)));
+  const { url, tried } = builtWorkerUrl(import.meta.url, 'model', 'session-worker.js');
   if (url) return url;
-  const tried = candidates.map((u) => fileURLToPath(u));
   throw new CellcamError(
     'CELLCAM_E_INTERNAL',
     `ONNX worker entry not found (looked for ${tried.join(' and ')}); ` +

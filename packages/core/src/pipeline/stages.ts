@@ -196,9 +196,10 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   const hashOf = await imageFilesHasher(imageDir);
   const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
   let changed = 0;
+  // The pipeline segments from the model-free maps, so 'auto' means fifo ties here.
+  const ties = resolveTies(config.segment.ties, false);
   for (const id of ids) {
     // 'heap' keeps the key it had before ties could be chosen, so existing runs stay up to date.
-    const ties = resolveTies(config.segment.ties, false);
     const h = hashValue(ties === 'heap' ? [config.segment.scale, await hashOf(id)] : [config.segment.scale, ties, await hashOf(id)]);
     // Only a recorded, different hash means stale; an unrecorded image is left to segmentFolder's own resume.
     if (old?.inputs[id] !== undefined && old.inputs[id] !== h) {
@@ -209,7 +210,7 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   }
   await writeJson(manifestPath, { stage: 'segment', split, inputs });
   const s = await segmentFolder({
-    imageDir, outDir, ids: [...ids], scale: config.segment.scale, ties: resolveTies(config.segment.ties, false), device: ctx.device, jobs: ctx.jobs, force: ctx.force,
+    imageDir, outDir, ids: [...ids], scale: config.segment.scale, ties, device: ctx.device, jobs: ctx.jobs, force: ctx.force,
     onProgress: (e) => ctx.onEvent({ stage: `segment (${split})`, done: e.done, total: e.total, id: e.id }),
   });
   for (const note of s.notes) ctx.kernelNote(note);

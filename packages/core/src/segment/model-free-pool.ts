@@ -3,11 +3,10 @@
  * time, so a folder's images get their maps on every core while the native post-processing of
  * others runs on the libuv pool. Same code as {@link modelFreeMaps}, so the same bytes.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CellcamError } from '../errors.js';
 import { checkInt } from '../util/validate.js';
+import { builtWorkerUrl } from '../util/worker-url.js';
 import type { ModelFreeChannels, ModelFreeOptions } from './model-free.js';
 import type { ModelFreeJob, ModelFreeReply } from './model-free-worker.js';
 
@@ -22,12 +21,6 @@ interface Pending {
 interface Slot {
   worker: Worker;
   busy: Pending | null;
-}
-
-/** The worker entry next to this file (dist/), or the built copy when running from the sources. */
-function workerUrl(): URL | null {
-  const candidates = [new URL('./model-free-worker.js', import.meta.url), new URL('../../dist/segment/model-free-worker.js', import.meta.url)];
-  return candidates.find((u) => existsSync(fileURLToPath(u))) ?? null;
 }
 
 /**
@@ -53,7 +46,7 @@ export class ModelFreePool {
   /** A pool of `size` workers (1–256), or null when the worker entry is not built. */
   static create(size: number): ModelFreePool | null {
     checkInt('size', size, 1, 256);
-    const url = workerUrl();
+    const { url } = builtWorkerUrl(import.meta.url, 'segment', 'model-free-worker.js');
     return url ? new ModelFreePool(url, size) : null;
   }
 

@@ -273,6 +273,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   // The model-free maps are TypeScript: in worker threads, one per image in flight, they use every
   // core instead of queueing on the main thread (inline when the worker entry is not built).
   const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers);
+  const imageOptions = { ...options, ties };
   const worker = async () => {
     try {
       await segmentQueued();
@@ -299,7 +300,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
         } else {
           const t0 = performance.now();
           const img = await readImageSet(imageDir, id);
-          const r = await segmentImage(img, { ...options, ties }, models, batcher?.labelCell, freeMaps);
+          const r = await segmentImage(img, imageOptions, models, batcher?.labelCell, freeMaps);
           ({ width, height } = img);
           cells = r.cells;
           await writeGreyPng(nucleiPng, r.nuclei, width, height);
