@@ -164,6 +164,26 @@ export function pool(
  */
 export function rle(labels: LabelImage, options: RleOptions): Promise<string[] & { timings?: CudaTimings }>;
 
+/** Flat options of resample(): one plane of width × height into out[offset ..] at outWidth × outHeight. */
+export interface ResampleOptions {
+  width: number;
+  height: number;
+  outWidth: number;
+  outHeight: number;
+  /** every output value is multiplied by it (default 1) */
+  scale?: number;
+  /** first element of out written (default 0) */
+  offset?: number;
+  /** worker threads; 0 or undefined = all hardware threads. Output never depends on it. */
+  threads?: number;
+}
+
+/**
+ * Area (box) resampling with fractional overlaps, byte-identical to core's resamplePlane: a
+ * horizontal pass into float32 rows, then a vertical pass, double accumulators, times `scale`.
+ */
+export function resample(src: Uint8Array | Uint16Array | Float32Array | Float64Array, out: Float32Array, options: ResampleOptions): Promise<void>;
+
 export type MorphologyOp =
   | 'threshold' | 'removeSmallObjects' | 'removeSmallHoles' | 'binaryErosion' | 'binaryFillHoles'
   | 'findBoundaries' | 'grey' | 'otsu';

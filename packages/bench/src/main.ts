@@ -21,7 +21,7 @@ if (process.env.UV_THREADPOOL_SIZE === undefined) {
   process.exit(r.status ?? 1);
 }
 
-const KERNELS = ['watershed', 'label', 'pool', 'rle', 'label-cell', 'segment', 'evaluate', 'synth', 'report'] as const;
+const KERNELS = ['watershed', 'label', 'pool', 'rle', 'resample', 'label-cell', 'segment', 'evaluate', 'synth', 'report'] as const;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -46,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("morphology", Napi::Function::New(env, Morphology, "morphology"));
   exports.Set("labelCell", Napi::Function::New(env, LabelCell, "labelCell"));
   exports.Set("labelNuclei", Napi::Function::New(env, LabelNuclei, "labelNuclei"));
+  exports.Set("resample", Napi::Function::New(env, Resample, "resample"));
   return exports;
 }
 

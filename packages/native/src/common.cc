@@ -41,7 +41,8 @@ std::string Describe(const Napi::Value& v) {
     return MakeString(TypedArrayTypeName(a.TypedArrayType()), " of length ", a.ElementLength());
   }
   if (v.IsArray()) return MakeString("Array of length ", v.As<Napi::Array>().Length());
-  if (v.IsNumber()) return MakeString("number ", v.As<Napi::Number>().DoubleValue());
+  // JS formatting (Infinity, 1e+21, 0.1), as core's describe() prints it; ostream would give inf and 6 digits.
+  if (v.IsNumber()) return MakeString("number ", v.ToString().Utf8Value());
   if (v.IsString()) return MakeString("string '", v.As<Napi::String>().Utf8Value(), "'");
   if (v.IsBoolean()) return "boolean";
   if (v.IsFunction()) return "function";

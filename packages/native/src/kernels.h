@@ -21,4 +21,6 @@ Napi::Value Morphology(const Napi::CallbackInfo& info);
 Napi::Value LabelCell(const Napi::CallbackInfo& info);
 // labelNuclei(nucleiPred, nuclei, opts) -> Promise<{count}>                   (label_cell.cc)
 Napi::Value LabelNuclei(const Napi::CallbackInfo& info);
+// resample(src, out, opts) -> Promise<void>                                   (resample.cc)
+Napi::Value Resample(const Napi::CallbackInfo& info);
 }  // namespace cellcam

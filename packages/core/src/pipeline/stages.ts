@@ -23,7 +23,7 @@ import { CELL_CROP_CONTRACT, CELL_FEATURES_CONTRACT, IMAGE_CLASSIFIER_CONTRACT, 
 import { cellCrops, decodeNpy, encodeNpy } from '../io/crops.js';
 import { readFile } from 'node:fs/promises';
 import { FEATURE_COUNT, FEATURE_LAYOUT, featureModel } from '../features/bank.js';
-import { imageTensor } from '../features/input.js';
+import { imageTensorAsync } from '../features/input.js';
 import { imageClassifierModel } from '../cam/image-model.js';
 import { activate, applyStandardizer, fitStandardizer, mlpLogits, sigmoid, trainLogistic, trainMlp, type Matrix } from '../train/optim.js';
 import { cellClassifierModel, cellInputTransform } from '../train/cell-model.js';
@@ -260,7 +260,7 @@ export async function featuresStage(ctx: StageContext, ids: readonly string[]): 
         if (lab.width !== img.width || lab.height !== img.height) {
           throw new CellcamError('CELLCAM_E_FORMAT', `${cellsPng}: ${lab.width}x${lab.height} but the image is ${img.width}x${img.height}`);
         }
-        const x = imageTensor(img, size);
+        const x = await imageTensorAsync(img, size);
         const res = await pool.run({ image: { dtype: 'float32', dims: [1, 4, size, size], data: x } });
         const f = res.features;
         const [, K, h, w] = f.dims;
@@ -447,7 +447,7 @@ export async function camStage(ctx: StageContext, ids: readonly string[], modelP
       else {
         const split = splitOf(data, id);
         const img = await readImageSet(split === 'train' ? data.trainDir : data.testDir, id, { allowNonSquare: true });
-        const res = await p.run({ image: { dtype: 'float32', dims: [1, 4, size, size], data: imageTensor(img, size) } }, { outputs: ['logits', 'cam'] });
+        const res = await p.run({ image: { dtype: 'float32', dims: [1, 4, size, size], data: await imageTensorAsync(img, size) } }, { outputs: ['logits', 'cam'] });
         const [, C, h, w] = res.cam.dims;
         if (C !== NUM_CLASSES) throw new CellcamError('CELLCAM_E_MODEL', `${modelPath}: cam has ${C} channels but ${NUM_CLASSES} are required`);
         const [labels, nuclei] = await Promise.all(['cells', 'nuclei'].map(async (k) => toU16((await readGrey(join(d.segment(split), `${id}_${k}.png`))).data)));

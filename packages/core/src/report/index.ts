@@ -11,7 +11,6 @@ import { join, relative, resolve } from 'node:path';
 import sharp from 'sharp';
 import { HPA_CLASS_NAMES } from '../classes.js';
 import { CellcamError, rangeError, typeError } from '../errors.js';
-import { imageTensor } from '../features/input.js';
 import { readImageSet, CHANNELS, type ImageSet } from '../io/imageset.js';
 import { readGrey } from '../io/png.js';
 import { NUM_CLASSES } from '../metric/evaluate.js';

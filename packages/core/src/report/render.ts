@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import sharp from 'sharp';
 import { HPA_CLASS_NAMES } from '../classes.js';
-import { imageTensor } from '../features/input.js';
+import { imageTensorAsync } from '../features/input.js';
 import { readImageSet, CHANNELS, type ImageSet } from '../io/imageset.js';
 import { readGrey } from '../io/png.js';
 import { NUM_CLASSES } from '../metric/evaluate.js';
@@ -214,7 +214,7 @@ export async function renderImage(ctx: ImageContext, id: string): Promise<Render
       else {
         // The model's input comes from the full-size channels, as in the cam stage (`img` is display size).
         const full = await readImageSet(dirOf!, id, { allowNonSquare: true });
-        const res = await ctx.pool!.run({ image: { dtype: 'float32', dims: [1, 4, ctx.camSize, ctx.camSize], data: imageTensor(full, ctx.camSize) } }, { outputs: ['logits', 'cam'] });
+        const res = await ctx.pool!.run({ image: { dtype: 'float32', dims: [1, 4, ctx.camSize, ctx.camSize], data: await imageTensorAsync(full, ctx.camSize) } }, { outputs: ['logits', 'cam'] });
         [, C, h, w] = res.cam.dims;
         const camData = res.cam.data as Float32Array;
         channel = (c) => camData.subarray(c * h * w, (c + 1) * h * w);

@@ -1,0 +1,152 @@
+// Tests of the area-resampling kernel: native == TypeScript twin byte for byte on random planes of
+// every source dtype and shrink/grow factor, threads and offsets, imageTensorAsync == imageTensor,
+// the native boundary's guards, and bad input named by argument.
+import { describe, expect, it } from 'vitest';
+import { resample, resamplePlane, type ResampleSource } from '../src/kernels/resample.js';
+import { imageTensor, imageTensorAsync } from '../src/features/input.js';
+import type { ImageSet } from '../src/io/imageset.js';
+import { nativeOrNull } from '../src/native.js';
+import { hasNative, randInt, rejection, rng } from './helpers.js';
+
+const backends = hasNative ? (['js', 'native'] as const) : (['js'] as const);
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+function plane(dtype: 'u8' | 'u16' | 'f32' | 'f64', n: number, r: () => number): ResampleSource {
+  switch (dtype) {
+    case 'u8': return Uint8Array.from({ length: n }, () => randInt(r, 256));
+    case 'u16': return Uint16Array.from({ length: n }, () => randInt(r, 65536));
+    case 'f32': return Float32Array.from({ length: n }, () => (r() - 0.3) * 1e3);
+    default: return Float64Array.from({ length: n }, () => (r() - 0.3) * 1e6);
+  }
+}
+
+describe('resample: native equals the TypeScript twin', () => {
+  it.each([
+    // [width, height, outWidth, outHeight]: integer shrinks, HPA sizes, fractional, grow, 1×N, N×1
+    [2048, 2048, 512, 512],
+    [1728, 1728, 512, 512],
+    [600, 400, 512, 300],
+    [37, 23, 10, 7],
+    [10, 7, 37, 23],
+    [1, 97, 1, 13],
+    [97, 1, 13, 1],
+    [1, 1, 5, 3],
+    [64, 48, 64, 48],
+  ])('%ix%i → %ix%i in every dtype', async (w, h, ow, oh) => {
+    if (!hasNative) return;
+    const r = rng(w * 7919 + h * 31 + ow);
+    for (const dtype of ['u8', 'u16', 'f32', 'f64'] as const) {
+      const src = plane(dtype, w * h, r);
+      const scale = dtype === 'u16' ? 1 / 65535 : dtype === 'u8' ? 1 / 255 : 1;
+      const js = resamplePlane(src, w, h, ow, oh, scale);
+      const nat = await resample(src, { width: w, height: h, outWidth: ow, outHeight: oh, scale, backend: 'native' });
+      expect(bits(nat), dtype).toEqual(bits(js));
+    }
+  });
+
+  it('on 200 random shapes, factors, threads and offsets', async () => {
+    if (!hasNative) return;
+    const r = rng(20261126);
+    for (let t = 0; t < 200; t++) {
+      const w = 1 + randInt(r, 90), h = 1 + randInt(r, 90), ow = 1 + randInt(r, 60), oh = 1 + randInt(r, 60);
+      const dtype = (['u8', 'u16', 'f32', 'f64'] as const)[t % 4];
+      const src = plane(dtype, w * h, r);
+      const offset = randInt(r, 5), scale = r() * 3 - 1;
+      const a = new Float32Array(offset + ow * oh + 3).fill(-7), b = a.slice();
+      resamplePlane(src, w, h, ow, oh, scale, a, offset);
+      await resample(src, { width: w, height: h, outWidth: ow, outHeight: oh, scale, out: b, offset, threads: 1 + randInt(r, 8), backend: 'native' });
+      expect(bits(b), `case ${t}: ${dtype} ${w}x${h} → ${ow}x${oh}`).toEqual(bits(a));
+    }
+  });
+
+  it.each(backends)('%s: the thread count never changes the bytes', async (backend) => {
+    const src = plane('u16', 300 * 200, rng(5));
+    const one = await resample(src, { width: 300, height: 200, outWidth: 128, outHeight: 77, threads: 1, backend });
+    for (const threads of [2, 3, 16, 0]) {
+      expect(bits(await resample(src, { width: 300, height: 200, outWidth: 128, outHeight: 77, threads, backend }))).toEqual(bits(one));
+    }
+  });
+
+  it.each(backends)('%s: averages 2×2 blocks and writes only outWidth × outHeight at the offset', async (backend) => {
+    const out = new Float32Array(2 + 2 + 1).fill(-1);
+    await resample(Uint8Array.of(0, 2, 4, 6, 2, 4, 6, 8), { width: 4, height: 2, outWidth: 2, outHeight: 1, out, offset: 2, scale: 0.5, backend });
+    expect(Array.from(out)).toEqual([-1, -1, 1, 3, -1]);
+  });
+});
+
+describe('imageTensorAsync', () => {
+  function imageSet(W: number, H: number, bitDepth: 8 | 16, seed: number): ImageSet {
+    const r = rng(seed);
+    const make = () => (bitDepth === 8 ? plane('u8', W * H, r) : plane('u16', W * H, r)) as Uint8Array | Uint16Array;
+    return { id: 'x', width: W, height: H, bitDepth, channels: { red: make(), green: make(), blue: make(), yellow: make() }, files: { red: '', green: '', blue: '', yellow: '' } };
+  }
+
+  it.each([
+    [512, 8, 128],
+    [600, 16, 128],
+    [1024, 16, 256],
+    [100, 8, 128],
+  ] as const)('%i² %i-bit → %i² equals imageTensor on every backend', async (S, bitDepth, size) => {
+    const img = imageSet(S, S, bitDepth, S + bitDepth);
+    const expected = bits(imageTensor(img, size));
+    for (const backend of backends) expect(bits(await imageTensorAsync(img, size, { backend })), backend).toEqual(expected);
+  });
+
+  it('rejects a size out of range, naming it', async () => {
+    const e = await rejection(imageTensorAsync(imageSet(32, 32, 8, 1), 8));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toBe('Expected an integer in [16, 8192] for size but received number 8');
+  });
+});
+
+describe('resample: bad input', () => {
+  const base = { width: 4, height: 2, outWidth: 2, outHeight: 1 };
+  const src = new Uint8Array(8);
+  it.each([
+    ['a JS array', [1, 2], base, TypeError, 'Expected Uint8Array or Uint16Array or Float32Array or Float64Array for src but received Array of length 2'],
+    ['Int32Array', new Int32Array(8), base, TypeError, 'Expected Uint8Array or Uint16Array or Float32Array or Float64Array for src but received Int32Array of length 8'],
+    ['a short src', new Uint8Array(7), base, RangeError, 'Expected Uint8Array or Uint16Array or Float32Array or Float64Array of length width*height = 8 for src but received Uint8Array of length 7'],
+    ['width 0', src, { ...base, width: 0 }, RangeError, 'Expected an integer in [1, 65536] for options.width but received number 0'],
+    ['outHeight 1.5', src, { ...base, outHeight: 1.5 }, TypeError, 'Expected an integer for options.out.height but received number 1.5'],
+    ['scale NaN', src, { ...base, scale: NaN }, RangeError, 'Expected a finite number for options.scale but received number NaN'],
+    ['scale string', src, { ...base, scale: '2' }, TypeError, "Expected a finite number for options.scale but received string '2'"],
+    ['offset without out', src, { ...base, offset: 1 }, RangeError, 'Expected 0 when options.out is not given for options.offset but received number 1'],
+    ['out Float64Array', src, { ...base, out: new Float64Array(2) }, TypeError, 'Expected Float32Array for options.out but received Float64Array of length 2'],
+    ['out too short for the offset', src, { ...base, out: new Float32Array(3), offset: 2 }, RangeError, 'Expected Float32Array of length >= offset + outWidth*outHeight = 4 for options.out but received Float32Array of length 3'],
+    ['threads -1', src, { ...base, threads: -1 }, RangeError, 'Expected an integer in [0, 1024] for options.threads but received number -1'],
+    ['backend gpu', src, { ...base, backend: 'gpu' }, RangeError, "Expected 'auto', 'native' or 'js' for options.backend but received string 'gpu'"],
+  ])('%s', async (_name, s, options, ctor, message) => {
+    const e = await rejection(resample(s as ResampleSource, options as never));
+    expect(e).toBeInstanceOf(ctor);
+    expect(e.message).toBe(message);
+  });
+
+  it('rejects an out that shares memory with src', async () => {
+    const buf = new ArrayBuffer(64);
+    const e = await rejection(resample(new Float32Array(buf, 0, 8), { ...base, out: new Float32Array(buf, 16, 4) }));
+    expect(e.message).toMatch(/^Expected an array that does not share memory with src for options.out/);
+    expect((e as { code?: string }).code).toBe('CELLCAM_E_ARG');
+  });
+
+  it.skipIf(!hasNative)('the addon guards its arguments itself, naming them', async () => {
+    const native = nativeOrNull()!;
+    const cases: [unknown[], string][] = [
+      [[new Int8Array(8), new Float32Array(2), base], 'Expected Uint8Array or Uint16Array or Float32Array or Float64Array for src but received Int8Array of length 8'],
+      [[src, new Float64Array(2), base], 'Expected Float32Array for out but received Float64Array of length 2'],
+      [[src, new Float32Array(2), null], 'Expected an object for options but received null'],
+      [[src, new Float32Array(2), { ...base, outWidth: 70000 }], 'Expected an integer in [1, 65536] for options.outWidth but received number 70000'],
+      [[new Uint8Array(9), new Float32Array(2), base], 'Expected Uint8Array of length width*height = 8 for src but received Uint8Array of length 9'],
+      [[src, new Float32Array(2), { ...base, offset: 1 }], 'Expected Float32Array of length >= offset + outWidth*outHeight = 3 for out but received Float32Array of length 2'],
+      [[src, new Float32Array(2), { ...base, scale: Infinity }], 'Expected a finite number for options.scale but received number Infinity'],
+    ];
+    for (const [args, message] of cases) {
+      const call = native.resample as unknown as (...a: unknown[]) => Promise<void>;
+      const e = await rejection(() => call(...args));
+      expect(e.message).toBe(message);
+      expect(e.code).toMatch(/^CELLCAM_E_/);
+    }
+    const shared = new Float32Array(16);
+    const e = await rejection(() => native.resample(shared.subarray(0, 8), shared.subarray(6, 8), base));
+    expect(e.message).toMatch(/^Expected out not to share memory with src/);
+  });
+});
