@@ -25,7 +25,8 @@ import { readFile } from 'node:fs/promises';
 import { FEATURE_COUNT, FEATURE_LAYOUT, featureModel } from '../features/bank.js';
 import { imageTensorAsync } from '../features/input.js';
 import { imageClassifierModel } from '../cam/image-model.js';
-import { activate, applyStandardizer, fitStandardizer, mlpLogits, sigmoid, trainLogistic, trainMlp, type Matrix } from '../train/optim.js';
+import { activate, applyStandardizer, fitStandardizer, mlpLogits, sigmoid, trainLogistic, type Matrix } from '../train/optim.js';
+import { fitMlps, type MlpFitJob } from '../train/mlp-fit.js';
 import { cellClassifierModel, cellInputTransform } from '../train/cell-model.js';
 import { pseudoLabelImage, pseudoLabelQuality, singleTarget, type PseudoLabelQuality } from '../pseudolabel/pseudolabel.js';
 import { tempPathFor, writeFileAtomic } from '../io/atomic.js';
@@ -610,14 +611,10 @@ function cellTargets(ids: readonly string[], pseudo: PseudoLabels, mode: 'single
   return { y, weight };
 }
 
-function fitCellMlp(config: RunConfig, X: Matrix, y: Float64Array, weight: Float64Array, seed: number) {
-  const st = fitStandardizer(X);
+function cellMlpJob(config: RunConfig, X: Matrix, y: Float64Array, weight: Float64Array, seed: number): MlpFitJob {
   const mode = config.cell.mode === 'single' ? 'softmax' : 'sigmoid';
   const classes = config.cell.mode === 'single' ? NUM_CLASSES + 1 : NUM_CLASSES;
-  const mlp = trainMlp(applyStandardizer(X, st), y, {
-    mode, classes, hidden: config.cell.hidden, epochs: config.cell.epochs, lr: config.cell.lr, l2: config.cell.l2, seed, sampleWeight: weight,
-  });
-  return { st, mlp };
+  return { X, targets: y, options: { mode, classes, hidden: config.cell.hidden, epochs: config.cell.epochs, lr: config.cell.lr, l2: config.cell.l2, seed, sampleWeight: weight } };
 }
 
 /** Probabilities per 19 classes from a cell model's logits (softmax over 20 drops 'unknown'). */
@@ -664,23 +661,33 @@ export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: P
     rowsOf.push(Array.from({ length: n }, (_, k) => r0 + k));
     r0 += n;
   }
-  const probs: Record<string, number[]> = {};
+  const pick = (src: Float64Array, w: number, rows: number[]) => {
+    const o = new Float64Array(rows.length * w);
+    rows.forEach((r, i) => o.set(src.subarray(r * w, r * w + w), i * w));
+    return o;
+  };
+  const yW = config.cell.mode === 'single' ? 1 : NUM_CLASSES;
+  const jobs: MlpFitJob[] = [];
   for (let f = 0; f < folds; f++) {
     const trainRows = folds === 1 ? rowsOf.flat() : ids.flatMap((_, i) => (i % folds !== f ? rowsOf[i] : []));
-    const pick = (src: Float64Array, w: number, rows: number[]) => {
-      const o = new Float64Array(rows.length * w);
-      rows.forEach((r, i) => o.set(src.subarray(r * w, r * w + w), i * w));
-      return o;
-    };
     const Xf: Matrix = { data: pick(X.data, X.cols, trainRows), rows: trainRows.length, cols: X.cols };
-    const yW = config.cell.mode === 'single' ? 1 : NUM_CLASSES;
-    const { st, mlp } = fitCellMlp(config, Xf, pick(y, yW, trainRows), pick(weight, 1, trainRows), config.seed + cycle * 100 + f);
+    jobs.push(cellMlpJob(config, Xf, pick(y, yW, trainRows), pick(weight, 1, trainRows), config.seed + cycle * 100 + f));
+  }
+  // The final model (built-in trainer only) trains beside the folds.
+  if (!config.trainer) jobs.push(cellMlpJob(config, X, y, weight, config.seed + cycle * 100 + 99));
+  let fitted = 0;
+  const fits = await fitMlps(jobs, {
+    workers: Math.min(ctx.jobs, jobs.length),
+    onFit: () => ctx.onEvent({ stage: `train-cell ${cycle}`, done: Math.min(++fitted, folds), total: folds + 1 }),
+  });
+  const probs: Record<string, number[]> = {};
+  for (let f = 0; f < folds; f++) {
+    const { st, mlp } = fits[f];
     for (let i = f; i < ids.length; i += folds) {
       const rows = rowsOf[i];
       const Xi: Matrix = { data: pick(X.data, X.cols, rows), rows: rows.length, cols: X.cols };
       probs[ids[i]] = Array.from(cellProbabilities(mlpLogits(mlp, applyStandardizer(Xi, st)), classes));
     }
-    ctx.onEvent({ stage: `train-cell ${cycle}`, done: f + 1, total: folds + 1 });
   }
   await writeJson(oofPath, { key, probs });
   let report: CellTrainReport;
@@ -689,7 +696,7 @@ export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: P
     const r = await trainCellExternal(ctx, cycle, pseudo, modelPath);
     report = { key, cycle, source: 'external', model: modelPath, cells: X.rows, classes, ...r };
   } else {
-    const { st, mlp } = fitCellMlp(config, X, y, weight, config.seed + cycle * 100 + 99);
+    const { st, mlp } = fits[folds];
     await mkdir(d, { recursive: true });
     await writeFileAtomic(modelPath, cellClassifierModel(mlp, st));
     report = { key, cycle, source: 'built-in', model: modelPath, cells: X.rows, classes, loss: mlp.loss };
