@@ -36,6 +36,16 @@ describe('fitMlps', () => {
     expect([...seen].sort()).toEqual([0, 1, 2, 3]);
   });
 
+  it('makes lazy jobs when their turn comes, and moves transferable arrays to the worker', async () => {
+    const made: number[] = [];
+    const given = jobs.map((_, i) => ({ ...job(i + 1, [120, 90, 1, 200][i], [6, 5, 3, 7][i], i % 2 ? 'sigmoid' : 'softmax'), transfer: true }));
+    const fits = await fitMlps(given.map((j, i) => () => (made.push(i), j)), { workers: 2 });
+    expect([...made].sort()).toEqual([0, 1, 2, 3]);
+    fits.forEach((f, i) => expect(Array.from(f.mlp.W1)).toEqual(Array.from(inline[i].mlp.W1)));
+    expect(given[0].X.data.length, 'moved, not copied').toBe(0);
+    expect(given[0].options.sampleWeight!.length).toBe(0);
+  });
+
   it('rejects with the reason of a fit that throws in its worker', async () => {
     const broken = { ...job(6, 10, 3, 'softmax'), options: null } as unknown as MlpFitJob;
     await expect(fitMlps([broken], { workers: 1 })).rejects.toThrow(/^cell MLP fit failed: /);

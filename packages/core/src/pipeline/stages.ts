@@ -667,11 +667,14 @@ export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: P
     return o;
   };
   const yW = config.cell.mode === 'single' ? 1 : NUM_CLASSES;
-  const jobs: MlpFitJob[] = [];
+  // Each fold's rows are copied out when its fit starts, and moved (not copied) to its worker.
+  const jobs: (MlpFitJob | (() => MlpFitJob))[] = [];
   for (let f = 0; f < folds; f++) {
-    const trainRows = folds === 1 ? rowsOf.flat() : ids.flatMap((_, i) => (i % folds !== f ? rowsOf[i] : []));
-    const Xf: Matrix = { data: pick(X.data, X.cols, trainRows), rows: trainRows.length, cols: X.cols };
-    jobs.push(cellMlpJob(config, Xf, pick(y, yW, trainRows), pick(weight, 1, trainRows), config.seed + cycle * 100 + f));
+    jobs.push(() => {
+      const trainRows = folds === 1 ? rowsOf.flat() : ids.flatMap((_, i) => (i % folds !== f ? rowsOf[i] : []));
+      const Xf: Matrix = { data: pick(X.data, X.cols, trainRows), rows: trainRows.length, cols: X.cols };
+      return { ...cellMlpJob(config, Xf, pick(y, yW, trainRows), pick(weight, 1, trainRows), config.seed + cycle * 100 + f), transfer: true };
+    });
   }
   // The final model (built-in trainer only) trains beside the folds.
   if (!config.trainer) jobs.push(cellMlpJob(config, X, y, weight, config.seed + cycle * 100 + 99));

@@ -15,6 +15,8 @@ export interface MlpFitJob {
   X: Matrix;
   targets: Float64Array;
   options: MlpOptions;
+  /** The job's arrays are the caller's to give away: they move to the worker instead of being copied. */
+  transfer?: boolean;
 }
 
 export interface MlpFit {
@@ -33,20 +35,22 @@ export type MlpWorkerReply = { fit: MlpFit } | { error: string };
 /**
  * Runs the fits, `workers` at a time, each in a worker thread of its own (inline when the built
  * worker entry is missing, or `workers` is 0). Results are in job order and equal
- * {@link fitMlp}'s bit for bit. `onFit(i)` is called as fit i finishes.
+ * {@link fitMlp}'s bit for bit. `onFit(i)` is called as fit i finishes. A job may be a function
+ * that makes it when its turn comes, so that only the jobs in flight hold their matrices.
  *
  * @example
  * ```ts
  * const fits = await fitMlps(folds.map((f) => ({ X: f.X, targets: f.y, options: { mode: 'softmax', classes: 20 } })), { workers: 2 });
  * ```
  */
-export async function fitMlps(jobs: readonly MlpFitJob[], options: { workers: number; onFit?: (i: number) => void }): Promise<MlpFit[]> {
+export async function fitMlps(jobs: readonly (MlpFitJob | (() => MlpFitJob))[], options: { workers: number; onFit?: (i: number) => void }): Promise<MlpFit[]> {
   const workers = checkInt('options.workers', options.workers, 0, 256);
   const { url } = builtWorkerUrl(import.meta.url, 'train', 'mlp-worker.js');
   const out = new Array<MlpFit>(jobs.length);
+  const make = (j: MlpFitJob | (() => MlpFitJob)) => (typeof j === 'function' ? j() : j);
   if (url === null || workers === 0) {
     for (let i = 0; i < jobs.length; i++) {
-      out[i] = fitMlp(jobs[i]);
+      out[i] = fitMlp(make(jobs[i]));
       options.onFit?.(i);
       // Let progress events reach the terminal between fits.
       await new Promise((r) => setImmediate(r));
@@ -54,7 +58,7 @@ export async function fitMlps(jobs: readonly MlpFitJob[], options: { workers: nu
     return out;
   }
   await forEachLimit(jobs, workers, async (job, i) => {
-    out[i] = await fitInWorker(url, job);
+    out[i] = await fitInWorker(url, make(job));
     options.onFit?.(i);
   });
   return out;
@@ -62,7 +66,9 @@ export async function fitMlps(jobs: readonly MlpFitJob[], options: { workers: nu
 
 function fitInWorker(url: URL, job: MlpFitJob): Promise<MlpFit> {
   return new Promise<MlpFit>((resolve, reject) => {
-    const worker = new Worker(url, { workerData: job });
+    const { X, targets, options } = job;
+    const transferList = job.transfer ? [...new Set([X.data.buffer, targets.buffer, options.sampleWeight?.buffer].filter((b) => b !== undefined))] : [];
+    const worker = new Worker(url, { workerData: { X, targets, options }, transferList: transferList as ArrayBuffer[] });
     let settled = false;
     const done = (f: () => void) => {
       if (settled) return;
