@@ -301,7 +301,8 @@ export async function cellRecord(
   if (maxId === 0) return rec;
   const st = await poolCells(map, labels, { channels: K, mapHeight: h, mapWidth: w, width, height, cells: maxId, nuclei, stats: 'mean+max', device: kernels.device });
   kernels.onNote?.(st.deviceNote);
-  const masks = await encodeCells(labels, width, height, { device: kernels.device });
+  // cells: maxId spares cellRle its own scan of the label image for the largest id.
+  const masks = await encodeCells(labels, width, height, { cells: maxId, device: kernels.device });
   kernels.onNote?.(masks.deviceNote);
   for (let c = 1; c <= maxId; c++) {
     const area = st.area[c - 1];
