@@ -8,9 +8,11 @@ N=${E2E_IMAGES:-40}; S=${E2E_SIZE:-1024}
 mkdir -p /tmp/gpu-node/bin && xz -dc .gpu/node.xz > /tmp/gpu-node/bin/node && chmod +x /tmp/gpu-node/bin/node || exit 1
 export PATH=/tmp/gpu-node/bin:$PATH
 tar -xJf .gpu/nm.tar.xz && tar -xJf .gpu/native-deps.tar.xz || exit 1
-mkdir -p node_modules/@cellcam packages/native/build/Release
+mkdir -p node_modules/@cellcam /tmp/gpu-addon
 for p in native core cli bench; do ln -sfn ../../packages/$p node_modules/@cellcam/$p; done
-xz -dc .gpu/addon.xz > packages/native/build/Release/cellcam_native.node || exit 1
+# Beside, not over, a checkout's own build (gpu-verify.sh says why); the loader tries it first.
+xz -dc .gpu/addon.xz > /tmp/gpu-addon/cellcam_native.node || exit 1
+export CELLCAM_NATIVE_PATH=/tmp/gpu-addon/cellcam_native.node
 node packages/cli/dist/main.js doctor
 node node_modules/vitest/vitest.mjs run packages/core/test/label.test.ts packages/core/test/rle.test.ts packages/core/test/pool.test.ts > $OUT/vitest.log 2>&1
 echo "vitest rc=$?"; grep -a "Tests \|FAIL\|×" $OUT/vitest.log | head -20

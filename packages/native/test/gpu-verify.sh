@@ -26,8 +26,13 @@ if [ -f .gpu/nm.tar.xz ]; then
   mkdir -p node_modules/@cellcam
   for p in native core cli bench; do ln -sfn ../../packages/$p node_modules/@cellcam/$p; done
 fi
+# The carried addon goes to /tmp, not over build/Release: run in a checkout that built its own
+# (as a test of this script once did), it must not replace that with an older one.
+ADDON_ARGS=()
 if [ -f .gpu/addon.xz ]; then
-  mkdir -p packages/native/build/Release && xz -dc .gpu/addon.xz > packages/native/build/Release/cellcam_native.node || exit 1
+  mkdir -p /tmp/gpu-addon && xz -dc .gpu/addon.xz > /tmp/gpu-addon/cellcam_native.node || exit 1
+  export CELLCAM_NATIVE_PATH=/tmp/gpu-addon/cellcam_native.node   # the loader's first choice (vitest, bench)
+  ADDON_ARGS=(--addon "$CELLCAM_NATIVE_PATH")                      # gpu-check.mjs loads its addon itself
 fi
 # The test data of ../shared that the CUDA suites read (goldens, RLE vectors), when carried.
 if [ -f .gpu/shared.tar ]; then mkdir -p ../shared && tar -xf .gpu/shared.tar -C ../shared || exit 1; fi
@@ -43,7 +48,7 @@ step() { # step NAME LIMIT_S COMMAND...: runs when NAME is in GPU_STEPS, output 
   echo "== $name: exit $rc after $((SECONDS - t0)) s"
   summary="$summary $name=$rc"
 }
-step check 200 node packages/native/test/gpu-check.mjs --json "$OUT/check.json"
+step check 200 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --json "$OUT/check.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/check.log" 2>/dev/null | tail -20
 step vitest 100 node node_modules/vitest/vitest.mjs run packages/core/test/label.test.ts packages/core/test/rle.test.ts packages/core/test/pool.test.ts
 step vitest 150 node node_modules/vitest/vitest.mjs run packages/core/test/watershed-cuda.test.ts packages/core/test/label-cell-cuda.test.ts -t 'on the device|device option'
@@ -56,7 +61,7 @@ for size in ${BENCH_SIZES:-2048 3072}; do
 done
 grep -a -E "^\| (watershed|label-cell) " "$OUT/bench.log" 2>/dev/null | grep -a -E "cuda|replica|skimage" | head -30
 for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
-  step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs --small ${SANITIZE_ONLY:+--only "$SANITIZE_ONLY"}
+  step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --small ${SANITIZE_ONLY:+--only "$SANITIZE_ONLY"}
   grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" 2>/dev/null | tail -2
 done
 # nsys ships with the CUDA toolkit in one of these places, when at all.
@@ -64,7 +69,7 @@ NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-system
 case "$STEPS" in *",profile,"*)
   if [ -n "$NSYS" ]; then
     step profile 240 "$NSYS" profile --stats=true --force-overwrite=true --trace=cuda,osrt -o "$OUT/labelcell" \
-      node packages/native/test/gpu-check.mjs --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
+      node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
     grep -a -E -A14 "cuda_api_sum|cuda_gpu_kern_sum" "$OUT/profile.log" 2>/dev/null | head -60
   else
     echo "== profile: nsys not found (PATH, /usr/local/cuda*/bin, /opt/nvidia/nsight-systems)"; summary="$summary profile=nsys-missing"
