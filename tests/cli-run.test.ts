@@ -55,6 +55,22 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(v.status, v.stdout + v.stderr).toBe(0);
   }, 300_000);
 
+  it('shows train-cell progress in epochs of all fits (off a terminal: at most about 20 lines), with the same model', () => {
+    const out = join(dir, 'full');
+    const model = readFileSync(join(out, 'train-cell/cycle-1/model.onnx'));
+    rmSync(join(out, 'train-cell/cycle-1/report.json'));
+    const r = run(['train-cell', '--cycle', '1', ...io(out).filter((a) => a !== '--quiet')]);
+    expect(r.status, r.stderr).toBe(0);
+    // 13 training images: 3 folds + the final model, 60 epochs each.
+    const ticks = r.stderr.split('\n').filter((l) => l.startsWith('train-cell 1')).map((l) => l.match(/: (\d+)\/(\d+) /)!.slice(1).map(Number));
+    expect(ticks.length).toBeGreaterThan(5);
+    expect(ticks.length).toBeLessThanOrEqual(22);
+    expect(ticks.every(([, total]) => total === 240)).toBe(true);
+    expect(ticks.map(([done]) => done)).toEqual([...ticks.map(([done]) => done)].sort((a, b) => a - b));
+    expect(ticks.at(-1)).toEqual([240, 240]);
+    expect(readFileSync(join(out, 'train-cell/cycle-1/model.onnx')).equals(model)).toBe(true);
+  }, 300_000);
+
   it('reuses every finished output on a rerun, and says once where pooling and RLE run', () => {
     const out = join(dir, 'full');
     const r = run(['run', ...io(out).filter((a) => a !== '--quiet')]);

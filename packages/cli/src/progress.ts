@@ -25,7 +25,11 @@ export function progress(label: string, total: number, quiet = false): Progress 
   );
   bar.start(total, 0, { text: '' });
   return {
-    tick: (done, _t, text) => bar.update(done, { text }),
+    tick: (done, t, text) => {
+      // A stage may learn its size late (an external trainer's own steps): follow it.
+      if (t !== total) bar.setTotal((total = t));
+      bar.update(done, { text });
+    },
     log: (line) => {
       bar.stop();
       process.stderr.write(`${line}\n`);

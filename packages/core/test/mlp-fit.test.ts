@@ -18,7 +18,7 @@ function job(seed: number, n: number, d: number, mode: 'softmax' | 'sigmoid'): M
 }
 
 const jobs = [job(1, 120, 6, 'softmax'), job(2, 90, 5, 'sigmoid'), job(3, 1, 3, 'softmax'), job(4, 200, 7, 'sigmoid')];
-const inline = jobs.map(fitMlp);
+const inline = jobs.map((j) => fitMlp(j));
 
 describe('fitMlps', () => {
   it('the worker entry is built with the package (npm run build)', () => expect(existsSync(workerEntry)).toBe(true));
@@ -46,8 +46,14 @@ describe('fitMlps', () => {
     expect(given[0].options.sampleWeight!.length).toBe(0);
   });
 
+  it.each([0, 2])('reports every epoch of every fit, in order per fit (%i workers)', async (workers) => {
+    const seen = new Map<number, number[]>();
+    await fitMlps(jobs, { workers, onEpoch: (i, e) => seen.set(i, [...(seen.get(i) ?? []), e]) });
+    for (let i = 0; i < jobs.length; i++) expect(seen.get(i), `job ${i}`).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('rejects with the reason of a fit that throws in its worker', async () => {
-    const broken = { ...job(6, 10, 3, 'softmax'), options: null } as unknown as MlpFitJob;
+    const broken = { ...job(6, 10, 3, 'softmax'), X: null } as unknown as MlpFitJob;
     await expect(fitMlps([broken], { workers: 1 })).rejects.toThrow(/^cell MLP fit failed: /);
   });
 

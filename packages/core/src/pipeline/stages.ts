@@ -650,11 +650,14 @@ export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: P
   const { y, weight } = cellTargets(ids, pseudo, config.cell.mode);
   if (X.rows === 0) throw new CellcamError('CELLCAM_E_ARG', 'no cells in the training images: nothing to train the cell classifier on');
   const classes = config.cell.mode === 'single' ? NUM_CLASSES + 1 : NUM_CLASSES;
-  ctx.onEvent({ stage: `train-cell ${cycle}`, done: 0, total: config.cell.folds + 1, message: `${X.rows} cells` });
+
   // Out-of-fold probabilities, folds grouped by image, so the next cycle never relabels a cell
   // with a model that saw that cell's own pseudo-label.
   // With a single training image there is nothing to hold out: its probabilities are in-sample.
   const folds = Math.max(1, Math.min(config.cell.folds, ids.length));
+  // Progress counts epochs: one fit per fold, plus the final model with the built-in trainer.
+  const total = (folds + (config.trainer ? 0 : 1)) * config.cell.epochs;
+  ctx.onEvent({ stage: `train-cell ${cycle}`, done: 0, total, message: `${X.rows} cells` });
   const rowsOf: number[][] = [];
   let r0 = 0;
   for (const id of ids) {
@@ -679,10 +682,14 @@ export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: P
   }
   // The final model (built-in trainer only) trains beside the folds.
   if (!config.trainer) jobs.push(cellMlpJob(config, X, y, weight, config.seed + cycle * 100 + 99));
-  let fitted = 0;
+  // Progress in epochs over all fits, at most about 20 events (a log line each off a terminal).
+  const every = Math.max(1, Math.ceil(total / 20));
+  let epochs = 0;
   const fits = await fitMlps(jobs, {
     workers: Math.min(ctx.jobs, jobs.length),
-    onFit: () => ctx.onEvent({ stage: `train-cell ${cycle}`, done: Math.min(++fitted, folds), total: folds + 1 }),
+    onEpoch: () => {
+      if (++epochs % every === 0 || epochs === total) ctx.onEvent({ stage: `train-cell ${cycle}`, done: epochs, total, message: 'epochs' });
+    },
   });
   const probs: Record<string, number[]> = {};
   for (let f = 0; f < folds; f++) {
@@ -706,7 +713,7 @@ export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: P
     report = { key, cycle, source: 'built-in', model: modelPath, cells: X.rows, classes, loss: mlp.loss };
   }
   await writeJson(reportPath, report);
-  ctx.onEvent({ stage: `train-cell ${cycle}`, done: folds + 1, total: folds + 1 });
+  ctx.onEvent({ stage: `train-cell ${cycle}`, done: total, total });
   return report;
 }
 

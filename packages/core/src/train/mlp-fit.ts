@@ -24,33 +24,39 @@ export interface MlpFit {
   mlp: Mlp;
 }
 
-/** A fit on the calling thread: what every worker runs. */
-export function fitMlp(job: MlpFitJob): MlpFit {
+/** A fit on the calling thread: what every worker runs. `onEpoch` sees each finished epoch. */
+export function fitMlp(job: MlpFitJob, onEpoch?: (epoch: number) => void): MlpFit {
   const st = fitStandardizer(job.X);
-  return { st, mlp: trainMlp(applyStandardizer(job.X, st), job.targets, job.options) };
+  return { st, mlp: trainMlp(applyStandardizer(job.X, st), job.targets, { ...job.options, onEpoch }) };
 }
 
-export type MlpWorkerReply = { fit: MlpFit } | { error: string };
+/** What a worker posts: each finished epoch, then the fit or the error. */
+export type MlpWorkerReply = { epoch: number } | { fit: MlpFit } | { error: string };
 
 /**
  * Runs the fits, `workers` at a time, each in a worker thread of its own (inline when the built
  * worker entry is missing, or `workers` is 0). Results are in job order and equal
- * {@link fitMlp}'s bit for bit. `onFit(i)` is called as fit i finishes. A job may be a function
- * that makes it when its turn comes, so that only the jobs in flight hold their matrices.
+ * {@link fitMlp}'s bit for bit. `onFit(i)` is called as fit i finishes, `onEpoch(i, epoch)` as
+ * each of its epochs does (for progress). A job may be a function that makes it when its turn
+ * comes, so that only the jobs in flight hold their matrices.
  *
  * @example
  * ```ts
  * const fits = await fitMlps(folds.map((f) => ({ X: f.X, targets: f.y, options: { mode: 'softmax', classes: 20 } })), { workers: 2 });
  * ```
  */
-export async function fitMlps(jobs: readonly (MlpFitJob | (() => MlpFitJob))[], options: { workers: number; onFit?: (i: number) => void }): Promise<MlpFit[]> {
+export async function fitMlps(
+  jobs: readonly (MlpFitJob | (() => MlpFitJob))[],
+  options: { workers: number; onFit?: (i: number) => void; onEpoch?: (i: number, epoch: number) => void },
+): Promise<MlpFit[]> {
   const workers = checkInt('options.workers', options.workers, 0, 256);
   const { url } = builtWorkerUrl(import.meta.url, 'train', 'mlp-worker.js');
   const out = new Array<MlpFit>(jobs.length);
   const make = (j: MlpFitJob | (() => MlpFitJob)) => (typeof j === 'function' ? j() : j);
   if (url === null || workers === 0) {
     for (let i = 0; i < jobs.length; i++) {
-      out[i] = fitMlp(make(jobs[i]));
+      const onEpoch = options.onEpoch;
+      out[i] = fitMlp(make(jobs[i]), onEpoch && ((e) => onEpoch(i, e)));
       options.onFit?.(i);
       // Let progress events reach the terminal between fits.
       await new Promise((r) => setImmediate(r));
@@ -58,13 +64,13 @@ export async function fitMlps(jobs: readonly (MlpFitJob | (() => MlpFitJob))[], 
     return out;
   }
   await forEachLimit(jobs, workers, async (job, i) => {
-    out[i] = await fitInWorker(url, make(job));
+    out[i] = await fitInWorker(url, make(job), (e) => options.onEpoch?.(i, e));
     options.onFit?.(i);
   });
   return out;
 }
 
-function fitInWorker(url: URL, job: MlpFitJob): Promise<MlpFit> {
+function fitInWorker(url: URL, job: MlpFitJob, onEpoch: (epoch: number) => void): Promise<MlpFit> {
   return new Promise<MlpFit>((resolve, reject) => {
     const { X, targets, options } = job;
     const transferList = job.transfer ? [...new Set([X.data.buffer, targets.buffer, options.sampleWeight?.buffer].filter((b) => b !== undefined))] : [];
@@ -76,9 +82,13 @@ function fitInWorker(url: URL, job: MlpFitJob): Promise<MlpFit> {
       f();
       void worker.terminate();
     };
-    worker.once('message', (reply: MlpWorkerReply) =>
-      done(() => ('fit' in reply ? resolve(reply.fit) : reject(new CellcamError('CELLCAM_E_INTERNAL', `cell MLP fit failed: ${reply.error}`)))),
-    );
+    worker.on('message', (reply: MlpWorkerReply) => {
+      if ('epoch' in reply) {
+        if (!settled) onEpoch(reply.epoch);
+        return;
+      }
+      done(() => ('fit' in reply ? resolve(reply.fit) : reject(new CellcamError('CELLCAM_E_INTERNAL', `cell MLP fit failed: ${reply.error}`))));
+    });
     worker.once('error', (err) => done(() => reject(new CellcamError('CELLCAM_E_INTERNAL', `cell MLP worker failed: ${err.message}`, { cause: err }))));
     worker.once('exit', (code) => done(() => reject(new CellcamError('CELLCAM_E_INTERNAL', `cell MLP worker exited with code ${code} before its fit was done`))));
   });

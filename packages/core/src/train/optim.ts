@@ -147,6 +147,8 @@ export interface MlpOptions {
   seed?: number;
   /** per-sample weights (e.g. inverse class frequency) */
   sampleWeight?: Float64Array;
+  /** called after each epoch (1-based) with the epoch's mean training loss; it cannot change the fit */
+  onEpoch?: (epoch: number, loss: number) => void;
 }
 
 export interface Mlp {
@@ -244,6 +246,7 @@ export function trainMlp(X: Matrix, targets: Float64Array, options: MlpOptions):
       for (let k = 0; k < C * H; k++) g[o2 + k] += l2 * p[o2 + k];
       opt.step(p, g);
     }
+    options.onEpoch?.(e + 1, loss / n);
   }
   return {
     d, hidden: H, classes: C, mode: options.mode,
