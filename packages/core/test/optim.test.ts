@@ -1,5 +1,6 @@
 // Tests of the built-in training maths: standardisation, class weights, the logistic head and the
 // MLP (softmax and sigmoid) on separable and nonlinear toy problems, seeds, weights and activations.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   activate, applyStandardizer, balancedPosWeight, fitStandardizer, mlpLogits, sigmoid, trainLogistic, trainMlp, type Matrix,
@@ -210,6 +211,27 @@ describe('trainMlp', () => {
     expect(ones).toEqual(plain); // uniform weights change nothing
     expect(count1(plain)).toBeLessThan(100);
     expect(count1(weighted)).toBeGreaterThan(count1(plain) + 200);
+  });
+});
+
+describe('trainMlp: the arithmetic is pinned', () => {
+  // Hashes of the trained weights and loss, taken from the plain loops before they were unrolled
+  // for speed (2026-11-26). Every cellcam run's cell models and submissions depend on these bits:
+  // a change here is a change of every pipeline output, to be made on purpose. Sizes not divisible
+  // by the unrolling (hidden 5 and 6, classes 13 and 19) cover the remainder loops.
+  it.each([
+    ['softmax', 30, 7, 5, 13, '5a9297a576f090a7'],
+    ['sigmoid', 41, 9, 6, 19, '79fce9659fd0281d'],
+    ['softmax', 64, 80, 64, 20, 'c3a352ba03994180'],
+  ] as const)('%s, %i samples × %i features, hidden %i, %i classes', (mode, n, d, H, C, hash) => {
+    const r = rng(n * 100 + d);
+    const X: Matrix = { data: Float64Array.from({ length: n * d }, () => 2 * r() - 1), rows: n, cols: d };
+    const y = mode === 'softmax' ? Float64Array.from({ length: n }, () => Math.floor(r() * C)) : Float64Array.from({ length: n * C }, () => (r() < 0.3 ? 1 : 0));
+    const sampleWeight = Float64Array.from({ length: n }, () => 0.5 + r());
+    const m = trainMlp(X, y, { mode, classes: C, hidden: H, epochs: 3, batch: 8, seed: 9, sampleWeight });
+    const h = createHash('sha256');
+    for (const a of [m.W1, m.b1, m.W2, m.b2, Float64Array.of(m.loss)]) h.update(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    expect(h.digest('hex').slice(0, 16)).toBe(hash);
   });
 });
 
