@@ -203,7 +203,16 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         int32_t* const pix = pixA;
         uint64_t* const kk = keyA;
         const int32_t* const src = levelSlice;
+        // Thread 0 also resets the generation's counters and the first step's: nothing reads them
+        // before the pops (the host read the last generation's), and no launch of their own is
+        // needed for it.
         if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
+              if (i == 0) {
+                cnt->next = 0;
+                cnt->touched = 0;
+                cnt->burst = 0;
+                cnt->bursted = 0;
+              }
               if (src != nullptr) {
                 if (i == 0) cnt->low = 0;  // the level's low list, listed at its first burst
                 pix[i] = src[i];
@@ -218,15 +227,10 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
       if (which < 0) return false;
       const int32_t* const pp = which == 0 ? pixA : pixB;
-      // Thread 0 also resets the generation's counters and the first step's (no thread here reads
-      // them): two launches fewer per generation than a For(1) each.
-      if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
-            if (i == 0) {
-              cnt->next = 0;
-              cnt->touched = 0;
-              cnt->burst = 0;
-              cnt->bursted = 0;
-            }
+      // The line rounds read the sequence numbers of other pops of the generation, so with a line
+      // they are written by a launch of their own first. Without a line nothing reads them before
+      // the settle, and each pop writes its own (one launch per generation fewer).
+      if (wsl && !ex.For(m, [=] CELLCAM_HD(int64_t i) {
             const int32_t p = pp[i];
             seqOf[p] = static_cast<int32_t>(gbase + i);
             popOrder[gbase + i] = p;
@@ -324,6 +328,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               const int32_t p = pp[i];
               const int64_t s = gbase + i;
               const int32_t v = S[p];
+              if (!wsl) popOrder[s] = p;  // read by the settle, a later launch
               if (wsl) {
                 if (st[i]) {
                   if (v > 0) quirk[p] = v;
