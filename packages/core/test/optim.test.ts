@@ -235,6 +235,23 @@ describe('trainMlp: the arithmetic is pinned', () => {
   });
 });
 
+describe('trainLogistic: the arithmetic is pinned', () => {
+  // As for trainMlp (above): hashes from the plain loops, before the logits were unrolled; the
+  // image classifier's head, and so every CAM and pseudo-label, depends on these bits.
+  it.each([
+    [30, 7, 19, '1cfb424d7511d35a'],
+    [25, 9, 6, '63cf7e513ace3bc4'],
+  ] as const)('%i images × %i features, %i classes', (n, d, C, hash) => {
+    const r = rng(n * 100 + d);
+    const X: Matrix = { data: Float64Array.from({ length: n * d }, () => 2 * r() - 1), rows: n, cols: d };
+    const Y: Matrix = { data: Float64Array.from({ length: n * C }, () => (r() < 0.3 ? 1 : 0)), rows: n, cols: C };
+    const m = trainLogistic(X, Y, { epochs: 20 });
+    const h = createHash('sha256');
+    for (const a of [m.W, m.b, Float64Array.of(m.loss)]) h.update(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    expect(h.digest('hex').slice(0, 16)).toBe(hash);
+  });
+});
+
 describe('mlpLogits', () => {
   it('is the ReLU MLP forward pass', () => {
     const m = {

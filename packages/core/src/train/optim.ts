@@ -67,6 +67,37 @@ class Adam {
   }
 }
 
+/**
+ * out[t] = p[b0 + t] + Σ_j p[w0 + t·len + j] · v[v0 + j] for t < rows: the rows of a dense layer
+ * stored one after another, then their biases. Four rows at a time, so that four independent sums
+ * are in flight instead of one long chain; each sum still adds its terms in j order, so the bits
+ * are those of one row at a time (optim.test.ts pins them).
+ */
+function affine(p: Float64Array, w0: number, b0: number, rows: number, len: number, v: Float64Array, v0: number, out: Float64Array): void {
+  let t = 0;
+  for (; t + 4 <= rows; t += 4) {
+    const r0 = w0 + t * len, r1 = r0 + len, r2 = r1 + len, r3 = r2 + len;
+    let a0 = p[b0 + t], a1 = p[b0 + t + 1], a2 = p[b0 + t + 2], a3 = p[b0 + t + 3];
+    for (let j = 0; j < len; j++) {
+      const vj = v[v0 + j];
+      a0 += p[r0 + j] * vj;
+      a1 += p[r1 + j] * vj;
+      a2 += p[r2 + j] * vj;
+      a3 += p[r3 + j] * vj;
+    }
+    out[t] = a0;
+    out[t + 1] = a1;
+    out[t + 2] = a2;
+    out[t + 3] = a3;
+  }
+  for (; t < rows; t++) {
+    const r = w0 + t * len;
+    let a = p[b0 + t];
+    for (let j = 0; j < len; j++) a += p[r + j] * v[v0 + j];
+    out[t] = a;
+  }
+}
+
 export const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 /** Numerically stable BCE with logits. */
@@ -112,15 +143,16 @@ export function trainLogistic(X: Matrix, Y: Matrix, options: LogisticOptions = {
   const p = new Float64Array(C * d + C); // W then b
   const g = new Float64Array(p.length);
   const opt = new Adam(p.length, options.lr ?? 0.05);
+  const xd = X.data, zs = new Float64Array(C);
   let loss = 0;
   for (let e = 0; e < epochs; e++) {
     g.fill(0);
     loss = 0;
     for (let i = 0; i < n; i++) {
       const x = i * d;
+      affine(p, 0, C * d, C, d, xd, x, zs);
       for (let c = 0; c < C; c++) {
-        let z = p[C * d + c];
-        for (let j = 0; j < d; j++) z += p[c * d + j] * X.data[x + j];
+        const z = zs[c];
         const y = Y.data[i * C + c];
         const w = y > 0.5 ? pw[c] : 1;
         loss += w * bce(z, y);
@@ -203,50 +235,9 @@ export function trainMlp(X: Matrix, targets: Float64Array, options: MlpOptions):
       for (let q = s; q < end; q++) wsum += sw ? sw[order[q]] : 1;
       for (let q = s; q < end; q++) {
         const i = order[q], x = i * d, w = (sw ? sw[i] : 1) / (wsum || 1);
-        // Four hidden units at a time: four independent sums in flight instead of one long chain.
-        // Each sum still adds its terms in j order, so every bit is as before.
-        let k = 0;
-        for (; k + 4 <= H; k += 4) {
-          const r0 = k * d, r1 = r0 + d, r2 = r1 + d, r3 = r2 + d;
-          let a0 = p[Hd + k], a1 = p[Hd + k + 1], a2 = p[Hd + k + 2], a3 = p[Hd + k + 3];
-          for (let j = 0; j < d; j++) {
-            const xj = xd[x + j];
-            a0 += p[r0 + j] * xj;
-            a1 += p[r1 + j] * xj;
-            a2 += p[r2 + j] * xj;
-            a3 += p[r3 + j] * xj;
-          }
-          h[k] = a0 > 0 ? a0 : 0;
-          h[k + 1] = a1 > 0 ? a1 : 0;
-          h[k + 2] = a2 > 0 ? a2 : 0;
-          h[k + 3] = a3 > 0 ? a3 : 0;
-        }
-        for (; k < H; k++) {
-          let a = p[Hd + k];
-          for (let j = 0; j < d; j++) a += p[k * d + j] * xd[x + j];
-          h[k] = a > 0 ? a : 0;
-        }
-        let c = 0;
-        for (; c + 4 <= C; c += 4) {
-          const r0 = o2 + c * H, r1 = r0 + H, r2 = r1 + H, r3 = r2 + H;
-          let a0 = p[o3 + c], a1 = p[o3 + c + 1], a2 = p[o3 + c + 2], a3 = p[o3 + c + 3];
-          for (let k = 0; k < H; k++) {
-            const hk = h[k];
-            a0 += p[r0 + k] * hk;
-            a1 += p[r1 + k] * hk;
-            a2 += p[r2 + k] * hk;
-            a3 += p[r3 + k] * hk;
-          }
-          z[c] = a0;
-          z[c + 1] = a1;
-          z[c + 2] = a2;
-          z[c + 3] = a3;
-        }
-        for (; c < C; c++) {
-          let a = p[o3 + c];
-          for (let k = 0; k < H; k++) a += p[o2 + c * H + k] * h[k];
-          z[c] = a;
-        }
+        affine(p, 0, Hd, H, d, xd, x, h);
+        for (let k = 0; k < H; k++) h[k] = h[k] > 0 ? h[k] : 0;
+        affine(p, o2, o3, C, H, h, 0, z);
         if (options.mode === 'softmax') {
           let mx = -Infinity;
           for (let c = 0; c < C; c++) mx = Math.max(mx, z[c]);
