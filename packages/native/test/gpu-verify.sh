@@ -9,6 +9,9 @@
 #   GPU_STEPS=profile (not in the default): Nsight Systems on PROFILE_ONLY (default: labelCell at scale 1,
 #   2048², one call and the stacked batch) -- how the time splits between kernels, launches and the host
 #   round trips, before the "level finisher" of docs/kernels/watershed.md is built
+#   GPU_STEPS=blocksort (not in the default): the watershed and labelCell rows of gpu-check.mjs again with
+#   CELLCAM_CUDA_BLOCK_SORT=1 (generations of <= 2048 pixels sorted in one block instead of by cub's
+#   device sort): must stay equal to the CPU, and its CUDA times compare with the check step's
 set -o pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
@@ -64,6 +67,8 @@ for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
   step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --small ${SANITIZE_ONLY:+--only "$SANITIZE_ONLY"}
   grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" 2>/dev/null | tail -2
 done
+step blocksort 200 env CELLCAM_CUDA_BLOCK_SORT=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/blocksort.json"
+grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/blocksort.log" 2>/dev/null | tail -5
 # nsys ships with the CUDA toolkit in one of these places, when at all.
 NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda*/nsight-systems*/bin/nsys 2>/dev/null | head -1)
 case "$STEPS" in *",profile,"*)

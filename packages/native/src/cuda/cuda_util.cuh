@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cub/block/block_radix_sort.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
@@ -187,6 +188,44 @@ bool SortPairs(cub::DoubleBuffer<K>& keys, cub::DoubleBuffer<V>& values, int64_t
   return Ok(cub::DeviceRadixSort::SortPairs(nullptr, bytes, keys, values, n, 0, endBit, s), "cub sort (size)", error) &&
          Alloc(temp, bytes, s, "cudaMallocAsync(sort temp)", error) &&
          Ok(cub::DeviceRadixSort::SortPairs(temp.ptr, bytes, keys, values, n, 0, endBit, s), "cub sort", error);
+}
+
+// Small sorts in one block (opt-in, CELLCAM_CUDA_BLOCK_SORT=1, read per call so that one process
+// can compare both): most generations of the watershed's flood are tens to hundreds of pixels,
+// and cub's device sort is several launches and a temporary allocation each time. Not yet run on a
+// GPU; docs/kernels/watershed.md says how to check it before it becomes the default.
+constexpr int kBlockSortThreads = 256, kBlockSortItems = 8;
+constexpr int64_t kBlockSortMax = int64_t{kBlockSortThreads} * kBlockSortItems;
+
+inline bool BlockSortEnabled() {
+  const char* v = std::getenv("CELLCAM_CUDA_BLOCK_SORT");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
+// Sorts n <= kBlockSortMax pairs by the key bits [0, endBit) from (keysIn, valsIn) into
+// (keysOut, valsOut). Slots past n hold all-ones keys, which sort after every real key (real
+// keys are below maxKey < 2^endBit); keys are unique, so stability does not matter.
+// (A template, so that every .cu including this header can hold it.)
+template <int kThreads, int kItems>
+__global__ void __launch_bounds__(kThreads) BlockSortPairsKernel(const uint64_t* keysIn, const int32_t* valsIn, uint64_t* keysOut,
+                                                                int32_t* valsOut, int n, int endBit) {
+  using Sort = cub::BlockRadixSort<uint64_t, kThreads, kItems, int32_t>;
+  __shared__ typename Sort::TempStorage temp;
+  uint64_t k[kItems];
+  int32_t v[kItems];
+  for (int i = 0; i < kItems; ++i) {
+    const int idx = static_cast<int>(threadIdx.x) * kItems + i;  // blocked arrangement
+    k[i] = idx < n ? keysIn[idx] : ~uint64_t{0};
+    v[i] = idx < n ? valsIn[idx] : 0;
+  }
+  Sort(temp).Sort(k, v, 0, endBit);
+  for (int i = 0; i < kItems; ++i) {
+    const int idx = static_cast<int>(threadIdx.x) * kItems + i;
+    if (idx < n) {
+      keysOut[idx] = k[i];
+      valsOut[idx] = v[i];
+    }
+  }
 }
 
 // A small device->host read (a count, a flag) that the host needs before it can go on.

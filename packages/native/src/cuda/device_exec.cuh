@@ -63,6 +63,13 @@ class DeviceExec {
   bool ExclusiveSum(const int32_t* in, int32_t* out, int64_t n) { return cudautil::ExclusiveSum(in, out, n, s_, error_); }
 
   int SortPairs(uint64_t* keys, uint64_t* keysAlt, int32_t* vals, int32_t* valsAlt, int64_t m, uint64_t maxKey) {
+    if (m <= cudautil::kBlockSortMax && cudautil::BlockSortEnabled()) {
+      int endBit = 1;
+      while (endBit < 64 && (maxKey >> endBit) != 0) ++endBit;
+      ++launches;
+      cudautil::BlockSortPairsKernel<cudautil::kBlockSortThreads, cudautil::kBlockSortItems><<<1, cudautil::kBlockSortThreads, 0, s_>>>(keys, vals, keysAlt, valsAlt, static_cast<int>(m), endBit);
+      return cudautil::Ok(cudaGetLastError(), "block sort launch", error_) ? 1 : -1;
+    }
     cub::DoubleBuffer<uint64_t> k(keys, keysAlt);
     cub::DoubleBuffer<int32_t> v(vals, valsAlt);
     if (!cudautil::SortPairs(k, v, m, maxKey, s_, error_)) return -1;
