@@ -51,14 +51,19 @@ export function applyStandardizer(X: Matrix, s: Standardizer): Matrix {
 class Adam {
   private m: Float64Array;
   private v: Float64Array;
-  private t = 0;
+  // b1^t and b2^t as running products, not `b ** t`: Math.pow's last bits differ between V8
+  // versions (Node 24 against 20 and 22), and through them every trained weight; products of
+  // IEEE multiplications are the same everywhere, so a seed gives the same model on any Node.
+  private b1t = 1;
+  private b2t = 1;
   constructor(size: number, private lr: number, private b1 = 0.9, private b2 = 0.999, private eps = 1e-8) {
     this.m = new Float64Array(size);
     this.v = new Float64Array(size);
   }
   step(p: Float64Array, g: Float64Array): void {
-    this.t++;
-    const c1 = 1 - this.b1 ** this.t, c2 = 1 - this.b2 ** this.t;
+    this.b1t *= this.b1;
+    this.b2t *= this.b2;
+    const c1 = 1 - this.b1t, c2 = 1 - this.b2t;
     for (let i = 0; i < p.length; i++) {
       this.m[i] = this.b1 * this.m[i] + (1 - this.b1) * g[i];
       this.v[i] = this.b2 * this.v[i] + (1 - this.b2) * g[i] * g[i];
@@ -71,9 +76,9 @@ class Adam {
  * out[t] = p[b0 + t] + Σ_j p[w0 + t·len + j] · v[v0 + j] for t < rows: the rows of a dense layer
  * stored one after another, then their biases. Four rows at a time, so that four independent sums
  * are in flight instead of one long chain; each sum still adds its terms in j order, so the bits
- * are those of one row at a time (optim.test.ts pins them).
+ * are those of one row at a time (optim.test.ts compares them). Internal: not in the package index.
  */
-function affine(p: Float64Array, w0: number, b0: number, rows: number, len: number, v: Float64Array, v0: number, out: Float64Array): void {
+export function affine(p: Float64Array, w0: number, b0: number, rows: number, len: number, v: Float64Array, v0: number, out: Float64Array): void {
   let t = 0;
   for (; t + 4 <= rows; t += 4) {
     const r0 = w0 + t * len, r1 = r0 + len, r2 = r1 + len, r3 = r2 + len;
