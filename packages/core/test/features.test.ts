@@ -1,7 +1,8 @@
-// Tests of the model inputs (area resampling, bit-depth scaling), the feature-bank ONNX model, the
-// built-in image classifier (CAM head + GAP) and the built-in cell classifier, run through onnxruntime.
+// Tests of the model inputs (bit-depth scaling; their area resampling: resample.test.ts), the
+// feature-bank ONNX model, the built-in image classifier (CAM head + GAP) and the built-in cell
+// classifier, run through onnxruntime.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageTensor, resamplePlane } from '../src/features/input.js';
+import { imageTensor } from '../src/features/input.js';
 import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_STRIDE, featureModel } from '../src/features/bank.js';
 import { imageClassifierModel } from '../src/cam/image-model.js';
 import { CELL_LOG_EPS, cellClassifierModel, cellInputTransform } from '../src/train/cell-model.js';
@@ -37,11 +38,6 @@ const mean = (a: ArrayLike<number>, from = 0, to = a.length) => {
   return s / (to - from);
 };
 
-function randomPlane(n: number, seed: number, max = 255): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: n }, () => Math.floor(r() * (max + 1)));
-}
-
 /** An 8- or 16-bit image set from per-pixel channel functions. */
 function imageSet(W: number, H: number, f: (x: number, y: number) => [number, number, number, number], bitDepth: 8 | 16 = 8): ImageSet {
   const make = () => (bitDepth === 8 ? new Uint8Array(W * H) : new Uint16Array(W * H));
@@ -57,74 +53,7 @@ function imageSet(W: number, H: number, f: (x: number, y: number) => [number, nu
 }
 
 // ---------------------------------------------------------------------------------------------
-// resamplePlane / imageTensor
-
-describe('resamplePlane', () => {
-  it.each([
-    [1728, 1728, 512, 512],
-    [600, 600, 512, 512],
-    [512, 512, 512, 512],
-    [100, 100, 512, 512],
-    [7, 5, 3, 2],
-    [3, 7, 8, 20],
-    [600, 400, 512, 300],
-  ])('keeps a constant %ix%i → %ix%i constant', (w, h, ow, oh) => {
-    const out = resamplePlane(new Float64Array(w * h).fill(37), w, h, ow, oh);
-    expect(out).toHaveLength(ow * oh);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of out) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-    expect(lo).toBeCloseTo(37, 3);
-    expect(hi).toBeCloseTo(37, 3);
-  });
-
-  it.each([
-    [1728, 1728, 512, 512],
-    [600, 600, 512, 512],
-    [2048, 2048, 512, 512],
-    [100, 100, 512, 512],
-    [100, 100, 300, 300],
-    [37, 23, 10, 7],
-    [10, 7, 37, 23],
-  ])('preserves the mean of a random %ix%i → %ix%i', (w, h, ow, oh) => {
-    const src = randomPlane(w * h, w * 1000 + h);
-    const out = resamplePlane(src, w, h, ow, oh);
-    expect(mean(out) / mean(src)).toBeCloseTo(1, 4);
-  });
-
-  it('is the identity for equal sizes', () => {
-    const src = randomPlane(64 * 48, 3);
-    expect(Array.from(resamplePlane(src, 64, 48, 64, 48))).toEqual(Array.from(src));
-  });
-
-  it('averages k×k blocks on an integer shrink', () => {
-    const W = 12, H = 8, k = 4;
-    const src = randomPlane(W * H, 4);
-    const out = resamplePlane(src, W, H, W / k, H / k);
-    for (let y = 0; y < H / k; y++) for (let x = 0; x < W / k; x++) {
-      let s = 0;
-      for (let v = 0; v < k; v++) for (let u = 0; u < k; u++) s += src[(y * k + v) * W + x * k + u];
-      expect(out[y * (W / k) + x]).toBeCloseTo(s / (k * k), 3);
-    }
-  });
-
-  it('weights fractional overlaps (3 → 2: [a + b/2, b/2 + c] / 1.5)', () => {
-    const out = resamplePlane(Float64Array.of(3, 6, 9), 3, 1, 2, 1);
-    expect(out[0]).toBeCloseTo((3 + 6 / 2) / 1.5, 5);
-    expect(out[1]).toBeCloseTo((6 / 2 + 9) / 1.5, 5);
-  });
-
-  it('repeats pixels on an integer upsample (nearest)', () => {
-    const src = Float64Array.of(1, 2, 3, 4, 5, 6);
-    const out = resamplePlane(src, 3, 2, 9, 4);
-    for (let y = 0; y < 4; y++) for (let x = 0; x < 9; x++) expect(out[y * 9 + x]).toBeCloseTo(src[Math.floor(y / 2) * 3 + Math.floor(x / 3)], 5);
-  });
-
-  it('scales, and writes at an offset without touching the rest', () => {
-    const out = new Float32Array(4 + 4 + 2).fill(-1);
-    resamplePlane(Float64Array.of(2, 4, 6, 8), 2, 2, 2, 2, 0.5, out, 4);
-    expect(Array.from(out)).toEqual([-1, -1, -1, -1, 1, 2, 3, 4, -1, -1]);
-  });
-});
+// imageTensor (its resampling: resample.test.ts)
 
 describe('imageTensor', () => {
   it.each([

@@ -1,6 +1,7 @@
-// Tests of the area-resampling kernel: native == TypeScript twin byte for byte on random planes of
-// every source dtype and shrink/grow factor, threads and offsets, imageTensorAsync == imageTensor,
-// the native boundary's guards, and bad input named by argument.
+// Tests of the area-resampling kernel: the twin's semantics (constants, means, block averages,
+// fractional overlaps, upsampling, scale and offset), native == TypeScript twin byte for byte on
+// random planes of every source dtype and shrink/grow factor, threads and offsets,
+// imageTensorAsync == imageTensor, the native boundary's guards, and bad input named by argument.
 import { describe, expect, it } from 'vitest';
 import { resample, resamplePlane, type ResampleSource } from '../src/kernels/resample.js';
 import { imageTensor, imageTensorAsync } from '../src/features/input.js';
@@ -9,6 +10,18 @@ import { nativeOrNull } from '../src/native.js';
 import { hasNative, randInt, rejection, rng } from './helpers.js';
 
 const backends = hasNative ? (['js', 'native'] as const) : (['js'] as const);
+
+const mean = (a: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+};
+
+function randomPlane(n: number, seed: number, max = 255): Float64Array {
+  const r = rng(seed);
+  return Float64Array.from({ length: n }, () => Math.floor(r() * (max + 1)));
+}
+
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 function plane(dtype: 'u8' | 'u16' | 'f32' | 'f64', n: number, r: () => number): ResampleSource {
@@ -19,6 +32,73 @@ function plane(dtype: 'u8' | 'u16' | 'f32' | 'f64', n: number, r: () => number):
     default: return Float64Array.from({ length: n }, () => (r() - 0.3) * 1e6);
   }
 }
+
+describe('resamplePlane', () => {
+  it.each([
+    [1728, 1728, 512, 512],
+    [600, 600, 512, 512],
+    [512, 512, 512, 512],
+    [100, 100, 512, 512],
+    [7, 5, 3, 2],
+    [3, 7, 8, 20],
+    [600, 400, 512, 300],
+  ])('keeps a constant %ix%i → %ix%i constant', (w, h, ow, oh) => {
+    const out = resamplePlane(new Float64Array(w * h).fill(37), w, h, ow, oh);
+    expect(out).toHaveLength(ow * oh);
+    let lo = Infinity, hi = -Infinity;
+    for (const v of out) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+    expect(lo).toBeCloseTo(37, 3);
+    expect(hi).toBeCloseTo(37, 3);
+  });
+
+  it.each([
+    [1728, 1728, 512, 512],
+    [600, 600, 512, 512],
+    [2048, 2048, 512, 512],
+    [100, 100, 512, 512],
+    [100, 100, 300, 300],
+    [37, 23, 10, 7],
+    [10, 7, 37, 23],
+  ])('preserves the mean of a random %ix%i → %ix%i', (w, h, ow, oh) => {
+    const src = randomPlane(w * h, w * 1000 + h);
+    const out = resamplePlane(src, w, h, ow, oh);
+    expect(mean(out) / mean(src)).toBeCloseTo(1, 4);
+  });
+
+  it('is the identity for equal sizes', () => {
+    const src = randomPlane(64 * 48, 3);
+    expect(Array.from(resamplePlane(src, 64, 48, 64, 48))).toEqual(Array.from(src));
+  });
+
+  it('averages k×k blocks on an integer shrink', () => {
+    const W = 12, H = 8, k = 4;
+    const src = randomPlane(W * H, 4);
+    const out = resamplePlane(src, W, H, W / k, H / k);
+    for (let y = 0; y < H / k; y++) for (let x = 0; x < W / k; x++) {
+      let s = 0;
+      for (let v = 0; v < k; v++) for (let u = 0; u < k; u++) s += src[(y * k + v) * W + x * k + u];
+      expect(out[y * (W / k) + x]).toBeCloseTo(s / (k * k), 3);
+    }
+  });
+
+  it('weights fractional overlaps (3 → 2: [a + b/2, b/2 + c] / 1.5)', () => {
+    const out = resamplePlane(Float64Array.of(3, 6, 9), 3, 1, 2, 1);
+    expect(out[0]).toBeCloseTo((3 + 6 / 2) / 1.5, 5);
+    expect(out[1]).toBeCloseTo((6 / 2 + 9) / 1.5, 5);
+  });
+
+  it('repeats pixels on an integer upsample (nearest)', () => {
+    const src = Float64Array.of(1, 2, 3, 4, 5, 6);
+    const out = resamplePlane(src, 3, 2, 9, 4);
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 9; x++) expect(out[y * 9 + x]).toBeCloseTo(src[Math.floor(y / 2) * 3 + Math.floor(x / 3)], 5);
+  });
+
+  it('scales, and writes at an offset without touching the rest', () => {
+    const out = new Float32Array(4 + 4 + 2).fill(-1);
+    resamplePlane(Float64Array.of(2, 4, 6, 8), 2, 2, 2, 2, 0.5, out, 4);
+    expect(Array.from(out)).toEqual([-1, -1, -1, -1, 1, 2, 3, 4, -1, -1]);
+  });
+});
 
 describe('resample: native equals the TypeScript twin', () => {
   it.each([

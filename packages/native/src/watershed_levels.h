@@ -328,7 +328,6 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               const int32_t p = pp[i];
               const int64_t s = gbase + i;
               const int32_t v = S[p];
-              if (!wsl) popOrder[s] = p;  // read by the settle, a later launch
               if (wsl) {
                 if (st[i]) {
                   if (v > 0) quirk[p] = v;
@@ -336,6 +335,8 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   return;
                 }
                 S[p] = v > 0 ? v : -v;
+              } else {
+                popOrder[s] = p;  // read by the settle, a later launch (with a line, written before the rounds)
               }
               const int32_t y = p / W, x = p - y * W;
               const uint64_t k0 = static_cast<uint64_t>(n + s) << 4;

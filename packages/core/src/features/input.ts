@@ -9,8 +9,6 @@ import { resample, resamplePlane } from '../kernels/resample.js';
 import type { Backend } from '../native.js';
 import { checkInt } from '../util/validate.js';
 
-export { resamplePlane };
-
 /**
  * The image-classifier input of one image set: Float32 [4, S, S] (R, G, B, Y), each channel
  * area-resized to S×S and divided by 255 (8-bit) or 65535 (16-bit).

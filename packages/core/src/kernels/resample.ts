@@ -6,7 +6,7 @@
  */
 import { nativeError, rangeError, typeError } from '../errors.js';
 import { resolveBackend, type Backend } from '../native.js';
-import { checkArray, checkInt, checkSize } from '../util/validate.js';
+import { checkArray, checkInt, checkSize, overlaps } from '../util/validate.js';
 
 /** Source spans and weights of an exact area (box) resampling of one axis from n to m samples. */
 function areaAxis(n: number, m: number): { start: Int32Array; len: Int32Array; w: Float32Array; stride: number } {
@@ -111,7 +111,7 @@ export async function resample(src: ResampleSource, options: ResampleOptions): P
   } else {
     if (!(out instanceof Float32Array)) throw typeError('options.out', 'Float32Array', out);
     if (out.length < offset + n) throw rangeError('options.out', `Float32Array of length >= offset + outWidth*outHeight = ${offset + n}`, out, 'CELLCAM_E_SHAPE');
-    if (out.buffer === src.buffer && out.byteOffset < src.byteOffset + src.byteLength && src.byteOffset < out.byteOffset + out.byteLength) {
+    if (overlaps(out, src)) {
       throw rangeError('options.out', 'an array that does not share memory with src', out, 'CELLCAM_E_ARG');
     }
   }

@@ -4,7 +4,7 @@
  */
 import { rangeError, typeError } from '../errors.js';
 import { checkDevice, pickDevice, resolveBackend, runWithCpuFallback, type Backend, type CudaTimings, type Device } from '../native.js';
-import { checkArray, checkBool, checkConnectivity, checkInt, checkSize } from '../util/validate.js';
+import { checkArray, checkBool, checkConnectivity, checkInt, checkSize, overlaps } from '../util/validate.js';
 
 export type WatershedElevation = Uint8Array | Uint16Array | Float32Array;
 
@@ -156,11 +156,6 @@ function tag(out: Int32Array, device: 'cpu' | 'cuda' | 'js', note?: string, timi
   Object.defineProperty(out, 'deviceNote', { value: note, enumerable: false, configurable: true, writable: false });
   Object.defineProperty(out, 'timings', { value: timings, enumerable: false, configurable: true, writable: false });
   return out as WatershedLabels;
-}
-
-function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /**

@@ -650,7 +650,6 @@ export async function trainCellStage(ctx: StageContext, cycle: number, pseudo: P
   const { y, weight } = cellTargets(ids, pseudo, config.cell.mode);
   if (X.rows === 0) throw new CellcamError('CELLCAM_E_ARG', 'no cells in the training images: nothing to train the cell classifier on');
   const classes = config.cell.mode === 'single' ? NUM_CLASSES + 1 : NUM_CLASSES;
-
   // Out-of-fold probabilities, folds grouped by image, so the next cycle never relabels a cell
   // with a model that saw that cell's own pseudo-label.
   // With a single training image there is nothing to hold out: its probabilities are in-sample.

@@ -5,7 +5,7 @@
 import { nativeError, rangeError, typeError } from '../errors.js';
 import { labelJs } from '../kernels/label.js';
 import { resolveBackend, type Backend } from '../native.js';
-import { checkArray, checkBool, checkConnectivity, checkInt, checkSize } from '../util/validate.js';
+import { checkArray, checkBool, checkConnectivity, checkInt, checkSize, overlaps } from '../util/validate.js';
 
 /** A label (or grey) image; Uint8Array doubles as a 0/1 mask. */
 export type LabelArray = Uint8Array | Uint16Array | Int32Array;
@@ -44,11 +44,6 @@ export function diskHalfWidths(radius: number): Int32Array {
     hw[dy + radius] = dx;
   }
   return hw;
-}
-
-function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** Validates `out` (same dtype family, length n); `alias` allows out to be exactly `input`. */

@@ -53,9 +53,9 @@ export async function fitMlps(
   const { url } = builtWorkerUrl(import.meta.url, 'train', 'mlp-worker.js');
   const out = new Array<MlpFit>(jobs.length);
   const make = (j: MlpFitJob | (() => MlpFitJob)) => (typeof j === 'function' ? j() : j);
+  const { onEpoch } = options;
   if (url === null || workers === 0) {
     for (let i = 0; i < jobs.length; i++) {
-      const onEpoch = options.onEpoch;
       out[i] = fitMlp(make(jobs[i]), onEpoch && ((e) => onEpoch(i, e)));
       options.onFit?.(i);
       // Let progress events reach the terminal between fits.
@@ -64,7 +64,7 @@ export async function fitMlps(
     return out;
   }
   await forEachLimit(jobs, workers, async (job, i) => {
-    out[i] = await fitInWorker(url, make(job), (e) => options.onEpoch?.(i, e));
+    out[i] = await fitInWorker(url, make(job), (e) => onEpoch?.(i, e));
     options.onFit?.(i);
   });
   return out;

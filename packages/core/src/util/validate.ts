@@ -54,3 +54,9 @@ export function checkBool(name: string, v: unknown, fallback: boolean): boolean 
   if (typeof v !== 'boolean') throw typeError(name, 'a boolean', v);
   return v;
 }
+
+/** True when two views share at least one byte of the same buffer (an output that aliases an input). */
+export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}

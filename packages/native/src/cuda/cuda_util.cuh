@@ -175,13 +175,19 @@ bool ExclusiveSum(const T* in, T* out, int64_t n, cudaStream_t s, std::string* e
          Ok(cub::DeviceScan::ExclusiveSum(temp.ptr, bytes, in, out, static_cast<int>(n), s), "cub scan", error);
 }
 
+// The key bits a radix sort needs for keys up to maxKey: [0, endBit), at least 1, at most `bits`.
+inline int KeyBits(uint64_t maxKey, int bits) {
+  int endBit = 1;
+  while (endBit < bits && (maxKey >> endBit) != 0) ++endBit;
+  return endBit;
+}
+
 // Stable LSD radix sort of (key, value) pairs on the bits that keys up to maxKey use: equal keys
 // keep their input order. The sorted data is keys.Current() / values.Current().
 template <typename K, typename V>
 bool SortPairs(cub::DoubleBuffer<K>& keys, cub::DoubleBuffer<V>& values, int64_t items, uint64_t maxKey, cudaStream_t s,
                std::string* error) {
-  int endBit = 1;
-  while (endBit < static_cast<int>(8 * sizeof(K)) && (maxKey >> endBit) != 0) ++endBit;
+  const int endBit = KeyBits(maxKey, static_cast<int>(8 * sizeof(K)));
   DeviceBuffer temp;
   size_t bytes = 0;
   const int n = static_cast<int>(items);

@@ -64,10 +64,9 @@ class DeviceExec {
 
   int SortPairs(uint64_t* keys, uint64_t* keysAlt, int32_t* vals, int32_t* valsAlt, int64_t m, uint64_t maxKey) {
     if (m <= cudautil::kBlockSortMax && cudautil::BlockSortEnabled()) {
-      int endBit = 1;
-      while (endBit < 64 && (maxKey >> endBit) != 0) ++endBit;
       ++launches;
-      cudautil::BlockSortPairsKernel<cudautil::kBlockSortThreads, cudautil::kBlockSortItems><<<1, cudautil::kBlockSortThreads, 0, s_>>>(keys, vals, keysAlt, valsAlt, static_cast<int>(m), endBit);
+      cudautil::BlockSortPairsKernel<cudautil::kBlockSortThreads, cudautil::kBlockSortItems><<<1, cudautil::kBlockSortThreads, 0, s_>>>(
+          keys, vals, keysAlt, valsAlt, static_cast<int>(m), cudautil::KeyBits(maxKey, 64));
       return cudautil::Ok(cudaGetLastError(), "block sort launch", error_) ? 1 : -1;
     }
     cub::DoubleBuffer<uint64_t> k(keys, keysAlt);
