@@ -97,7 +97,10 @@ export type ResampleSource = Uint8Array | Uint16Array | Float32Array | Float64Ar
 export async function resample(src: ResampleSource, options: ResampleOptions): Promise<Float32Array> {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const { width, height } = checkSize(options.width, options.height);
-  const { width: outWidth, height: outHeight } = checkSize(options.outWidth, options.outHeight, 'options.out');
+  // Not checkSize(…, 'options.out'): that would name options.out.width, and options.out is the output array.
+  const outWidth = checkInt('options.outWidth', options.outWidth, 1, 65536);
+  const outHeight = checkInt('options.outHeight', options.outHeight, 1, 65536);
+  if (outWidth * outHeight > 2 ** 30) throw rangeError('options.outWidth*outHeight', 'at most 2^30 pixels', outWidth * outHeight, 'CELLCAM_E_SHAPE');
   checkArray('src', src, [Uint8Array, Uint16Array, Float32Array, Float64Array], width * height, 'width*height');
   const scale = options.scale ?? 1;
   if (typeof scale !== 'number') throw typeError('options.scale', 'a finite number', scale);
