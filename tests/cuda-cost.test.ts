@@ -26,5 +26,12 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
     expect(r.launches).toBeLessThan(4000);
     expect(r.reads).toBeLessThan(1000);
     expect(r.items / n).toBeLessThan(125);
+    // Per source line (what CELLCAM_CUDA_PROFILE=1 times on a GPU): the sites add up to the totals,
+    // and no single line launches more than 40 threads per pixel (the bounded settle, 2026-11-26:
+    // 29 per pixel at 2048², the largest).
+    expect(r.sites.reduce((s, x) => s + x.launches, 0)).toBe(r.launches);
+    expect(r.sites.reduce((s, x) => s + x.items, 0)).toBe(r.items);
+    for (const s of r.sites) expect(s.site).toMatch(/^(watershed_levels|label_cell_parallel)\.h:\d+$/);
+    expect(r.sites[0].items / n).toBeLessThan(40);
   });
 });

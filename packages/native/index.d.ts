@@ -116,6 +116,8 @@ export function _labelCellEmulated(
   cellCount: number; cellCounts: number[]; watersheds: WatershedFloodStats[];
   /** kernel launches, host round trips, and threads launched (the sum of every launch's size) */
   launches: number; reads: number; items: number;
+  /** the same by the source line that launched them ('label_cell_parallel.h:42'), most threads first */
+  sites: { site: string; launches: number; items: number }[];
 };
 
 /**

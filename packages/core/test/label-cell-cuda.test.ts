@@ -1,6 +1,7 @@
 // The CUDA labelCell chain (packages/native/src/label_cell_parallel.h, 'fifo' ties): run on the
 // host executor in three thread orders against the CPU chain with tieBreak 'fifo' (everywhere the
 // addon builds), on the device against the CPU (skipped without a GPU), and the `device` option.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -163,6 +164,30 @@ describe.skipIf(!hasCuda)('CUDA labelCell on the device', { timeout: 300_000 }, 
         expect(same(gpu.nuclei, cpu.nuclei), `${name} scale ${scale}`).toBe(true);
       }
     }
+  });
+});
+
+describe.skipIf(!hasCuda)('CUDA step profile (CELLCAM_CUDA_PROFILE=1)', { timeout: 120_000 }, () => {
+  it('prints where a call spent its time, by labelCell section and by source line, on stderr', () => {
+    // The addon prints from C++ when its executor ends, so the call runs in a child process.
+    const p = builtIn[0].preds;
+    const script = `
+      const a = require(${JSON.stringify(nativeOrNull()!.path)});
+      const n = ${p.width * p.height};
+      const np = new Uint8Array(3 * n), cp = new Uint8Array(3 * n);
+      for (let i = 0; i < 3 * n; i++) { np[i] = (i * 7919) % 256; cp[i] = (i * 104729) % 256; }
+      a.labelCell(np, cp, new Uint16Array(n), new Uint16Array(n), { width: ${p.width}, height: ${p.height}, tieBreak: 'fifo', device: 'cuda' })
+        .then((r) => console.log(JSON.stringify({ launches: r.launches })));`;
+    const run = (profile: boolean) => spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8', env: { ...process.env, CELLCAM_CUDA_PROFILE: profile ? '1' : '0' },
+    });
+    const on = run(true), off = run(false);
+    expect(on.status, on.stderr).toBe(0);
+    expect(on.stderr).toMatch(/^cellcam CUDA profile: \d+ steps, [\d.]+ ms wall/m);
+    expect(on.stderr).toContain('cells: watershed');
+    expect(on.stderr).toMatch(/launch +watershed_levels\.h:\d+/);
+    expect(off.stderr).not.toContain('cellcam CUDA profile');
+    expect(JSON.parse(on.stdout).launches).toBe(JSON.parse(off.stdout).launches);
   });
 });
 

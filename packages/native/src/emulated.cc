@@ -3,7 +3,9 @@
 // `_labelCellEmulated` (label_cell_parallel.h). Synchronous and checked only for types and
 // lengths: test harnesses, not an API.
 #include <algorithm>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -46,6 +48,26 @@ std::string ReadShape(const Napi::Value& optV, Shape* sh) {
   sh->order = s == "forward" ? Order::kForward : s == "reverse" ? Order::kReverse : Order::kStrided;
   sh->o = o;
   return "";
+}
+
+// [{site: 'file.h:line', launches, items}] from the executor's per-line counts, most items first.
+Napi::Array SitesArray(Napi::Env env, const std::map<std::pair<std::string, int>, HostExec::SiteCount>& sites) {
+  std::vector<std::pair<std::string, HostExec::SiteCount>> v;
+  for (const auto& [key, c] : sites) {
+    const std::string& f = key.first;
+    const size_t slash = f.find_last_of('/');
+    v.emplace_back((slash == std::string::npos ? f : f.substr(slash + 1)) + ":" + std::to_string(key.second), c);
+  }
+  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.items > b.second.items; });
+  Napi::Array arr = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("site", v[i].first);
+    s.Set("launches", static_cast<double>(v[i].second.launches));
+    s.Set("items", static_cast<double>(v[i].second.items));
+    arr.Set(static_cast<uint32_t>(i), s);
+  }
+  return arr;
 }
 
 }  // namespace
@@ -97,7 +119,8 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
 }
 
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1})
-//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations} x3], launches, reads, items}
+//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations} x3], launches, reads, items,
+//       sites: [{site: 'file.h:line', launches, items}] (by the line that launched them, most items first)}
 // images > 1: that many width × height images stacked in each array go through one chain.
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -126,6 +149,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   lcpar::ChainStats stats;
   std::string error;
   int64_t launches = 0, reads = 0, items = 0;
+  std::map<std::pair<std::string, int>, HostExec::SiteCount> sites;
   std::vector<int64_t> counts(static_cast<size_t>(images));
   const LabelCellCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, int64_t m, const LabelCellConstants& k,
                                    uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
@@ -135,6 +159,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
     launches = ex.launches;
     reads = ex.reads;
     items = ex.items;
+    sites = ex.sites;
     if (!ok) error = ex.error;
     else std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
     return ok;
@@ -154,6 +179,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   res.Set("launches", static_cast<double>(launches));
   res.Set("reads", static_cast<double>(reads));
   res.Set("items", static_cast<double>(items));
+  res.Set("sites", SitesArray(env, sites));
   return res;
 }
 

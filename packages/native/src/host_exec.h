@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cellcam {
@@ -23,12 +25,21 @@ class HostExec {
   std::string error;
   int64_t launches = 0, reads = 0;  // For() calls, Read() calls (host round trips on a GPU)
   int64_t items = 0;                 // indices over all For() calls (GPU threads launched)
+  // Launches and indices by the source line that called For(): where the emulated threads go,
+  // step by step (_labelCellEmulated's `sites`).
+  struct SiteCount {
+    int64_t launches = 0, items = 0;
+  };
+  std::map<std::pair<std::string, int>, SiteCount> sites;
 
   template <class F>
-  bool For(int64_t n, const F& f) {
+  bool For(int64_t n, const F& f, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     if (n <= 0) return true;
     ++launches;
     items += n;
+    SiteCount& sc = sites[{file, line}];
+    ++sc.launches;
+    sc.items += n;
     switch (order_) {
       case Order::kForward:
         for (int64_t i = 0; i < n; ++i) f(i);
@@ -46,6 +57,8 @@ class HostExec {
     }
     return true;
   }
+
+  void Section(const char*) {}  // the device executor's profile sections; nothing here
 
   template <typename T>
   T* Alloc(int64_t count) {

@@ -220,6 +220,7 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
   }
   int32_t count = 0;
 
+  ex.Section("nuclei: masks, seeds, holes");
   // Nuclei: the float64 comparisons of the official code on 0..255 values; numpy adds the two
   // uint8 border channels modulo 256.
   uint8_t* const seedMask = A;
@@ -258,11 +259,13 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
     }
   }
   // Elevation = the 0/1 mask itself: every pixel that floods is on one level.
+  ex.Section("nuclei: watershed");
   int32_t* const ws = J;
   if (!wslevels::Flood(ex, mask, 256, markers, mask, ws, W, H, 4, true, &stats->nuclei, Hi) ||
       !RemoveSmallLabels(ex, ws, n, seeds, k.nucleusMinSize, sc)) {
     return false;
   }
+  ex.Section("nuclei: small ones, label");
   int32_t* const nucleiLabel = I;
   int32_t nucleiCount = 0;
   // An image's nucleus ids start after the images before it: their count is the label rank at its
@@ -273,6 +276,7 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
     return false;
   }
 
+  ex.Section("cells: histogram, Otsu, region");
   // Cells. -distance: clip(a, lo, a) is a itself, so 255 - c2 orders like the official float.
   uint8_t* const c2 = A;
   uint8_t* const elev = C;
@@ -297,11 +301,13 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
   }
   uint8_t* const region = B;
   if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { region[i] = c2[i] / 255.0 > thr[i / imagePixels]; })) return false;
+  ex.Section("cells: watershed, small ones");
   int32_t* const cl = J;
   if (!wslevels::Flood(ex, elev, 256, nucleiLabel, region, cl, W, H, 4, false, &stats->cells, Hi) ||
       !RemoveSmallLabels(ex, cl, n, nucleiCount, k.cellMinSize, sc)) {
     return false;
   }
+  ex.Section("cells: uint8 wrap, disk closing");
   uint8_t* const lab8 = A;  // c2 is not needed any more (elev holds it)
   uint8_t* const dilated = E;
   uint8_t* const closed = B;
@@ -312,16 +318,20 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
         lab8[i] = l != 0 ? static_cast<uint8_t>(l - nucOff[i / imagePixels]) : 0;
       }) ||
       !GreyPass<Exec, true>(ex, lab8, dilated, W, H, Hi, k.closingRadius) ||
-      !GreyPass<Exec, false>(ex, dilated, closed, W, H, Hi, k.closingRadius) ||
-      !FillHoles(ex, closed, filled, E, T, W, H, Hi, sc, &count)) {
+      !GreyPass<Exec, false>(ex, dilated, closed, W, H, Hi, k.closingRadius)) {
     return false;
   }
+  ex.Section("cells: fill holes");
+  if (!FillHoles(ex, closed, filled, E, T, W, H, Hi, sc, &count)) return false;
+  ex.Section("extension: watershed");
   uint8_t* const sk = B;
   if (!ex.For(n, [=] CELLCAM_HD(int64_t i) { sk[i] = (filled[i] > 0) | (cp[3 * i + 1] / 255.0 > 0.05); }) ||
-      !wslevels::Flood(ex, elev, 256, filled, sk, cl, W, H, 4, false, &stats->extension, Hi) ||
-      !FillHoles(ex, cl, filled, E, T, W, H, Hi, sc, &count)) {
+      !wslevels::Flood(ex, elev, 256, filled, sk, cl, W, H, 4, false, &stats->extension, Hi)) {
     return false;
   }
+  ex.Section("extension: fill holes");
+  if (!FillHoles(ex, cl, filled, E, T, W, H, Hi, sc, &count)) return false;
+  ex.Section("cells: label, small ones, ids");
   int32_t* const cellsL = J;
   int32_t cellCount = 0;
   // Each image's cells are numbered from 1: the kept labels before it are Compact's rank at its
@@ -341,6 +351,7 @@ bool LabelCellChain(Exec& ex, const uint8_t* np, const uint8_t* cp, int32_t W, i
     return false;
   }
 
+  ex.Section("nuclei inside kept cells");
   // Nuclei inside kept cells, large enough, carry their cell's id.
   uint8_t* const nb = E;
   int32_t* const sizes = sc.sizes;

@@ -6,12 +6,12 @@
 #   GPU_STEPS=check,vitest,bench,sanitize (default: all)   BENCH_SIZES="2048 3072"
 #   SANITIZERS="memcheck racecheck synccheck initcheck" (the default)   SANITIZE_LIMIT=100 (s each)
 #   SANITIZE_ONLY='watershed|labelCell' (gpu-check.mjs --only: racecheck is too slow for all of --small)
-#   GPU_STEPS=profile (not in the default): Nsight Systems on PROFILE_ONLY (default: labelCell at scale 1,
-#   2048², one call and the stacked batch) -- how the time splits between kernels, launches and the host
-#   round trips, before the "level finisher" of docs/kernels/watershed.md is built
+#   GPU_STEPS=profile (not in the default): CELLCAM_CUDA_PROFILE=1 on PROFILE_ONLY (default: labelCell at scale 1,
+#   2048², one call and the stacked batch) -- each step's device time and each host read's round trip, by the
+#   source line that issued it, and by labelCell's sections (the lent machines have no working Nsight Systems)
 #   GPU_STEPS=blocksort (not in the default): the watershed and labelCell rows of gpu-check.mjs again with
-#   CELLCAM_CUDA_BLOCK_SORT=1 (generations of <= 2048 pixels sorted in one block instead of by cub's
-#   device sort): must stay equal to the CPU, and its CUDA times compare with the check step's
+#   CELLCAM_CUDA_BLOCK_SORT=0 (every generation sorted by cub's device sort instead of one block for
+#   <= 2048 pixels, the default): must stay equal to the CPU, and its CUDA times compare with the check step's
 set -o pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
@@ -67,17 +67,9 @@ for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
   step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --small ${SANITIZE_ONLY:+--only "$SANITIZE_ONLY"}
   grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" 2>/dev/null | tail -2
 done
-step blocksort 200 env CELLCAM_CUDA_BLOCK_SORT=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/blocksort.json"
+step blocksort 200 env CELLCAM_CUDA_BLOCK_SORT=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/blocksort.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/blocksort.log" 2>/dev/null | tail -5
-# nsys ships with the CUDA toolkit in one of these places, when at all.
-NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda*/nsight-systems*/bin/nsys 2>/dev/null | head -1)
-case "$STEPS" in *",profile,"*)
-  if [ -n "$NSYS" ]; then
-    step profile 240 "$NSYS" profile --stats=true --force-overwrite=true --trace=cuda,osrt -o "$OUT/labelcell" \
-      node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
-    grep -a -E -A14 "cuda_api_sum|cuda_gpu_kern_sum" "$OUT/profile.log" 2>/dev/null | head -60
-  else
-    echo "== profile: nsys not found (PATH, /usr/local/cuda*/bin, /opt/nvidia/nsight-systems)"; summary="$summary profile=nsys-missing"
-  fi ;;
-esac
+step profile 120 env CELLCAM_CUDA_PROFILE=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
+  --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
+grep -a -E -A14 "^cellcam CUDA profile" "$OUT/profile.log" 2>/dev/null | head -60
 echo "gpu-verify:$summary"

@@ -2,13 +2,21 @@
 // label_cell_parallel.h): For() is one launch of a __host__ __device__ lambda on the calling
 // thread's stream, buffers come from the stream-ordered pool and are freed when the executor goes
 // out of scope, sorts and scans are cub's. Failures name the CUDA call in *error.
+// CELLCAM_CUDA_PROFILE=1 adds StepProfile: each step's time by the source line that issued it.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cuda_util.cuh"
@@ -24,16 +32,115 @@ __global__ void ForKernel(int64_t n, F f) {
   if (i < n) f(i);
 }
 
+// Opt-in (CELLCAM_CUDA_PROFILE=1): where a chain's time goes, by the source line of each step.
+// The lent GPU machines have no working Nsight Systems (docs/kernels/gpu-check.md). The host waits
+// for the stream before every step, so each step is timed alone: a launch's device time by
+// events, a host read's whole round trip by the host clock. That serialises the chain, so the
+// wall time printed is above an unprofiled call's; the sums say which steps to work on.
+class StepProfile {
+ public:
+  static bool Enabled() {
+    const char* v = std::getenv("CELLCAM_CUDA_PROFILE");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }
+  explicit StepProfile(cudaStream_t s) : s_(s), t0_(Now()) {}
+  ~StepProfile() { Report(); }
+
+  void Begin() {
+    cudaStreamSynchronize(s_);
+    hostStart_ = Now();
+    cudaEventCreate(&a_);
+    cudaEventRecord(a_, s_);
+  }
+  // kind: "launch", "sort", "scan", "zero" (device time) or "read" (host round trip).
+  void End(const char* kind, const char* file, int line, int64_t items) {
+    cudaEvent_t b;
+    cudaEventCreate(&b);
+    cudaEventRecord(b, s_);
+    cudaEventSynchronize(b);
+    float ms = 0;
+    if (std::strcmp(kind, "read") == 0) {
+      ms = static_cast<float>(Now() - hostStart_);
+    } else {
+      cudaEventElapsedTime(&ms, a_, b);
+    }
+    cudaEventDestroy(a_);
+    cudaEventDestroy(b);
+    Step& st = steps_[{kind, file, line}];
+    ++st.calls;
+    st.items += items;
+    st.ms += ms;
+    Step& sec = sections_[section_];
+    ++sec.calls;
+    sec.items += items;
+    sec.ms += ms;
+  }
+  // The chain's named stretch that the next steps belong to (labelCell's "cells flood", ...).
+  void Section(const char* name) {
+    if (sections_.find(name) == sections_.end()) order_.push_back(name);
+    section_ = name;
+    sections_[section_];
+  }
+
+ private:
+  struct Step {
+    int64_t calls = 0, items = 0;
+    double ms = 0;
+  };
+  static double Now() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+  void Report() {
+    cudaStreamSynchronize(s_);
+    std::vector<std::pair<std::tuple<std::string, std::string, int>, Step>> v(steps_.begin(), steps_.end());
+    std::sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second.ms > y.second.ms; });
+    double device = 0, reads = 0;
+    int64_t calls = 0;
+    for (const auto& [key, st] : v) {
+      (std::get<0>(key) == "read" ? reads : device) += st.ms;
+      calls += st.calls;
+    }
+    std::fprintf(stderr, "cellcam CUDA profile: %lld steps, %.2f ms wall (one step at a time), %.2f ms device, %.2f ms in host reads\n",
+                 static_cast<long long>(calls), Now() - t0_, device, reads);
+    if (order_.size() > 1) {
+      std::fprintf(stderr, "%10s %6s %8s %14s  %s\n", "ms", "%", "steps", "threads", "section");
+      for (const std::string& name : order_) {
+        const Step& st = sections_[name];
+        if (st.calls == 0) continue;
+        std::fprintf(stderr, "%10.3f %6.1f %8lld %14lld  %s\n", st.ms, 100 * st.ms / (device + reads), static_cast<long long>(st.calls),
+                     static_cast<long long>(st.items), name.c_str());
+      }
+    }
+    std::fprintf(stderr, "%10s %6s %8s %14s  %-6s %s\n", "ms", "%", "calls", "threads", "kind", "site");
+    for (size_t i = 0; i < v.size() && i < 40; ++i) {
+      const auto& [key, st] = v[i];
+      const std::string& f = std::get<1>(key);
+      const size_t slash = f.find_last_of('/');
+      std::fprintf(stderr, "%10.3f %6.1f %8lld %14lld  %-6s %s:%d\n", st.ms, 100 * st.ms / (device + reads), static_cast<long long>(st.calls),
+                   static_cast<long long>(st.items), std::get<0>(key).c_str(), (slash == std::string::npos ? f : f.substr(slash + 1)).c_str(),
+                   std::get<2>(key));
+    }
+  }
+  cudaStream_t s_;
+  double t0_, hostStart_ = 0;
+  cudaEvent_t a_ = nullptr;
+  std::map<std::tuple<std::string, std::string, int>, Step> steps_;
+  std::string section_ = "(start)";
+  std::vector<std::string> order_{"(start)"};
+  std::map<std::string, Step> sections_;
+};
+
 class DeviceExec {
  public:
-  DeviceExec(cudaStream_t s, std::string* error) : s_(s), error_(error) {}
+  DeviceExec(cudaStream_t s, std::string* error)
+      : s_(s), error_(error), profile_(StepProfile::Enabled() ? std::make_unique<StepProfile>(s) : nullptr) {}
   int64_t launches = 0, reads = 0;  // For() launches, Read() calls (host round trips)
 
   template <class F>
-  bool For(int64_t n, const F& f) {
+  bool For(int64_t n, const F& f, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     if (n <= 0) return true;
     ++launches;
+    if (profile_) profile_->Begin();
     ForKernel<<<static_cast<unsigned>((n + kExecBlock - 1) / kExecBlock), kExecBlock, 0, s_>>>(n, f);
+    if (profile_) profile_->End("launch", file, line, n);
     return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
   }
 
@@ -52,33 +159,57 @@ class DeviceExec {
     while (buffers_.size() > mark) buffers_.pop_back();
   }
 
-  bool Zero(void* p, size_t bytes) { return cudautil::Ok(cudaMemsetAsync(p, 0, bytes, s_), "cudaMemsetAsync", error_); }
-
-  bool Read(void* host, const void* dev, size_t bytes) {
-    ++reads;
-    return cudautil::Ok(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, s_), "cudaMemcpyAsync(device to host)", error_) &&
-           cudautil::Ok(cudaStreamSynchronize(s_), "kernels", error_);
+  void Section(const char* name) {
+    if (profile_) profile_->Section(name);
   }
 
-  bool ExclusiveSum(const int32_t* in, int32_t* out, int64_t n) { return cudautil::ExclusiveSum(in, out, n, s_, error_); }
+  bool Zero(void* p, size_t bytes, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    if (profile_) profile_->Begin();
+    const bool ok = cudautil::Ok(cudaMemsetAsync(p, 0, bytes, s_), "cudaMemsetAsync", error_);
+    if (profile_) profile_->End("zero", file, line, static_cast<int64_t>(bytes));
+    return ok;
+  }
 
-  int SortPairs(uint64_t* keys, uint64_t* keysAlt, int32_t* vals, int32_t* valsAlt, int64_t m, uint64_t maxKey) {
+  bool Read(void* host, const void* dev, size_t bytes, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    ++reads;
+    if (profile_) profile_->Begin();
+    const bool ok =
+        cudautil::Ok(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, s_), "cudaMemcpyAsync(device to host)", error_) &&
+        cudautil::Ok(cudaStreamSynchronize(s_), "kernels", error_);
+    if (profile_) profile_->End("read", file, line, static_cast<int64_t>(bytes));
+    return ok;
+  }
+
+  bool ExclusiveSum(const int32_t* in, int32_t* out, int64_t n, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    if (profile_) profile_->Begin();
+    const bool ok = cudautil::ExclusiveSum(in, out, n, s_, error_);
+    if (profile_) profile_->End("scan", file, line, n);
+    return ok;
+  }
+
+  int SortPairs(uint64_t* keys, uint64_t* keysAlt, int32_t* vals, int32_t* valsAlt, int64_t m, uint64_t maxKey,
+                const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    if (profile_) profile_->Begin();
+    int which = -1;
     if (m <= cudautil::kBlockSortMax && cudautil::BlockSortEnabled()) {
       ++launches;
       cudautil::BlockSortPairsKernel<cudautil::kBlockSortThreads, cudautil::kBlockSortItems><<<1, cudautil::kBlockSortThreads, 0, s_>>>(
           keys, vals, keysAlt, valsAlt, static_cast<int>(m), cudautil::KeyBits(maxKey, 64));
-      return cudautil::Ok(cudaGetLastError(), "block sort launch", error_) ? 1 : -1;
+      which = cudautil::Ok(cudaGetLastError(), "block sort launch", error_) ? 1 : -1;
+    } else {
+      cub::DoubleBuffer<uint64_t> k(keys, keysAlt);
+      cub::DoubleBuffer<int32_t> v(vals, valsAlt);
+      which = cudautil::SortPairs(k, v, m, maxKey, s_, error_) ? k.selector : -1;
     }
-    cub::DoubleBuffer<uint64_t> k(keys, keysAlt);
-    cub::DoubleBuffer<int32_t> v(vals, valsAlt);
-    if (!cudautil::SortPairs(k, v, m, maxKey, s_, error_)) return -1;
-    return k.selector;
+    if (profile_) profile_->End("sort", file, line, m);
+    return which;
   }
 
  private:
   cudaStream_t s_;
   std::string* error_;
   std::vector<std::unique_ptr<cudautil::DeviceBuffer>> buffers_;
+  std::unique_ptr<StepProfile> profile_;  // declared last: reports (after a sync) before the buffers go
 };
 
 }  // namespace gpu
