@@ -169,7 +169,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         S[i] = in ? v : kMasked;
         key[i] = in && v > 0 ? static_cast<uint64_t>(i) : kNoKey;
         seqOf[i] = -1;
-        if (in) AtomicAdd(counts + lev[i], 1);
+        if (in) CountOne(counts, lev[i]);
       })) {
     return false;
   }
@@ -178,7 +178,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   if (!ex.For(n, [=] CELLCAM_HD(int64_t i) {
         if (key[i] == kNoKey) return;
         const int32_t l = lev[i];
-        bucket[offsets[l] + AtomicAdd(fill + l, 1)] = static_cast<int32_t>(i);
+        bucket[offsets[l] + NextSlot(fill, l)] = static_cast<int32_t>(i);
       })) {
     return false;
   }
@@ -344,7 +344,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                 const int32_t q = Neighbour(x, y, k, W, Hi);
                 if (q < 0 || S[q] != 0) continue;
                 if (AtomicMin(key + q, k0 | static_cast<uint64_t>(k)) == kNoKey) {
-                  touched[AtomicAdd(&cnt->touched, 1)] = q;
+                  touched[NextSlot(&cnt->touched, 0)] = q;
                   if (lev[q] < level) cnt->burst = 1;
                 }
               }
@@ -367,8 +367,8 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                    if (l < level) return;  // flooded by a burst
                    const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
                    S[q] = wsl ? -lab : lab;
-                   if (l == level) np[AtomicAdd(&cnt->next, 1)] = q;
-                   else bucket[offsets[l] + AtomicAdd(fill + l, 1)] = q;
+                   if (l == level) np[NextSlot(&cnt->next, 0)] = q;
+                   else bucket[offsets[l] + NextSlot(fill, l)] = q;
                  }) &&
                  FindNextLevel(ex, cnt, fill, offsets, levels, level + 1) && ex.Read(&c, cnt, sizeof(Counters));
         };
@@ -397,7 +397,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                 !ex.For(n, [=] CELLCAM_HD(int64_t i) {
                   if (S[i] == kMasked) return;  // outside the mask, or a line pixel: never free again
                   const int32_t l = lev[i];
-                  bv[offsets[l] + AtomicAdd(bf + l, 1)] = static_cast<int32_t>(i);
+                  bv[offsets[l] + NextSlot(bf, l)] = static_cast<int32_t>(i);
                 }) ||
                 !ex.Read(levelStart.data(), offsets, levelStart.size() * sizeof(int32_t))) {
               return false;
@@ -425,7 +425,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
             if (!ex.For(old + levelStart[static_cast<size_t>(level)] - levelStart[static_cast<size_t>(listedBelow)],
                         [=] CELLCAM_HD(int64_t t) {
                           const int32_t p = t < old ? prev[t] : bv[a + t];
-                          if (p >= 0 && S[p] == 0) next[AtomicAdd(&cnt->low, 1)] = p;
+                          if (p >= 0 && S[p] == 0) next[NextSlot(&cnt->low, 0)] = p;
                         }) ||
                 !ex.Read(&c, cnt, sizeof(Counters))) {
               return false;
@@ -493,7 +493,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   if (owner == kNoKey) return;
                   S[i] = S[popOrder[(owner >> 4) - n]];
                   key[i] = owner;
-                  bl[AtomicAdd(&cnt->bursted, 1)] = i;
+                  bl[NextSlot(&cnt->bursted, 0)] = i;
                   return;
                 }
                 // Class 2 (line only): reached when claimed directly or next to a flooded pixel;
@@ -521,7 +521,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                 for (int k = 0; k < K; ++k) {
                   const int32_t q = Neighbour(x, y, k, W, Hi);
                   if (q < 0 || S[q] != 0) continue;
-                  if (AtomicMin(key + q, k8) == kNoKey) touched[AtomicAdd(&cnt->touched, 1)] = q;
+                  if (AtomicMin(key + q, k8) == kNoKey) touched[NextSlot(&cnt->touched, 0)] = q;
                 }
               }) ||
               !settle(claimBound, false)) {

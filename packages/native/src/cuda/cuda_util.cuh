@@ -196,16 +196,17 @@ bool SortPairs(cub::DoubleBuffer<K>& keys, cub::DoubleBuffer<V>& values, int64_t
          Ok(cub::DeviceRadixSort::SortPairs(temp.ptr, bytes, keys, values, n, 0, endBit, s), "cub sort", error);
 }
 
-// Small sorts in one block (opt-in, CELLCAM_CUDA_BLOCK_SORT=1, read per call so that one process
-// can compare both): most generations of the watershed's flood are tens to hundreds of pixels,
-// and cub's device sort is several launches and a temporary allocation each time. Not yet run on a
-// GPU; docs/kernels/watershed.md says how to check it before it becomes the default.
+// Small sorts in one block: most generations of the watershed's flood are tens to hundreds of
+// pixels, and cub's device sort is several launches and a temporary allocation each time. On by
+// default since its H100 run (equal to the CPU in every case; labelCell 2048² 110 -> 100 ms alone,
+// 29.3 -> 26.4 ms per image in a stacked batch of 16). CELLCAM_CUDA_BLOCK_SORT=0 turns it off (read
+// per call, so that one process can compare both).
 constexpr int kBlockSortThreads = 256, kBlockSortItems = 8;
 constexpr int64_t kBlockSortMax = int64_t{kBlockSortThreads} * kBlockSortItems;
 
 inline bool BlockSortEnabled() {
   const char* v = std::getenv("CELLCAM_CUDA_BLOCK_SORT");
-  return v != nullptr && std::strcmp(v, "1") == 0;
+  return v == nullptr || std::strcmp(v, "0") != 0;
 }
 
 // Sorts n <= kBlockSortMax pairs by the key bits [0, endBit) from (keysIn, valsIn) into
