@@ -238,15 +238,18 @@ export interface LabelCellNativeOptions {
   /** labelCell only: 'cpu' (default) or 'cuda' (tieBreak 'fifo' only). */
   device?: 'cpu' | 'cuda';
   /**
-   * labelCell only: a batch of this many width × height images stacked in each array (default 1);
-   * on 'cuda' they go through one stacked chain, on the CPU one after another.
+   * labelCell only: a batch of this many width × height images (default 1), each argument either
+   * one array holding them all stacked or, with images > 1, an Array of one typed array per image
+   * (used in place: no stacking copy); on 'cuda' they go through one stacked chain on the device,
+   * on the CPU one after another.
    */
   images?: number;
 }
 
 /** hpacellseg label_cell on H×W×3 uint8 predictions, the whole chain in one worker. */
 export function labelCell(
-  nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array, options: LabelCellNativeOptions,
+  nucleiPred: Uint8Array | Uint8Array[], cellPred: Uint8Array | Uint8Array[], nuclei: Uint16Array | Uint16Array[],
+  cells: Uint16Array | Uint16Array[], options: LabelCellNativeOptions,
 ): Promise<{
   cellCount: number; cellCounts: number[]; device: 'cpu' | 'cuda'; timings?: CudaTimings; watersheds?: WatershedFloodStats[]; launches?: number; reads?: number;
 }>;

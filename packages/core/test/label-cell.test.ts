@@ -377,4 +377,52 @@ describe('labelCell: argument errors', () => {
       'Expected Uint8Array of length width*height*images*3 = 72 for nucleiPred but received Uint8Array of length 36');
     expect(() => native.labelNuclei(np, new Uint16Array(n), { width: w, height: h, threads: 1, images: 2 } as never)).toThrow(/options.images/);
   });
+
+  // A batch's arguments as one array per image (labelCellBatch's form): named per element.
+  const two = { width: w, height: h, scale: 1, threads: 1, images: 2 };
+  const outs = () => [new Uint16Array(n), new Uint16Array(n)];
+  const aliased = new Uint8Array(3 * n);
+  it.skipIf(!hasNative).each([
+    ['a short array', () => [[np], [cp, cp], outs(), outs()], 'Expected an array of options.images = 2 Uint8Arrays for nucleiPred but received'],
+    ['a wrong element type', () => [[np, np], [cp, new Uint16Array(3 * n)], outs(), outs()],
+      'Expected Uint8Array for cellPred[1] but received Uint16Array of length 36'],
+    ['a wrong element length', () => [[np, np], [cp, cp], outs(), [new Uint16Array(n + 1), new Uint16Array(n)]],
+      'Expected Uint16Array of length width*height = 12 for cells[0] but received Uint16Array of length 13'],
+    ['neither form', () => [[np, np], 'x', outs(), outs()], "Expected Uint8Array or an array of Uint8Arrays for cellPred but received string 'x'"],
+    ['one output twice', () => { const o = new Uint16Array(n); return [[np, np], [cp, cp], [o, new Uint16Array(n)], [new Uint16Array(n), o]]; },
+      /^Expected output memory not overlapping the predictions or the other outputs/],
+    ['an output over an input', () => [[aliased, np], [cp, cp], [new Uint16Array(aliased.buffer, 0, n), new Uint16Array(n)], outs()],
+      /^Expected output memory not overlapping/],
+  ] as const)('addon guards: a batch of per-image arrays with %s', (_name, args, msg) => {
+    const native = nativeOrNull()!;
+    const [a, b, c, d] = args() as never[];
+    expect(() => native.labelCell(a, b, c, d, two)).toThrow(msg);
+  });
+
+  it.skipIf(!hasNative)('addon: per-image arrays, stacked arrays and a mix give the same labels; inputs may repeat', async () => {
+    const native = nativeOrNull()!;
+    const parts = [field('a', 257, 199, 5, 41, 80, 45, 12), field('b', 257, 199, 6, 43, 70, 40, 8)];
+    const m = 257 * 199, o = { width: 257, height: 199, scale: 1 as const, threads: 1, tieBreak: 'fifo' as const, images: 3 };
+    const order = [0, 1, 0];  // the first image twice: inputs may share memory
+    const stack = (k: 'nucleiPred' | 'cellPred') => {
+      const all = new Uint8Array(3 * m * 3);
+      order.forEach((p, b) => all.set(parts[p][k], 3 * m * b));
+      return all;
+    };
+    const sNu = new Uint16Array(3 * m), sCe = new Uint16Array(3 * m);
+    const stacked = await native.labelCell(stack('nucleiPred'), stack('cellPred'), sNu, sCe, o);
+    const aNu = [0, 1, 2].map(() => new Uint16Array(m)), aCe = [0, 1, 2].map(() => new Uint16Array(m));
+    const arrays = await native.labelCell(order.map((p) => parts[p].nucleiPred), order.map((p) => parts[p].cellPred), aNu, aCe, o);
+    const xCe = [0, 1, 2].map(() => new Uint16Array(m));
+    const mixed = await native.labelCell(stack('nucleiPred'), order.map((p) => parts[p].cellPred), new Uint16Array(3 * m), xCe, o);
+    expect(arrays.cellCounts).toEqual(stacked.cellCounts);
+    expect(mixed.cellCounts).toEqual(stacked.cellCounts);
+    expect(stacked.cellCounts[0]).toBeGreaterThan(0);
+    for (let b = 0; b < 3; b++) {
+      expect(same(aCe[b], sCe.subarray(m * b, m * (b + 1))), `cells ${b}`).toBe(true);
+      expect(same(aNu[b], sNu.subarray(m * b, m * (b + 1))), `nuclei ${b}`).toBe(true);
+      expect(same(xCe[b], sCe.subarray(m * b, m * (b + 1))), `mixed cells ${b}`).toBe(true);
+    }
+    expect(same(aCe[2], aCe[0])).toBe(true);
+  });
 });

@@ -151,21 +151,41 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   int64_t launches = 0, reads = 0, items = 0;
   std::map<std::pair<std::string, int>, HostExec::SiteCount> sites;
   std::vector<int64_t> counts(static_cast<size_t>(images));
-  const LabelCellCoreFn core = [&](const uint8_t* p1, const uint8_t* p2, int64_t w, int64_t h, int64_t m, const LabelCellConstants& k,
-                                   uint16_t* nuclei, uint16_t* cells, int64_t* cc) {
+  // The executor's memory is the host's: the images are stacked here as the device's upload does.
+  const LabelCellCoreFn core = [&](const LabelCellImages& at, int64_t w, int64_t h, const LabelCellConstants& k, int64_t* cc) {
+    const int64_t m = w * h, imgs = at.Count();
+    std::vector<uint8_t> p1(static_cast<size_t>(3 * m * imgs)), p2(p1.size());
+    std::vector<uint16_t> nuclei(static_cast<size_t>(m * imgs)), cells(nuclei.size());
+    for (int64_t b = 0; b < imgs; ++b) {
+      std::copy(at.nucleiPreds[b], at.nucleiPreds[b] + 3 * m, p1.begin() + 3 * m * b);
+      std::copy(at.cellPreds[b], at.cellPreds[b] + 3 * m, p2.begin() + 3 * m * b);
+    }
     HostExec ex(sh.order);
-    const bool ok = lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h * m), k, nuclei, cells, &stats,
-                                          static_cast<int32_t>(m));
+    const bool ok = lcpar::LabelCellChain(ex, p1.data(), p2.data(), static_cast<int32_t>(w), static_cast<int32_t>(h * imgs), k, nuclei.data(),
+                                          cells.data(), &stats, static_cast<int32_t>(imgs));
     launches = ex.launches;
     reads = ex.reads;
     items = ex.items;
     sites = ex.sites;
-    if (!ok) error = ex.error;
-    else std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
-    return ok;
+    if (!ok) {
+      error = ex.error;
+      return false;
+    }
+    std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
+    for (int64_t b = 0; b < imgs; ++b) {
+      std::copy(nuclei.begin() + m * b, nuclei.begin() + m * (b + 1), at.nuclei[b]);
+      std::copy(cells.begin() + m * b, cells.begin() + m * (b + 1), at.cells[b]);
+    }
+    return true;
   };
-  const bool ok = LabelCellRunOn(core, static_cast<const uint8_t*>(np.data), static_cast<const uint8_t*>(cp.data),
-                                 static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), W, H, images, scale, counts.data(), 1);
+  LabelCellImages io;
+  for (int64_t b = 0; b < images; ++b) {
+    io.nucleiPreds.push_back(static_cast<const uint8_t*>(np.data) + 3 * sh.n * b);
+    io.cellPreds.push_back(static_cast<const uint8_t*>(cp.data) + 3 * sh.n * b);
+    io.nuclei.push_back(static_cast<uint16_t*>(nu.data) + sh.n * b);
+    io.cells.push_back(static_cast<uint16_t*>(ce.data) + sh.n * b);
+  }
+  const bool ok = LabelCellRunOn(core, io, W, H, scale, counts.data(), 1);
   CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell: ", error);
   Napi::Object res = Napi::Object::New(env);
   res.Set("cellCount", static_cast<double>(stats.cellCount));

@@ -64,12 +64,13 @@ bool Watershed(const void* elevation, Dtype dtype, const int32_t* markers, const
                int64_t height, int connectivity, bool watershedLine, WatershedStats* stats, Timings* timings, std::string* error);
 
 // label_cell's chain at the working resolution (LabelCellCore of label_cell.cc, 'fifo' ties) on the
-// device (cuda/label_cell.cu): interleaved W×H×3 predictions in, uint16 label images out. Returns
-// the cell count, or -1 with *error naming the failed CUDA call. `images` W×H images stacked in
-// each buffer go through one chain (lcpar::LabelCellChain), and counts[b] gets image b's cell
-// count (the return value is their sum).
-int64_t LabelCellCore(const uint8_t* nucleiPred, const uint8_t* cellPred, int64_t width, int64_t height,
-                      const LabelCellConstants& constants, uint16_t* nuclei, uint16_t* cells, LabelCellStats* stats,
+// device (cuda/label_cell.cu): interleaved W×H×3 predictions in, uint16 label images out, one host
+// pointer per image (each image is copied straight into, and out of, its place in the device's
+// stack). Returns the cell count, or -1 with *error naming the failed CUDA call. The `images`
+// images go through one chain (lcpar::LabelCellChain), and counts[b] gets image b's cell count
+// (the return value is their sum).
+int64_t LabelCellCore(const uint8_t* const* nucleiPreds, const uint8_t* const* cellPreds, int64_t width, int64_t height,
+                      const LabelCellConstants& constants, uint16_t* const* nuclei, uint16_t* const* cells, LabelCellStats* stats,
                       Timings* timings, std::string* error, int64_t images, int64_t* counts);
 
 // Column-major runs of every cell of a U16/I32 label image, as rle.cc's encoder takes them: the runs

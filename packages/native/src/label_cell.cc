@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -241,33 +242,32 @@ int64_t LabelCellCore(const uint8_t* np, const uint8_t* cp, int64_t W, int64_t H
 
 class LabelCellWorker : public KernelWorker {
  public:
-  LabelCellWorker(Napi::Env env, const uint8_t* np, const uint8_t* cp, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
-                  double scale, int threads, bool heap, bool cuda, int64_t images)
-      : KernelWorker(env, "cellcam.labelCell"), np_(np), cp_(cp), nuclei_(nuclei), cells_(cells), W_(W), H_(H),
-        scale_(scale), threads_(threads), heap_(heap), cuda_(cuda), images_(images), counts_(static_cast<size_t>(images)) {}
+  // io.cellPreds empty: labelNuclei (one image).
+  LabelCellWorker(Napi::Env env, LabelCellImages io, int64_t W, int64_t H, double scale, int threads, bool heap, bool cuda)
+      : KernelWorker(env, "cellcam.labelCell"), io_(std::move(io)), W_(W), H_(H), scale_(scale), threads_(threads), heap_(heap),
+        cuda_(cuda), cellsToo_(!io_.cellPreds.empty()), counts_(static_cast<size_t>(io_.Count())) {}
 
  protected:
   void Run() override {
     if (cuda_) {
       RunCuda();
-    } else if (cp_) {
+    } else if (cellsToo_) {
       // A batch on the CPU: one image after another (the chain is the same either way).
-      const int64_t n = W_ * H_;
       count_ = 0;
-      for (int64_t b = 0; b < images_; ++b) {
-        counts_[b] = LabelCellRun(np_ + 3 * n * b, cp_ + 3 * n * b, nuclei_ + n * b, cells_ + n * b, W_, H_, scale_, threads_, heap_);
+      for (int64_t b = 0; b < io_.Count(); ++b) {
+        counts_[b] = LabelCellRun(io_.nucleiPreds[b], io_.cellPreds[b], io_.nuclei[b], io_.cells[b], W_, H_, scale_, threads_, heap_);
         count_ += counts_[b];
       }
     } else {
-      count_ = LabelNucleiRun(np_, nuclei_, W_, H_, threads_, heap_);
+      count_ = LabelNucleiRun(io_.nucleiPreds[0], io_.nuclei[0], W_, H_, threads_, heap_);
     }
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
-    o.Set(cp_ ? "cellCount" : "count", Napi::Number::New(env, static_cast<double>(count_)));
-    if (cp_) {
-      Napi::Array cc = Napi::Array::New(env, static_cast<size_t>(images_));
-      for (int64_t b = 0; b < images_; ++b) cc.Set(static_cast<uint32_t>(b), static_cast<double>(counts_[b]));
+    o.Set(cellsToo_ ? "cellCount" : "count", Napi::Number::New(env, static_cast<double>(count_)));
+    if (cellsToo_) {
+      Napi::Array cc = Napi::Array::New(env, counts_.size());
+      for (size_t b = 0; b < counts_.size(); ++b) cc.Set(static_cast<uint32_t>(b), static_cast<double>(counts_[b]));
       o.Set("cellCounts", cc);
       o.Set("device", cuda_ ? "cuda" : "cpu");
     }
@@ -293,11 +293,11 @@ class LabelCellWorker : public KernelWorker {
     const auto t0 = std::chrono::steady_clock::now();
     // The chain runs once, at the working resolution (LabelCellRunOn scales around it); a batch
     // runs as one stacked chain.
-    const LabelCellCoreFn core = [&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, int64_t images,
-                                     const LabelCellConstants& k, uint16_t* nuclei, uint16_t* cells, int64_t* counts) {
-      return gpu::LabelCellCore(np, cp, w, h, k, nuclei, cells, &stats_, &timings_, &err, images, counts) >= 0;
+    const LabelCellCoreFn core = [&](const LabelCellImages& at, int64_t w, int64_t h, const LabelCellConstants& k, int64_t* counts) {
+      return gpu::LabelCellCore(at.nucleiPreds.data(), at.cellPreds.data(), w, h, k, at.nuclei.data(), at.cells.data(), &stats_, &timings_,
+                                &err, at.Count(), counts) >= 0;
     };
-    if (!LabelCellRunOn(core, np_, cp_, nuclei_, cells_, W_, H_, images_, scale_, counts_.data(), threads_)) {
+    if (!LabelCellRunOn(core, io_, W_, H_, scale_, counts_.data(), threads_)) {
       throw KernelError(ErrorKind::Error, "CELLCAM_E_CUDA", "labelCell: CUDA error: " + err);
     }
     count_ = 0;
@@ -308,18 +308,80 @@ class LabelCellWorker : public KernelWorker {
 #endif
   }
 
-  const uint8_t *np_, *cp_;
-  uint16_t *nuclei_, *cells_;
+  const LabelCellImages io_;
   int64_t W_, H_;
   double scale_;
   int threads_;
-  bool heap_, cuda_;
-  int64_t images_;
+  bool heap_, cuda_, cellsToo_;
   std::vector<int64_t> counts_;
   int64_t count_ = 0;
   gpu::Timings timings_;
   gpu::LabelCellStats stats_;
 };
+
+// One argument of labelCell / labelNuclei as per-image views: a typed array holding all `images`
+// images stacked (the only form for one image), or, for a batch, an Array of `images` typed arrays
+// of one image each (labelCellBatch's items, used where they are: no stacking copy). "" or the
+// error, which names the argument, the expected type and length, and what was received.
+std::string ImageViews(const Napi::Value& v, const char* name, napi_typedarray_type type, const char* typeName, int64_t perImage,
+                       int64_t images, bool rgb, std::vector<ArrayView>* out) {
+  const char* const dimsOne = rgb ? "width*height*3" : "width*height";
+  const char* const dimsAll = images == 1 ? dimsOne : rgb ? "width*height*images*3" : "width*height*images";
+  const auto one = [&](const Napi::Value& x, int64_t length, const std::string& what, ArrayView* view) -> std::string {
+    const char* const dims = length == perImage ? dimsOne : dimsAll;
+    if (!IsType(x, type)) return MakeString("Expected ", typeName, " for ", what, " but received ", Describe(x));
+    *view = ViewOf(x.As<Napi::TypedArray>());
+    if (static_cast<int64_t>(view->length) != length) {
+      return MakeString("Expected ", typeName, " of length ", dims, " = ", length, " for ", what, " but received ", Describe(x));
+    }
+    return "";
+  };
+  out->assign(static_cast<size_t>(images), ArrayView{});
+  if (images > 1 && v.IsArray()) {
+    const Napi::Array a = v.As<Napi::Array>();
+    if (static_cast<int64_t>(a.Length()) != images) {
+      return MakeString("Expected an array of options.images = ", images, " ", typeName, "s for ", name, " but received ", Describe(v));
+    }
+    for (int64_t b = 0; b < images; ++b) {
+      const std::string bad = one(a.Get(static_cast<uint32_t>(b)), perImage, MakeString(name, "[", b, "]"), &(*out)[b]);
+      if (!bad.empty()) return bad;
+    }
+    return "";
+  }
+  ArrayView all;
+  const std::string bad = one(v, perImage * images, name, &all);
+  if (!bad.empty()) {
+    return images > 1 && !IsType(v, type) ? MakeString("Expected ", typeName, " or an array of ", typeName, "s for ", name, " but received ", Describe(v))
+                                          : bad;
+  }
+  const size_t bytes = static_cast<size_t>(perImage) * (type == napi_uint8_array ? 1 : 2);
+  for (int64_t b = 0; b < images; ++b) {
+    (*out)[b] = all;
+    (*out)[b].data = static_cast<uint8_t*>(all.data) + bytes * b;
+    (*out)[b].length = static_cast<size_t>(perImage);
+  }
+  return "";
+}
+
+// True when an output image's memory overlaps any other view (inputs may share memory: one
+// prediction can be several items of a batch). One sort and sweep, for batches of any size.
+bool OutputsOverlap(const std::vector<ArrayView>& inputs, size_t inBytes, const std::vector<ArrayView>& outputs, size_t outBytes) {
+  struct Span {
+    uintptr_t begin, end;
+    bool output;
+  };
+  std::vector<Span> spans;
+  for (const ArrayView& v : inputs) spans.push_back({reinterpret_cast<uintptr_t>(v.data), reinterpret_cast<uintptr_t>(v.data) + inBytes, false});
+  for (const ArrayView& v : outputs) spans.push_back({reinterpret_cast<uintptr_t>(v.data), reinterpret_cast<uintptr_t>(v.data) + outBytes, true});
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  uintptr_t endAll = 0, endOut = 0;
+  for (const Span& s : spans) {
+    if (s.begin < (s.output ? endAll : endOut)) return true;
+    endAll = std::max(endAll, s.end);
+    if (s.output) endOut = std::max(endOut, s.end);
+  }
+  return false;
+}
 
 // Shared argument checks of labelCell / labelNuclei: sizes, threads, lengths, no aliasing.
 Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
@@ -329,23 +391,21 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
   const Napi::Value nuV = cellsToo ? info[2] : info[1];
   const Napi::Value ceV = cellsToo ? info[3] : env.Null();
   const Napi::Value optV = cellsToo ? info[4] : info[2];
-  CELLCAM_TYPE_CHECK(IsType(npV, napi_uint8_array), env, "Expected Uint8Array for nucleiPred but received ", Describe(npV));
-  if (cellsToo) CELLCAM_TYPE_CHECK(IsType(cpV, napi_uint8_array), env, "Expected Uint8Array for cellPred but received ", Describe(cpV));
-  CELLCAM_TYPE_CHECK(IsType(nuV, napi_uint16_array), env, "Expected Uint16Array for nuclei but received ", Describe(nuV));
-  if (cellsToo) CELLCAM_TYPE_CHECK(IsType(ceV, napi_uint16_array), env, "Expected Uint16Array for cells but received ", Describe(ceV));
   CELLCAM_TYPE_CHECK(optV.IsObject() && !optV.IsArray() && !optV.IsTypedArray(), env, "Expected an object for options but received ", Describe(optV));
   const Napi::Object o = optV.As<Napi::Object>();
   CELLCAM_RANGE_CHECK(IsIntIn(o.Get("width"), 1, 65536), env, "Expected an integer in [1, 65536] for options.width but received ", Describe(o.Get("width")));
   CELLCAM_RANGE_CHECK(IsIntIn(o.Get("height"), 1, 65536), env, "Expected an integer in [1, 65536] for options.height but received ", Describe(o.Get("height")));
   const int64_t W = OptInt(o, "width", 0), H = OptInt(o, "height", 0);
   CELLCAM_SHAPE_CHECK(W * H <= (int64_t{1} << 30), env, "Expected at most 2^30 pixels for options.width*height but received number ", W * H);
-  // labelCell's `images`: a batch of that many width × height images stacked in each array.
+  // labelCell's `images`: a batch of that many width × height images, stacked in each array or one
+  // array per image (ImageViews).
   const Napi::Value imV = o.Get("images");
   CELLCAM_RANGE_CHECK(imV.IsUndefined() || (cellsToo && IsIntIn(imV, 1, 65536)), env,
                       "Expected an integer in [1, 65536] for options.images but received ", Describe(imV));
   const int64_t images = OptInt(o, "images", 1);
-  const int64_t n = W * H * images;
-  CELLCAM_SHAPE_CHECK(n <= (int64_t{1} << 30), env, "Expected at most 2^30 pixels for options.width*height*images but received number ", n);
+  const int64_t n = W * H;
+  CELLCAM_SHAPE_CHECK(n * images <= (int64_t{1} << 30), env, "Expected at most 2^30 pixels for options.width*height*images but received number ",
+                      n * images);
   const Napi::Value thrV = o.Get("threads");
   CELLCAM_RANGE_CHECK(thrV.IsUndefined() || IsIntIn(thrV, 0, 1024), env, "Expected an integer in [0, 1024] for options.threads but received ", Describe(thrV));
   const int threads = ResolveThreads(OptInt(o, "threads", 1));
@@ -369,32 +429,47 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
     CELLCAM_THROW_IF(cuda && tie == "heap", env, RangeError, "CELLCAM_E_ARG",
                      "Expected 'fifo' for options.tieBreak with options.device 'cuda' but received ", Describe(o.Get("tieBreak")));
   }
-  const char* const dims = images > 1 ? "width*height*images" : "width*height";
-  const ArrayView np = ViewOf(npV.As<Napi::TypedArray>());
-  const ArrayView nu = ViewOf(nuV.As<Napi::TypedArray>());
-  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(np.length) == 3 * n, env, "Expected Uint8Array of length ", dims, "*3 = ", 3 * n, " for nucleiPred but received ", Describe(npV));
-  CELLCAM_SHAPE_CHECK(static_cast<int64_t>(nu.length) == n, env, "Expected Uint16Array of length ", dims, " = ", n, " for nuclei but received ", Describe(nuV));
-  ArrayView cp{}, ce{};
-  if (cellsToo) {
-    cp = ViewOf(cpV.As<Napi::TypedArray>());
-    ce = ViewOf(ceV.As<Napi::TypedArray>());
-    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(cp.length) == 3 * n, env, "Expected Uint8Array of length ", dims, "*3 = ", 3 * n, " for cellPred but received ", Describe(cpV));
-    CELLCAM_SHAPE_CHECK(static_cast<int64_t>(ce.length) == n, env, "Expected Uint16Array of length ", dims, " = ", n, " for cells but received ", Describe(ceV));
-  }
+  std::vector<ArrayView> np, cp, nu, ce;
+  // A wrong type is a TypeError, a wrong length a shape error: the same split as for one image.
+  const auto check = [&](const Napi::Value& v, const char* name, napi_typedarray_type type, const char* typeName, int64_t perImage,
+                         bool rgb, std::vector<ArrayView>* out) {
+    const std::string bad = ImageViews(v, name, type, typeName, perImage, images, rgb, out);
+    if (bad.empty()) return true;
+    const bool typeError = bad.find(" of length ") == std::string::npos && bad.find("an array of options.images") == std::string::npos;
+    MakeError(env, typeError ? ErrorKind::TypeError : ErrorKind::RangeError, typeError ? "CELLCAM_E_DTYPE" : "CELLCAM_E_SHAPE", bad)
+        .ThrowAsJavaScriptException();
+    return false;
+  };
+  if (!check(npV, "nucleiPred", napi_uint8_array, "Uint8Array", 3 * n, true, &np)) return env.Undefined();
+  if (cellsToo && !check(cpV, "cellPred", napi_uint8_array, "Uint8Array", 3 * n, true, &cp)) return env.Undefined();
+  if (!check(nuV, "nuclei", napi_uint16_array, "Uint16Array", n, false, &nu)) return env.Undefined();
+  if (cellsToo && !check(ceV, "cells", napi_uint16_array, "Uint16Array", n, false, &ce)) return env.Undefined();
   // The outputs are written while the predictions are still read.
-  const size_t pb = static_cast<size_t>(3 * n), ob = static_cast<size_t>(2 * n);
-  const bool bad = Overlap(nu, ob, np, pb) || (cellsToo && (Overlap(nu, ob, cp, pb) || Overlap(ce, ob, np, pb) || Overlap(ce, ob, cp, pb) || Overlap(nu, ob, ce, ob)));
-  CELLCAM_THROW_IF(bad, env, RangeError, "CELLCAM_E_ARG", "Expected output memory not overlapping the predictions or the other output for ",
-                   cellsToo ? "nuclei/cells" : "nuclei", " but received ", Describe(nuV));
+  std::vector<ArrayView> inputs = np, outputs = nu;
+  inputs.insert(inputs.end(), cp.begin(), cp.end());
+  outputs.insert(outputs.end(), ce.begin(), ce.end());
+  CELLCAM_THROW_IF(OutputsOverlap(inputs, static_cast<size_t>(3 * n), outputs, static_cast<size_t>(2 * n)), env, RangeError, "CELLCAM_E_ARG",
+                   "Expected output memory not overlapping the predictions or the other outputs for ", cellsToo ? "nuclei/cells" : "nuclei",
+                   " but received ", Describe(nuV));
 
-  auto* w = new LabelCellWorker(env, static_cast<const uint8_t*>(np.data), cellsToo ? static_cast<const uint8_t*>(cp.data) : nullptr,
-                                static_cast<uint16_t*>(nu.data), cellsToo ? static_cast<uint16_t*>(ce.data) : nullptr, W, H, scale, threads,
-                                tie == "heap", cuda, images);
-  w->Pin(npV);
-  w->Pin(nuV);
-  if (cellsToo) {
-    w->Pin(cpV);
-    w->Pin(ceV);
+  LabelCellImages io;
+  for (int64_t b = 0; b < images; ++b) {
+    io.nucleiPreds.push_back(static_cast<const uint8_t*>(np[b].data));
+    io.nuclei.push_back(static_cast<uint16_t*>(nu[b].data));
+    if (cellsToo) {
+      io.cellPreds.push_back(static_cast<const uint8_t*>(cp[b].data));
+      io.cells.push_back(static_cast<uint16_t*>(ce[b].data));
+    }
+  }
+  auto* w = new LabelCellWorker(env, std::move(io), W, H, scale, threads, tie == "heap", cuda);
+  // Each typed array is pinned itself: the caller may change an Array form's elements meanwhile.
+  for (const Napi::Value& v : {npV, nuV, cpV, ceV}) {
+    if (!v.IsArray()) {
+      if (!v.IsNull()) w->Pin(v);
+      continue;
+    }
+    const Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t b = 0; b < a.Length(); ++b) w->Pin(a.Get(b));
   }
   Napi::Promise p = w->Promise();
   w->Queue();
@@ -403,22 +478,28 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
 
 }  // namespace
 
-bool LabelCellRunOn(const LabelCellCoreFn& core, const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells,
-                    int64_t W, int64_t H, int64_t images, double scale, int64_t* counts, int threads) {
+bool LabelCellRunOn(const LabelCellCoreFn& core, const LabelCellImages& io, int64_t W, int64_t H, double scale, int64_t* counts,
+                    int threads) {
   const Constants k = LabelCellConstantsFor(scale);
-  if (scale == 1) return core(nucleiPred, cellPred, W, H, images, k, nuclei, cells, counts);
+  if (scale == 1) return core(io, W, H, k, counts);
+  const int64_t images = io.Count();
   const int64_t f = static_cast<int64_t>(std::lround(1 / scale));
-  const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f, m = w * h, n = W * H;
+  const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f, m = w * h;
   std::vector<uint8_t> np(static_cast<size_t>(3 * m * images)), cp(np.size());
-  for (int64_t b = 0; b < images; ++b) {
-    Downscale(nucleiPred + 3 * n * b, W, H, f, w, h, np.data() + 3 * m * b, threads);
-    Downscale(cellPred + 3 * n * b, W, H, f, w, h, cp.data() + 3 * m * b, threads);
-  }
   std::vector<uint16_t> ln(static_cast<size_t>(m * images)), lc(ln.size());
-  if (!core(np.data(), cp.data(), w, h, images, k, ln.data(), lc.data(), counts)) return false;
+  LabelCellImages small;
   for (int64_t b = 0; b < images; ++b) {
-    Upscale(ln.data() + m * b, w, nuclei + n * b, W, H, f, threads);
-    Upscale(lc.data() + m * b, w, cells + n * b, W, H, f, threads);
+    Downscale(io.nucleiPreds[b], W, H, f, w, h, np.data() + 3 * m * b, threads);
+    Downscale(io.cellPreds[b], W, H, f, w, h, cp.data() + 3 * m * b, threads);
+    small.nucleiPreds.push_back(np.data() + 3 * m * b);
+    small.cellPreds.push_back(cp.data() + 3 * m * b);
+    small.nuclei.push_back(ln.data() + m * b);
+    small.cells.push_back(lc.data() + m * b);
+  }
+  if (!core(small, w, h, k, counts)) return false;
+  for (int64_t b = 0; b < images; ++b) {
+    Upscale(small.nuclei[b], w, io.nuclei[b], W, H, f, threads);
+    Upscale(small.cells[b], w, io.cells[b], W, H, f, threads);
   }
   return true;
 }
@@ -426,11 +507,11 @@ bool LabelCellRunOn(const LabelCellCoreFn& core, const uint8_t* nucleiPred, cons
 int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,
                      double scale, int threads, bool heap) {
   int64_t count = 0;
-  LabelCellRunOn([&](const uint8_t* np, const uint8_t* cp, int64_t w, int64_t h, int64_t, const LabelCellConstants& k, uint16_t* nu,
-                     uint16_t* ce, int64_t* counts) {
-    counts[0] = LabelCellCore(np, cp, w, h, k, threads, heap, nu, ce);
+  const LabelCellImages io{{nucleiPred}, {cellPred}, {nuclei}, {cells}};
+  LabelCellRunOn([&](const LabelCellImages& at, int64_t w, int64_t h, const LabelCellConstants& k, int64_t* counts) {
+    counts[0] = LabelCellCore(at.nucleiPreds[0], at.cellPreds[0], w, h, k, threads, heap, at.nuclei[0], at.cells[0]);
     return true;
-  }, nucleiPred, cellPred, nuclei, cells, W, H, 1, scale, &count, threads);
+  }, io, W, H, scale, &count, threads);
   return count;
 }
 

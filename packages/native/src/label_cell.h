@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace cellcam {
 
@@ -23,18 +24,24 @@ LabelCellConstants LabelCellConstantsFor(double scale);
 int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells,
                      int64_t width, int64_t height, double scale, int threads, bool heap = true);
 
-// The chain at the working resolution, on `images` images of w × h stacked in each buffer:
-// core(nucleiPreds, cellPreds, w, h, images, constants, nuclei, cells, counts) writes each image's
-// cell count to counts and returns false on failure. The CUDA chain (one stacked chain for a
-// batch) and its emulation plug in here; LabelCellRun plugs in the CPU chain.
-using LabelCellCoreFn = std::function<bool(const uint8_t*, const uint8_t*, int64_t, int64_t, int64_t, const LabelCellConstants&,
-                                           uint16_t*, uint16_t*, int64_t*)>;
-// LabelCellRun's host part around `core`, for `images` width × height images stacked in each
-// array: at scale 1 the core works on the caller's buffers; else each image is downscaled into
-// one stacked working buffer and its labels replicated back, on up to `threads` threads. False
-// when the core failed.
-bool LabelCellRunOn(const LabelCellCoreFn& core, const uint8_t* nucleiPreds, const uint8_t* cellPreds, uint16_t* nuclei,
-                    uint16_t* cells, int64_t width, int64_t height, int64_t images, double scale, int64_t* counts, int threads);
+// One batch's buffers, one pointer per image of width × height (predictions interleaved × 3): the
+// caller's own arrays, so that a batch is neither stacked nor split on the host.
+struct LabelCellImages {
+  std::vector<const uint8_t*> nucleiPreds, cellPreds;
+  std::vector<uint16_t*> nuclei, cells;
+  int64_t Count() const { return static_cast<int64_t>(nuclei.size()); }
+};
+
+// The chain at the working resolution, on the images of `io` (w × h each): core(io, w, h,
+// constants, counts) writes each image's labels and cell count and returns false on failure. The
+// CUDA chain (one stacked chain on the device for a batch) and its emulation plug in here;
+// LabelCellRun plugs in the CPU chain.
+using LabelCellCoreFn = std::function<bool(const LabelCellImages&, int64_t, int64_t, const LabelCellConstants&, int64_t*)>;
+// LabelCellRun's host part around `core`, for the width × height images of `io`: at scale 1 the
+// core works on the caller's buffers; else each image is downscaled into a working buffer and its
+// labels replicated back, on up to `threads` threads. False when the core failed.
+bool LabelCellRunOn(const LabelCellCoreFn& core, const LabelCellImages& io, int64_t width, int64_t height, double scale, int64_t* counts,
+                    int threads);
 
 // label_nuclei (hpa-spec §4.2) on an interleaved H×W×3 uint8 prediction. Returns the nucleus count.
 int64_t LabelNucleiRun(const uint8_t* nucleiPred, uint16_t* nuclei, int64_t width, int64_t height, int threads, bool heap = true);

@@ -195,23 +195,17 @@ export async function labelCellBatch(items: readonly LabelCellBatchItem[], optio
     const results = items.map((it) => ({ ...labelCellJs(it.nucleiPred, it.cellPred, { width, height, scale, tieBreak }), device: 'js' as const }));
     return tag({ results, device: 'js' }, note);
   }
-  // The native call takes the batch stacked: one copy of the inputs, none for a batch of one (the
-  // addon works on the stack in place at scale 1).
+  // The native call takes one array per image, where the items have them: nothing is stacked or
+  // split on the host (the device stacks them in its own memory).
   const B = items.length;
-  const stacked = (pick: (it: LabelCellBatchItem) => Uint8Array): Uint8Array => {
-    if (B === 1) return pick(items[0]);
-    const all = new Uint8Array(3 * n * B);
-    items.forEach((it, k) => all.set(pick(it), 3 * n * k));
-    return all;
-  };
-  const np = stacked((it) => it.nucleiPred), cp = stacked((it) => it.cellPred);
-  const nuclei = new Uint16Array(n * B), cells = new Uint16Array(n * B);
+  const nuclei = items.map(() => new Uint16Array(n)), cells = items.map(() => new Uint16Array(n));
+  const np = items.map((it) => it.nucleiPred), cp = items.map((it) => it.cellPred);
   const stack = new Error();
-  const call = (d: 'cpu' | 'cuda') => native!.labelCell(np, cp, nuclei, cells, { width, height, scale, threads, tieBreak, device: d, images: B });
+  const call = (d: 'cpu' | 'cuda') => B === 1
+    ? native!.labelCell(np[0], cp[0], nuclei[0], cells[0], { width, height, scale, threads, tieBreak, device: d })
+    : native!.labelCell(np, cp, nuclei, cells, { width, height, scale, threads, tieBreak, device: d, images: B });
   const { result: r, ran, fallback } = await runWithCpuFallback(device, run, call, stack);
-  // Own arrays per image (not views of the batch's buffer, which code reading `.buffer` would misread).
-  const own = (a: Uint16Array, k: number): Uint16Array => (B === 1 ? a : a.slice(n * k, n * (k + 1)));
-  const results = items.map((_, k) => ({ nuclei: own(nuclei, k), cells: own(cells, k), cellCount: r.cellCounts[k], device: ran }));
+  const results = items.map((_, k) => ({ nuclei: nuclei[k], cells: cells[k], cellCount: r.cellCounts[k], device: ran }));
   return tag({ results, device: ran, ...(r.timings && !fallback ? { timings: r.timings } : {}) }, fallback ?? note);
 }
 

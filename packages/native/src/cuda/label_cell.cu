@@ -16,10 +16,10 @@
 namespace cellcam {
 namespace gpu {
 
-int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, int64_t H, const LabelCellConstants& k,
-                      uint16_t* hostNuclei, uint16_t* hostCells, LabelCellStats* stats, Timings* timings, std::string* error,
+int64_t LabelCellCore(const uint8_t* const* hostNp, const uint8_t* const* hostCp, int64_t W, int64_t H, const LabelCellConstants& k,
+                      uint16_t* const* hostNuclei, uint16_t* const* hostCells, LabelCellStats* stats, Timings* timings, std::string* error,
                       int64_t images, int64_t* counts) {
-  const int64_t n = W * H * images;
+  const int64_t m = W * H, n = m * images;
   cudaStream_t s;
   if (!cudautil::Begin(&s, error)) return -1;
   cudautil::PhaseClock clock(s, timings);
@@ -30,9 +30,12 @@ int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, i
   uint16_t* cells = ex.Alloc<uint16_t>(n);
   if (!np || !cp || !nuclei || !cells) return -1;
   clock.Skip();
-  if (!cudautil::Upload(np, hostNp, 3 * n, s, "cudaMemcpyAsync(nucleiPred)", error) ||
-      !cudautil::Upload(cp, hostCp, 3 * n, s, "cudaMemcpyAsync(cellPred)", error)) {
-    return -1;
+  // Each image from its own host array into its rows of the stack: no stacking copy on the host.
+  for (int64_t b = 0; b < images; ++b) {
+    if (!cudautil::Upload(np + 3 * m * b, hostNp[b], 3 * m, s, "cudaMemcpyAsync(nucleiPred)", error) ||
+        !cudautil::Upload(cp + 3 * m * b, hostCp[b], 3 * m, s, "cudaMemcpyAsync(cellPred)", error)) {
+      return -1;
+    }
   }
   clock.Mark(&Timings::uploadMs);
   lcpar::ChainStats st;
@@ -41,9 +44,11 @@ int64_t LabelCellCore(const uint8_t* hostNp, const uint8_t* hostCp, int64_t W, i
     return -1;
   }
   clock.Mark(&Timings::kernelMs);
-  if (!cudautil::Download(hostNuclei, nuclei, n * sizeof(uint16_t), s, "cudaMemcpyAsync(nuclei)", error) ||
-      !cudautil::Download(hostCells, cells, n * sizeof(uint16_t), s, "cudaMemcpyAsync(cells)", error)) {
-    return -1;
+  for (int64_t b = 0; b < images; ++b) {
+    if (!cudautil::Download(hostNuclei[b], nuclei + m * b, m * sizeof(uint16_t), s, "cudaMemcpyAsync(nuclei)", error) ||
+        !cudautil::Download(hostCells[b], cells + m * b, m * sizeof(uint16_t), s, "cudaMemcpyAsync(cells)", error)) {
+      return -1;
+    }
   }
   clock.Mark(&Timings::downloadMs);
   stats->watersheds[0] = st.nuclei;
