@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agreement, capabilities, labelCell, labelCellBatch, type LabelCellOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { BATCH, comparatorRow, cudaContenders, runCase, runPython, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
+import { BATCH, comparatorRow, cudaContenders, runCase, runPython, selected, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const oracleDir = resolve(here, '..', '..', '..', 'tests', 'oracle');
@@ -110,12 +110,29 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       contenders.push(...cudaContenders(
         (device) => labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device }), 'fifo ties',
       ));
-      // The same 16 images as one stacked chain: one launch per step for all of them.
-      const items = Array.from({ length: BATCH }, () => ({ nucleiPred, cellPred }));
+      // The same images as one stacked chain: one launch per step for all of them. Stacks of 64
+      // are faster per image than 16 (the steps' latency is shared by more), but need about 27 GB
+      // of device memory at 2048²: that row runs only where one such call succeeds.
+      const stackOf = (B: number) => Array.from({ length: B }, () => ({ nucleiPred, cellPred }));
+      const batchOpts = { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device: 'cuda' } as const;
+      const items = stackOf(BATCH);
       contenders.push({
         impl: `cuda labelCellBatch ×${BATCH}`, images: BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
-        fn: () => labelCellBatch(items, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device: 'cuda' }),
+        fn: () => labelCellBatch(items, batchOpts),
       });
+      if (size <= 2048 && selected(opts, `cuda labelCellBatch ×${4 * BATCH}`)) {
+        const big = stackOf(4 * BATCH);
+        const fits = await labelCellBatch(big, batchOpts).then(() => true, (err: Error) => {
+          console.error(`label-cell ${size}²: no cuda labelCellBatch ×${4 * BATCH} row (${err.message})`);
+          return false;
+        });
+        if (fits) {
+          contenders.push({
+            impl: `cuda labelCellBatch ×${4 * BATCH}`, images: 4 * BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
+            fn: () => labelCellBatch(big, batchOpts),
+          });
+        }
+      }
     }
     const caseRows = await runCase('label-cell', size, contenders, opts);
     if (opts.python && !opts.quick) {
