@@ -383,20 +383,28 @@ describe('labelCell: argument errors', () => {
   const outs = () => [new Uint16Array(n), new Uint16Array(n)];
   const aliased = new Uint8Array(3 * n);
   it.skipIf(!hasNative).each([
-    ['a short array', () => [[np], [cp, cp], outs(), outs()], 'Expected an array of options.images = 2 Uint8Arrays for nucleiPred but received'],
-    ['a wrong element type', () => [[np, np], [cp, new Uint16Array(3 * n)], outs(), outs()],
+    ['a short array', () => [[np], [cp, cp], outs(), outs()], 'CELLCAM_E_SHAPE', 'Expected an array of options.images = 2 Uint8Arrays for nucleiPred but received'],
+    ['a wrong element type', () => [[np, np], [cp, new Uint16Array(3 * n)], outs(), outs()], 'CELLCAM_E_DTYPE',
       'Expected Uint8Array for cellPred[1] but received Uint16Array of length 36'],
-    ['a wrong element length', () => [[np, np], [cp, cp], outs(), [new Uint16Array(n + 1), new Uint16Array(n)]],
+    ['a wrong element length', () => [[np, np], [cp, cp], outs(), [new Uint16Array(n + 1), new Uint16Array(n)]], 'CELLCAM_E_SHAPE',
       'Expected Uint16Array of length width*height = 12 for cells[0] but received Uint16Array of length 13'],
-    ['neither form', () => [[np, np], 'x', outs(), outs()], "Expected Uint8Array or an array of Uint8Arrays for cellPred but received string 'x'"],
+    ['neither form', () => [[np, np], 'x', outs(), outs()], 'CELLCAM_E_DTYPE', "Expected Uint8Array or an array of Uint8Arrays for cellPred but received string 'x'"],
     ['one output twice', () => { const o = new Uint16Array(n); return [[np, np], [cp, cp], [o, new Uint16Array(n)], [new Uint16Array(n), o]]; },
-      /^Expected output memory not overlapping the predictions or the other outputs/],
+      'CELLCAM_E_ARG', /^Expected output memory not overlapping the predictions or the other outputs/],
     ['an output over an input', () => [[aliased, np], [cp, cp], [new Uint16Array(aliased.buffer, 0, n), new Uint16Array(n)], outs()],
-      /^Expected output memory not overlapping/],
-  ] as const)('addon guards: a batch of per-image arrays with %s', (_name, args, msg) => {
+      'CELLCAM_E_ARG', /^Expected output memory not overlapping/],
+  ] as const)('addon guards: a batch of per-image arrays with %s', (_name, args, code, msg) => {
     const native = nativeOrNull()!;
     const [a, b, c, d] = args() as never[];
-    expect(() => native.labelCell(a, b, c, d, two)).toThrow(msg);
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      void native.labelCell(a, b, c, d, two);
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err?.message).toMatch(msg);
+    expect(err?.code).toBe(code);
+    expect(err?.name).toBe(code === 'CELLCAM_E_DTYPE' ? 'TypeError' : 'RangeError');
   });
 
   it.skipIf(!hasNative)('addon: per-image arrays, stacked arrays and a mix give the same labels; inputs may repeat', async () => {

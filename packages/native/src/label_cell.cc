@@ -322,14 +322,19 @@ class LabelCellWorker : public KernelWorker {
 // One argument of labelCell / labelNuclei as per-image views: a typed array holding all `images`
 // images stacked (the only form for one image), or, for a batch, an Array of `images` typed arrays
 // of one image each (labelCellBatch's items, used where they are: no stacking copy). "" or the
-// error, which names the argument, the expected type and length, and what was received.
+// error, which names the argument, the expected type and length, and what was received;
+// *typeError says whether a type (not a length or count) was wrong.
 std::string ImageViews(const Napi::Value& v, const char* name, napi_typedarray_type type, const char* typeName, int64_t perImage,
-                       int64_t images, bool rgb, std::vector<ArrayView>* out) {
+                       int64_t images, bool rgb, std::vector<ArrayView>* out, bool* typeError) {
+  *typeError = false;
   const char* const dimsOne = rgb ? "width*height*3" : "width*height";
   const char* const dimsAll = images == 1 ? dimsOne : rgb ? "width*height*images*3" : "width*height*images";
   const auto one = [&](const Napi::Value& x, int64_t length, const std::string& what, ArrayView* view) -> std::string {
     const char* const dims = length == perImage ? dimsOne : dimsAll;
-    if (!IsType(x, type)) return MakeString("Expected ", typeName, " for ", what, " but received ", Describe(x));
+    if (!IsType(x, type)) {
+      *typeError = true;
+      return MakeString("Expected ", typeName, " for ", what, " but received ", Describe(x));
+    }
     *view = ViewOf(x.As<Napi::TypedArray>());
     if (static_cast<int64_t>(view->length) != length) {
       return MakeString("Expected ", typeName, " of length ", dims, " = ", length, " for ", what, " but received ", Describe(x));
@@ -433,9 +438,9 @@ Napi::Value Start(const Napi::CallbackInfo& info, bool cellsToo) {
   // A wrong type is a TypeError, a wrong length a shape error: the same split as for one image.
   const auto check = [&](const Napi::Value& v, const char* name, napi_typedarray_type type, const char* typeName, int64_t perImage,
                          bool rgb, std::vector<ArrayView>* out) {
-    const std::string bad = ImageViews(v, name, type, typeName, perImage, images, rgb, out);
+    bool typeError = false;
+    const std::string bad = ImageViews(v, name, type, typeName, perImage, images, rgb, out, &typeError);
     if (bad.empty()) return true;
-    const bool typeError = bad.find(" of length ") == std::string::npos && bad.find("an array of options.images") == std::string::npos;
     MakeError(env, typeError ? ErrorKind::TypeError : ErrorKind::RangeError, typeError ? "CELLCAM_E_DTYPE" : "CELLCAM_E_SHAPE", bad)
         .ThrowAsJavaScriptException();
     return false;
