@@ -2,7 +2,7 @@
 // runs with only Node and the addon carried: here (no device) it must say so and pass CPU vs CPU,
 // so that it cannot rot between the sessions that have a GPU.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,5 +41,29 @@ describe.skipIf(!existsSync(addon))('gpu-check.mjs', () => {
       'rejects rle: id > cells',
     ]);
     expect(r.stdout).toMatch(/^5 equal, 0 different or failed/m);
+  });
+});
+
+// The shell scripts of a device call cannot be run here (no GPU, and packing takes minutes), but
+// they must parse, and gpu-verify.sh with no step must pack its logs when asked.
+describe('gpu-verify.sh / gpu-pack.sh', () => {
+  const dir = join(root, 'packages', 'native', 'test');
+  it.each(['gpu-verify.sh', 'gpu-pack.sh', 'gpu-e2e.sh'])('%s parses (bash -n)', (f) => {
+    const r = spawnSync('bash', ['-n', join(dir, f)], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+  it('PACK_OUT=1 leaves one tarball (and run.log) in $OUT', () => {
+    // Run from an empty folder: a checkout with a packed .gpu/ would be unpacked into otherwise.
+    const out = mkdtempSync(join(tmpdir(), 'cellcam-gpu-verify-')), cwd = mkdtempSync(join(tmpdir(), 'cellcam-gpu-cwd-'));
+    try {
+      const r = spawnSync('bash', [join(dir, 'gpu-verify.sh')], {
+        cwd, encoding: 'utf8', env: { ...process.env, OUT: out, GPU_STEPS: 'none', PACK_OUT: '1' },
+      });
+      expect(r.stdout).toMatch(/^gpu-verify:$/m);
+      expect(readdirSync(out)).toEqual(['gpu-out.tgz']);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });

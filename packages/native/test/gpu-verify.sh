@@ -3,7 +3,7 @@
 # GPU machine with .gpu/ carried: gpu-check.mjs (every CUDA kernel against the CPU, with timings),
 # the vitest CUDA suites, the CUDA bench rows and compute-sanitizer. Every step has its own time
 # limit, so a hang in one still leaves the others' logs in $OUT; the last line sums them up.
-#   GPU_STEPS=check,vitest,bench,sanitize (default: all)   BENCH_SIZES="2048 3072"
+#   GPU_STEPS=check,vitest,bench,sanitize (default: all)   BENCH_SIZES="2048 3072"   PACK_OUT=1 (logs in one .tgz)
 #   SANITIZERS="memcheck racecheck synccheck initcheck" (the default)   SANITIZE_LIMIT=100 (s each)
 #   SANITIZE_ONLY='watershed|labelCell' (gpu-check.mjs --only: racecheck is too slow for all of --small)
 #   GPU_STEPS=profile (not in the default): CELLCAM_CUDA_PROFILE=1 on PROFILE_ONLY (default: labelCell at scale 1,
@@ -72,4 +72,9 @@ grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/blocksort.log" 2>/dev/null | tail -5
 step profile 120 env CELLCAM_CUDA_PROFILE=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
   --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
 grep -a -E -A14 "^cellcam CUDA profile" "$OUT/profile.log" 2>/dev/null | head -60
+# A call brings back at most 8 files from $OUT: PACK_OUT=1 packs the logs into one (run.log, which
+# the caller's tee may still be writing, stays apart).
+if [ -n "${PACK_OUT:-}" ]; then
+  (cd "$OUT" && files=$(ls | grep -v -x -e gpu-out.tgz -e run.log) && [ -n "$files" ] && tar -czf gpu-out.tgz --remove-files $files)
+fi
 echo "gpu-verify:$summary"
