@@ -100,8 +100,9 @@ class StepProfile {
     }
     std::fprintf(stderr, "cellcam CUDA profile: %lld steps, %.2f ms wall (one step at a time), %.2f ms device, %.2f ms in host reads\n",
                  static_cast<long long>(calls), Now() - t0_, device, reads);
+    std::fprintf(stderr, "(items: threads of a launch, keys of a sort or scan, bytes of a zero or read)\n");
     if (order_.size() > 1) {
-      std::fprintf(stderr, "%10s %6s %8s %14s  %s\n", "ms", "%", "steps", "threads", "section");
+      std::fprintf(stderr, "%10s %6s %8s %14s  %s\n", "ms", "%", "steps", "items", "section");
       for (const std::string& name : order_) {
         const Step& st = sections_[name];
         if (st.calls == 0) continue;
@@ -109,7 +110,7 @@ class StepProfile {
                      static_cast<long long>(st.items), name.c_str());
       }
     }
-    std::fprintf(stderr, "%10s %6s %8s %14s  %-6s %s\n", "ms", "%", "calls", "threads", "kind", "site");
+    std::fprintf(stderr, "%10s %6s %8s %14s  %-6s %s\n", "ms", "%", "calls", "items", "kind", "site");
     for (size_t i = 0; i < v.size() && i < 40; ++i) {
       const auto& [key, st] = v[i];
       const std::string& f = std::get<1>(key);
