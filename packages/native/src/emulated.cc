@@ -55,8 +55,7 @@ Napi::Array SitesArray(Napi::Env env, const std::map<std::pair<std::string, int>
   std::vector<std::pair<std::string, HostExec::SiteCount>> v;
   for (const auto& [key, c] : sites) {
     const std::string& f = key.first;
-    const size_t slash = f.find_last_of('/');
-    v.emplace_back((slash == std::string::npos ? f : f.substr(slash + 1)) + ":" + std::to_string(key.second), c);
+    v.emplace_back(f.substr(f.find_last_of('/') + 1) + ":" + std::to_string(key.second), c);  // npos + 1 = 0: no folder
   }
   std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.items > b.second.items; });
   Napi::Array arr = Napi::Array::New(env, v.size());
@@ -178,13 +177,8 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
     }
     return true;
   };
-  LabelCellImages io;
-  for (int64_t b = 0; b < images; ++b) {
-    io.nucleiPreds.push_back(static_cast<const uint8_t*>(np.data) + 3 * sh.n * b);
-    io.cellPreds.push_back(static_cast<const uint8_t*>(cp.data) + 3 * sh.n * b);
-    io.nuclei.push_back(static_cast<uint16_t*>(nu.data) + sh.n * b);
-    io.cells.push_back(static_cast<uint16_t*>(ce.data) + sh.n * b);
-  }
+  const LabelCellImages io = LabelCellImages::Stacked(static_cast<const uint8_t*>(np.data), static_cast<const uint8_t*>(cp.data),
+                                                      static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), sh.n, images);
   const bool ok = LabelCellRunOn(core, io, W, H, scale, counts.data(), 1);
   CELLCAM_THROW_IF(!ok, env, Error, "CELLCAM_E_INTERNAL", "emulated CUDA labelCell: ", error);
   Napi::Object res = Napi::Object::New(env);

@@ -492,15 +492,11 @@ bool LabelCellRunOn(const LabelCellCoreFn& core, const LabelCellImages& io, int6
   const int64_t w = (W + f - 1) / f, h = (H + f - 1) / f, m = w * h;
   std::vector<uint8_t> np(static_cast<size_t>(3 * m * images)), cp(np.size());
   std::vector<uint16_t> ln(static_cast<size_t>(m * images)), lc(ln.size());
-  LabelCellImages small;
   for (int64_t b = 0; b < images; ++b) {
     Downscale(io.nucleiPreds[b], W, H, f, w, h, np.data() + 3 * m * b, threads);
     Downscale(io.cellPreds[b], W, H, f, w, h, cp.data() + 3 * m * b, threads);
-    small.nucleiPreds.push_back(np.data() + 3 * m * b);
-    small.cellPreds.push_back(cp.data() + 3 * m * b);
-    small.nuclei.push_back(ln.data() + m * b);
-    small.cells.push_back(lc.data() + m * b);
   }
+  const LabelCellImages small = LabelCellImages::Stacked(np.data(), cp.data(), ln.data(), lc.data(), m, images);
   if (!core(small, w, h, k, counts)) return false;
   for (int64_t b = 0; b < images; ++b) {
     Upscale(small.nuclei[b], w, io.nuclei[b], W, H, f, threads);

@@ -30,6 +30,18 @@ struct LabelCellImages {
   std::vector<const uint8_t*> nucleiPreds, cellPreds;
   std::vector<uint16_t*> nuclei, cells;
   int64_t Count() const { return static_cast<int64_t>(nuclei.size()); }
+  // The images of arrays that hold `images` images of `pixels` pixels each, one after another.
+  static LabelCellImages Stacked(const uint8_t* nucleiPreds, const uint8_t* cellPreds, uint16_t* nuclei, uint16_t* cells, int64_t pixels,
+                                 int64_t images) {
+    LabelCellImages io;
+    for (int64_t b = 0; b < images; ++b) {
+      io.nucleiPreds.push_back(nucleiPreds + 3 * pixels * b);
+      io.cellPreds.push_back(cellPreds + 3 * pixels * b);
+      io.nuclei.push_back(nuclei + pixels * b);
+      io.cells.push_back(cells + pixels * b);
+    }
+    return io;
+  }
 };
 
 // The chain at the working resolution, on the images of `io` (w × h each): core(io, w, h,

@@ -66,14 +66,8 @@ class StepProfile {
     }
     cudaEventDestroy(a_);
     cudaEventDestroy(b);
-    Step& st = steps_[{kind, file, line}];
-    ++st.calls;
-    st.items += items;
-    st.ms += ms;
-    Step& sec = sections_[section_];
-    ++sec.calls;
-    sec.items += items;
-    sec.ms += ms;
+    steps_[{kind, file, line}].Add(items, ms);
+    sections_[section_].Add(items, ms);
   }
   // The chain's named stretch that the next steps belong to (labelCell's "cells flood", ...).
   void Section(const char* name) {
@@ -86,6 +80,11 @@ class StepProfile {
   struct Step {
     int64_t calls = 0, items = 0;
     double ms = 0;
+    void Add(int64_t n, double t) {
+      ++calls;
+      items += n;
+      ms += t;
+    }
   };
   static double Now() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
   void Report() {
@@ -101,23 +100,23 @@ class StepProfile {
     std::fprintf(stderr, "cellcam CUDA profile: %lld steps, %.2f ms wall (one step at a time), %.2f ms device, %.2f ms in host reads\n",
                  static_cast<long long>(calls), Now() - t0_, device, reads);
     std::fprintf(stderr, "(items: threads of a launch, keys of a sort or scan, bytes of a zero or read)\n");
+    const auto row = [&](const Step& st, const std::string& what) {
+      std::fprintf(stderr, "%10.3f %6.1f %8lld %14lld  %s\n", st.ms, 100 * st.ms / (device + reads), static_cast<long long>(st.calls),
+                   static_cast<long long>(st.items), what.c_str());
+    };
     if (order_.size() > 1) {
       std::fprintf(stderr, "%10s %6s %8s %14s  %s\n", "ms", "%", "steps", "items", "section");
       for (const std::string& name : order_) {
-        const Step& st = sections_[name];
-        if (st.calls == 0) continue;
-        std::fprintf(stderr, "%10.3f %6.1f %8lld %14lld  %s\n", st.ms, 100 * st.ms / (device + reads), static_cast<long long>(st.calls),
-                     static_cast<long long>(st.items), name.c_str());
+        if (sections_[name].calls > 0) row(sections_[name], name);
       }
     }
     std::fprintf(stderr, "%10s %6s %8s %14s  %-6s %s\n", "ms", "%", "calls", "items", "kind", "site");
     for (size_t i = 0; i < v.size() && i < 40; ++i) {
       const auto& [key, st] = v[i];
-      const std::string& f = std::get<1>(key);
-      const size_t slash = f.find_last_of('/');
-      std::fprintf(stderr, "%10.3f %6.1f %8lld %14lld  %-6s %s:%d\n", st.ms, 100 * st.ms / (device + reads), static_cast<long long>(st.calls),
-                   static_cast<long long>(st.items), std::get<0>(key).c_str(), (slash == std::string::npos ? f : f.substr(slash + 1)).c_str(),
-                   std::get<2>(key));
+      const auto& [kind, file, line] = key;
+      char kindCol[8];
+      std::snprintf(kindCol, sizeof kindCol, "%-6s", kind.c_str());
+      row(st, std::string(kindCol) + " " + file.substr(file.find_last_of('/') + 1) + ":" + std::to_string(line));  // npos + 1 = 0
     }
   }
   cudaStream_t s_;
