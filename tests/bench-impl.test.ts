@@ -17,6 +17,7 @@ describe('bench --impl', () => {
     [['cuda'], 'cuda', true],
     [['cuda'], 'cuda ×16 at once', true],
     [['cuda'], 'cuda labelCellBatch ×16', true],
+    [['cuda'], 'cuda 4 × labelCellBatch ×16 at once', true],
     [['cuda'], 'native-Nt ×16 at once', false],
     [['native-1t', 'cuda'], 'native-1t scale 0.25', true],
     [['native-1t', 'cuda'], 'native-Nt', false],

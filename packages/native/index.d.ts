@@ -46,6 +46,8 @@ export interface WatershedFloodStats {
   generations: number;
   lineRounds: number;
   burstGenerations: number;
+  /** Generations put in key order by counting instead of sorted (a level's later ones; 0 with CELLCAM_CUDA_PLACEMENT=sort). */
+  placedGenerations: number;
 }
 
 export interface WatershedResult {

@@ -133,6 +133,18 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
           });
         }
       }
+      // Four stacked chains of 16 at once, one stream and one host loop each: one chain's copies
+      // and round trips can overlap another's kernels (as 16 single calls in flight beat one
+      // stacked call of 16 on gpu-check.mjs's maps). The same images and memory as the ×64 row.
+      const flight = `cuda 4 × labelCellBatch ×${BATCH} at once`;
+      if (size <= 2048 && selected(opts, flight)) {
+        const four = () => Promise.all([0, 1, 2, 3].map(() => labelCellBatch(items, batchOpts)));
+        const fits = await four().then(() => true, (err: Error) => {
+          console.error(`label-cell ${size}²: no ${flight} row (${err.message})`);
+          return false;
+        });
+        if (fits) contenders.push({ impl: flight, images: 4 * BATCH, note: 'fifo ties; ms per image, four stacked chains in flight, incl. copies', fn: four });
+      }
     }
     const caseRows = await runCase('label-cell', size, contenders, opts);
     if (opts.python && !opts.quick) {

@@ -119,7 +119,7 @@ const orders = ['forward', 'reverse', 'strided'] as const;
 
 describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () => {
   const native = nativeOrNull()!;
-  const totals = { withLine: { bursts: 0, rounds: 0, generations: 0 }, noLine: { bursts: 0 } };
+  const totals = { withLine: { bursts: 0, rounds: 0, generations: 0 }, noLine: { bursts: 0 }, generations: 0, placed: 0 };
 
   it.each(orders)('equal the CPU fifo flood on 2000 random cases, threads in %s order', (order) => {
     for (const c of randomCases) {
@@ -128,6 +128,8 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
         width: c.W, height: c.H, connectivity: c.connectivity, watershedLine: c.watershedLine, order,
       });
       if (!same(out, cpuFifo(c))) expect.fail(`${c.name} (${c.connectivity}-conn, line ${c.watershedLine}) differs in ${order} order`);
+      totals.generations += st.generations;
+      totals.placed += st.placedGenerations;
       if (c.watershedLine) {
         totals.withLine.bursts += st.burstGenerations;
         totals.withLine.rounds += st.lineRounds;
@@ -143,6 +145,35 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
     expect(totals.withLine.bursts).toBeGreaterThan(100);
     // One round per step settles nothing; a second confirms. More means chains of line pixels.
     expect(totals.withLine.rounds).toBeGreaterThan(2 * totals.withLine.generations);
+    // A level's later generations are placed by counting; its first is sorted.
+    expect(totals.placed).toBeGreaterThan(0.2 * totals.generations);
+    expect(totals.placed).toBeLessThan(totals.generations);
+  });
+
+  // CELLCAM_CUDA_PLACEMENT=sort sorts every generation (the path before counting placement; the
+  // GPU scripts time both). The variable is read per call.
+  it.each([
+    ['2000 random cases', randomCases],
+    ['the blob cases', blobCases],
+  ] as const)('with every generation sorted (CELLCAM_CUDA_PLACEMENT=sort) equal the CPU flood on %s', (_name, cases) => {
+    const saved = process.env.CELLCAM_CUDA_PLACEMENT;
+    process.env.CELLCAM_CUDA_PLACEMENT = 'sort';
+    try {
+      let generations = 0;
+      for (const c of cases) {
+        const out = new Int32Array(c.W * c.H);
+        const st = native._watershedEmulated(c.elevation, c.markers, c.mask, out, {
+          width: c.W, height: c.H, connectivity: c.connectivity, watershedLine: c.watershedLine, order: 'strided',
+        });
+        if (!same(out, cpuFifo(c))) expect.fail(`${c.name} (${c.connectivity}-conn, line ${c.watershedLine}) differs with every generation sorted`);
+        expect(st.placedGenerations).toBe(0);
+        generations += st.generations;
+      }
+      expect(generations).toBeGreaterThan(cases.length);
+    } finally {
+      if (saved === undefined) delete process.env.CELLCAM_CUDA_PLACEMENT;
+      else process.env.CELLCAM_CUDA_PLACEMENT = saved;
+    }
   });
 
   it.each(blobCases.map((c) => [c.name, c] as const))('equal the CPU flood on %s', (_name, c) => {
@@ -154,6 +185,7 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
       });
       expect(same(out, expected), `${order} order`).toBe(true);
       expect(st.burstGenerations).toBeGreaterThan(0);
+      expect(st.placedGenerations).toBeGreaterThan(0);
     }
   });
 

@@ -152,6 +152,7 @@ Napi::Object WatershedStatsObject(Napi::Env env, const gpu::WatershedStats& st) 
   s.Set("generations", static_cast<double>(st.generations));
   s.Set("lineRounds", static_cast<double>(st.lineRounds));
   s.Set("burstGenerations", static_cast<double>(st.burstGenerations));
+  s.Set("placedGenerations", static_cast<double>(st.placedGenerations));
   return s;
 }
 

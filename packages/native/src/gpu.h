@@ -32,6 +32,7 @@ struct Timings {
 // bursts (cuda/watershed.cu).
 struct WatershedStats {
   int64_t phases = 0, generations = 0, lineRounds = 0, burstGenerations = 0;
+  int64_t placedGenerations = 0;  // of the generations: put in key order by counting, not sorted
 };
 
 // What the CUDA labelCell's three watersheds did (nuclei, cells, extension).

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,6 +67,23 @@ struct Counters {
 
 using Stats = gpu::WatershedStats;
 
+// A generation's counters and its first step's, reset by thread 0 of the generation's first
+// launch: nothing reads them before the pops (the host read the last generation's), and no
+// launch of their own is needed for it.
+CELLCAM_HD inline void ResetGeneration(Counters* cnt) {
+  cnt->next = 0;
+  cnt->touched = 0;
+  cnt->burst = 0;
+  cnt->bursted = 0;
+}
+
+// A level's later generations are put in key order by counting (below), not by a radix sort,
+// unless CELLCAM_CUDA_PLACEMENT=sort (read per call, so that one process can compare both).
+inline bool CountPlacementEnabled() {
+  const char* v = std::getenv("CELLCAM_CUDA_PLACEMENT");
+  return v == nullptr || std::strcmp(v, "sort") != 0;
+}
+
 // Sets cnt->level to the smallest level >= from with queued pixels (levels when none), and
 // cnt->start / cnt->count to its slice of the bucket array. Phases only go up: a claim below the
 // level being flooded is a burst, popped at once, never queued.
@@ -109,9 +128,10 @@ bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* 
 // holds generation g before g + 1). A pixel's key is the moment it was queued: seeds by raster
 // index, every other pixel by (n + sequence number of the pop that claimed it) * 16 + the index of
 // the neighbour, or + 8 for a pixel claimed from the border of that pop's burst (the pixels below
-// the level that a claim reaches pop at once, before the next entry). A generation is sorted by
-// key and numbered; every pop claims its free neighbours by atomic minimum of keys, so each pixel
-// goes to the claim the sequential flood makes first.
+// the level that a claim reaches pop at once, before the next entry). A generation is put in key
+// order (a level's first by sorting, the others by counting) and numbered; every pop claims its
+// free neighbours by atomic minimum of keys, so each pixel goes to the claim the sequential flood
+// makes first.
 template <class Exec, typename LT>
 bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, const uint8_t* mask, int32_t* out,
              int32_t W, int32_t H, int conn, bool wsl, Stats* stats, int32_t Hi = 0) {
@@ -156,6 +176,17 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   std::vector<int32_t> levelStart;  // offsets on the host
   int64_t listed = 0;               // pixels in lowList
   int32_t listedBelow = 0;          // lowList holds the free pixels of the levels below this one
+  // Counting placement of a level's later generations: every entry of generation g + 1 was claimed
+  // by a pop of generation g (directly, or from the border of its burst), and its key is
+  // (n + that pop's sequence number) * 16 + k. The order among one pop's claims never changes a
+  // label (docs/kernels/watershed.md, "Why the neighbour index in the key never changes a label"),
+  // so grouping the entries by their pop, pops in order, is key order: a count per pop (by the
+  // settle), an exclusive sum and a scatter replace the gather of keys and the radix sort (on the
+  // H100, a stacked batch's sorts were a quarter of its device time). Both arrays live in keyB,
+  // which only a level's first sort writes, and nothing reads after it.
+  const bool place = CountPlacementEnabled();
+  int32_t* const perPop = reinterpret_cast<int32_t*>(keyB);  // claims per pop of the generation; zeroed by the pops
+  int32_t* const popStart = perPop + n;                       // their exclusive sums
 
   // State, keys and the in-mask level histogram; seeds are keyed by raster index.
   if (!ex.Zero(counts, sizeof(int32_t) * (levels + 1)) || !ex.Zero(fill, sizeof(int32_t) * levels)) return false;
@@ -196,23 +227,31 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
     // gathers the generation's keys (one launch per level fewer than a copy of its own).
     const int32_t* levelSlice = bucket + c.start;
     int64_t m = c.count;
+    int64_t placeFrom = -1;  // >= 0: this generation is placed by counting; the last one's first sequence number
     while (m > 0) {
       ++stats->generations;
       const int64_t gbase = base;
-      {
+      const int32_t* pp = nullptr;  // the generation in key order
+      if (placeFrom >= 0) {
+        ++stats->placedGenerations;
+        const int32_t* const src = pixA;  // the settle's appends, in no order
+        int32_t* const dst = pixB;
+        const int64_t from = placeFrom;
+        if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
+              if (i == 0) ResetGeneration(cnt);
+              const int32_t q = src[i];
+              const int64_t j = static_cast<int64_t>(key[q] >> 4) - n - from;
+              dst[popStart[j] + AtomicAdd(perPop + j, -1) - 1] = q;
+            })) {
+          return false;
+        }
+        pp = dst;
+      } else {
         int32_t* const pix = pixA;
         uint64_t* const kk = keyA;
         const int32_t* const src = levelSlice;
-        // Thread 0 also resets the generation's counters and the first step's: nothing reads them
-        // before the pops (the host read the last generation's), and no launch of their own is
-        // needed for it.
         if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
-              if (i == 0) {
-                cnt->next = 0;
-                cnt->touched = 0;
-                cnt->burst = 0;
-                cnt->bursted = 0;
-              }
+              if (i == 0) ResetGeneration(cnt);
               if (src != nullptr) {
                 if (i == 0) cnt->low = 0;  // the level's low list, listed at its first burst
                 pix[i] = src[i];
@@ -222,11 +261,11 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
           return false;
         }
         levelSlice = nullptr;
+        const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
+        const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
+        if (which < 0) return false;
+        pp = which == 0 ? pixA : pixB;
       }
-      const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
-      const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
-      if (which < 0) return false;
-      const int32_t* const pp = which == 0 ? pixA : pixB;
       // The line rounds read the sequence numbers of other pops of the generation, so with a line
       // they are written by a launch of their own first. Without a line nothing reads them before
       // the settle, and each pop writes its own (one launch per generation fewer).
@@ -328,6 +367,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               const int32_t p = pp[i];
               const int64_t s = gbase + i;
               const int32_t v = S[p];
+              if (place) perPop[i] = 0;  // before any settle counts this pop's claims
               if (wsl) {
                 if (st[i]) {
                   if (v > 0) quirk[p] = v;
@@ -367,8 +407,12 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                    if (l < level) return;  // flooded by a burst
                    const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
                    S[q] = wsl ? -lab : lab;
-                   if (l == level) np[NextSlot(&cnt->next, 0)] = q;
-                   else bucket[offsets[l] + NextSlot(fill, l)] = q;
+                   if (l == level) {
+                     np[NextSlot(&cnt->next, 0)] = q;
+                     if (place) CountOne(perPop, static_cast<int32_t>(static_cast<int64_t>(key[q] >> 4) - n - gbase));
+                   } else {
+                     bucket[offsets[l] + NextSlot(fill, l)] = q;
+                   }
                  }) &&
                  FindNextLevel(ex, cnt, fill, offsets, levels, level + 1) && ex.Read(&c, cnt, sizeof(Counters));
         };
@@ -530,6 +574,12 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         }
 
         lo = hi;
+      }
+      // The next generation's place in key order: where each pop's claims start.
+      placeFrom = -1;
+      if (place && c.next > 0) {
+        if (!ex.ExclusiveSum(perPop, popStart, m)) return false;
+        placeFrom = gbase;
       }
       int32_t* const np = nextPix;
       base += m;

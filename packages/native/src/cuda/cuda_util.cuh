@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cub/block/block_radix_sort.cuh>
+#include <cub/block/block_scan.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
@@ -146,6 +147,23 @@ class Staging {
   cudaEvent_t done_[2] = {nullptr, nullptr};
 };
 
+// The calling thread's page-locked buffer for the host loops' small reads (a generation's
+// counters, a level table): a device->host copy into pageable memory goes through the driver's
+// own staging, and the floods' host loops read a few thousand times per labelCell (on the H100,
+// ~21 µs per read; host reads were 28 % of one image's device time). nullptr with the error set
+// when it cannot be allocated. Like Staging's chunks, it lives as long as the thread.
+// CELLCAM_CUDA_READBACK=pageable reads straight into the caller's memory (read per call).
+constexpr size_t kReadBackBytes = size_t{64} << 10;
+inline bool PinnedReadBack() {
+  const char* v = std::getenv("CELLCAM_CUDA_READBACK");
+  return v == nullptr || std::strcmp(v, "pageable") != 0;
+}
+inline void* ReadBackBuffer(std::string* error) {
+  thread_local void* buf = nullptr;
+  if (buf == nullptr && !Ok(cudaMallocHost(&buf, kReadBackBytes), "cudaMallocHost(read-back)", error)) buf = nullptr;
+  return buf;
+}
+
 inline bool Upload(void* dst, const void* src, size_t bytes, cudaStream_t s, const char* what, std::string* error) {
   if (bytes == 0) return true;
   if (!PinnedStaging()) return Ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), what, error);
@@ -199,8 +217,8 @@ bool SortPairs(cub::DoubleBuffer<K>& keys, cub::DoubleBuffer<V>& values, int64_t
 // Small sorts in one block: most generations of the watershed's flood are tens to hundreds of
 // pixels, and cub's device sort is several launches and a temporary allocation each time. On by
 // default since its H100 run (equal to the CPU in every case; labelCell 2048² 110 -> 100 ms alone,
-// 29.3 -> 26.4 ms per image in a stacked batch of 16). CELLCAM_CUDA_BLOCK_SORT=0 turns it off (read
-// per call, so that one process can compare both).
+// 29.3 -> 26.4 ms per image in a stacked batch of 16). CELLCAM_CUDA_BLOCK_SORT=0 turns it off, and
+// the one-block scan below with it (read per call, so that one process can compare both).
 constexpr int kBlockSortThreads = 256, kBlockSortItems = 8;
 constexpr int64_t kBlockSortMax = int64_t{kBlockSortThreads} * kBlockSortItems;
 
@@ -232,6 +250,26 @@ __global__ void __launch_bounds__(kThreads) BlockSortPairsKernel(const uint64_t*
       keysOut[idx] = k[i];
       valsOut[idx] = v[i];
     }
+  }
+}
+
+// Exclusive sum of n <= kThreads * kItems int32s in one block (blocked arrangement): a level's
+// later generations are placed by a scan over the last one's pops, mostly tens to hundreds,
+// where cub's device scan is two launches and a temporary allocation. Off with the block sort
+// (CELLCAM_CUDA_BLOCK_SORT=0), so that one switch compares both one-block paths with cub's.
+constexpr int kBlockScanThreads = 1024, kBlockScanItems = 8;
+constexpr int64_t kBlockScanMax = int64_t{kBlockScanThreads} * kBlockScanItems;
+
+template <int kThreads, int kItems>
+__global__ void __launch_bounds__(kThreads) BlockExclusiveSumKernel(const int32_t* in, int32_t* out, int n) {
+  using Scan = cub::BlockScan<int32_t, kThreads>;
+  __shared__ typename Scan::TempStorage temp;
+  int32_t v[kItems], sums[kItems];
+  const int first = static_cast<int>(threadIdx.x) * kItems;
+  for (int i = 0; i < kItems; ++i) v[i] = first + i < n ? in[first + i] : 0;
+  Scan(temp).ExclusiveSum(v, sums);
+  for (int i = 0; i < kItems; ++i) {
+    if (first + i < n) out[first + i] = sums[i];
   }
 }
 

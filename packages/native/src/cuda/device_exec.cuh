@@ -173,16 +173,33 @@ class DeviceExec {
   bool Read(void* host, const void* dev, size_t bytes, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     ++reads;
     if (profile_) profile_->Begin();
+    // Small reads land in the thread's page-locked buffer first (CELLCAM_CUDA_READBACK=pageable:
+    // straight into `host`).
+    void* pinned = nullptr;
+    if (bytes <= cudautil::kReadBackBytes && cudautil::PinnedReadBack()) {
+      pinned = cudautil::ReadBackBuffer(error_);
+      if (pinned == nullptr) return false;
+    }
     const bool ok =
-        cudautil::Ok(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, s_), "cudaMemcpyAsync(device to host)", error_) &&
+        cudautil::Ok(cudaMemcpyAsync(pinned != nullptr ? pinned : host, dev, bytes, cudaMemcpyDeviceToHost, s_),
+                     "cudaMemcpyAsync(device to host)", error_) &&
         cudautil::Ok(cudaStreamSynchronize(s_), "kernels", error_);
+    if (ok && pinned != nullptr) std::memcpy(host, pinned, bytes);
     if (profile_) profile_->End("read", file, line, static_cast<int64_t>(bytes));
     return ok;
   }
 
   bool ExclusiveSum(const int32_t* in, int32_t* out, int64_t n, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     if (profile_) profile_->Begin();
-    const bool ok = cudautil::ExclusiveSum(in, out, n, s_, error_);
+    bool ok = true;
+    if (n <= cudautil::kBlockScanMax && cudautil::BlockSortEnabled()) {
+      ++launches;
+      cudautil::BlockExclusiveSumKernel<cudautil::kBlockScanThreads, cudautil::kBlockScanItems><<<1, cudautil::kBlockScanThreads, 0, s_>>>(
+          in, out, static_cast<int>(n));
+      ok = cudautil::Ok(cudaGetLastError(), "block scan launch", error_);
+    } else {
+      ok = cudautil::ExclusiveSum(in, out, n, s_, error_);
+    }
     if (profile_) profile_->End("scan", file, line, n);
     return ok;
   }
