@@ -35,26 +35,19 @@ class HostExec {
   template <class F>
   bool For(int64_t n, const F& f, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     if (n <= 0) return true;
-    ++launches;
-    items += n;
-    SiteCount& sc = sites[{file, line}];
-    ++sc.launches;
-    sc.items += n;
-    switch (order_) {
-      case Order::kForward:
-        for (int64_t i = 0; i < n; ++i) f(i);
-        break;
-      case Order::kReverse:
-        for (int64_t i = n - 1; i >= 0; --i) f(i);
-        break;
-      case Order::kStrided: {
-        // i = k * step mod n visits every index once when gcd(step, n) = 1: neighbours far apart.
-        int64_t step = n / 3 + 1;
-        while (std::gcd(step, n) != 1) ++step;
-        for (int64_t k = 0, i = 0; k < n; ++k, i = (i + step) % n) f(i);
-        break;
-      }
-    }
+    Count(n, file, line);
+    Run(n, f);
+    return true;
+  }
+
+  // f over [0, n), then g over [0, m) once every f has run: one launch on a GPU (its last block
+  // runs g), so one launch here too.
+  template <class F, class G>
+  bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    if (n <= 0) return For(m, g, file, line);
+    Count(n + (m > 0 ? m : 0), file, line);
+    Run(n, f);
+    if (m > 0) Run(m, g);
     return true;
   }
 
@@ -113,6 +106,33 @@ class HostExec {
   }
 
  private:
+  void Count(int64_t n, const char* file, int line) {
+    ++launches;
+    items += n;
+    SiteCount& sc = sites[{file, line}];
+    ++sc.launches;
+    sc.items += n;
+  }
+
+  template <class F>
+  void Run(int64_t n, const F& f) {
+    switch (order_) {
+      case Order::kForward:
+        for (int64_t i = 0; i < n; ++i) f(i);
+        break;
+      case Order::kReverse:
+        for (int64_t i = n - 1; i >= 0; --i) f(i);
+        break;
+      case Order::kStrided: {
+        // i = k * step mod n visits every index once when gcd(step, n) = 1: neighbours far apart.
+        int64_t step = n / 3 + 1;
+        while (std::gcd(step, n) != 1) ++step;
+        for (int64_t k = 0, i = 0; k < n; ++k, i = (i + step) % n) f(i);
+        break;
+      }
+    }
+  }
+
   Order order_;
   std::vector<std::unique_ptr<uint64_t[]>> blocks_;
 };

@@ -3,6 +3,7 @@
 // (host_exec.h, emulated.cc) that the CPU-only CI runs against the CPU flood. Everything that differs
 // between the two lives in the executor `Exec`:
 //   ex.For(n, f)            f(i) for i in [0, n), as one kernel launch (emulation: in some order)
+//   ex.ForThen(n, f, m, g)  f over [0, n), then g over [0, m) once every f has run, as one launch
 //   ex.Alloc<T>(count)      a device buffer owned by ex (nullptr on failure)
 //   ex.Zero(p, bytes)       memset 0
 //   ex.Mark(), ex.Release(mark)  free the buffers allocated since the mark
@@ -84,24 +85,40 @@ inline bool CountPlacementEnabled() {
   return v == nullptr || std::strcmp(v, "sort") != 0;
 }
 
+// The search for the next level runs at the end of the settle's launch, unless
+// CELLCAM_CUDA_FUSED_SEARCH=0 (a launch of its own, as before; read per call).
+inline bool FusedSearchEnabled() {
+  const char* v = std::getenv("CELLCAM_CUDA_FUSED_SEARCH");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
 // Sets cnt->level to the smallest level >= from with queued pixels (levels when none), and
 // cnt->start / cnt->count to its slice of the bucket array. Phases only go up: a claim below the
 // level being flooded is a burst, popped at once, never queued.
+//
+// For up to 1024 levels, levels + 1 threads: thread l is the answer when no level in [from, l)
+// has queued pixels; thread `levels` stands for "none left". Exactly one writes. The counts are
+// read past L1: run at the end of the launch that queued them (ForThen), other blocks' atomics
+// wrote them.
+struct NextLevelSearch {
+  Counters* cnt;
+  const int32_t* fill;
+  const int32_t* offsets;
+  int32_t levels, from;
+  CELLCAM_HD void operator()(int64_t l) const {
+    if (l < from || (l < levels && LoadCoherent(fill + l) == 0)) return;
+    for (int64_t j = from; j < l; ++j) {
+      if (LoadCoherent(fill + j) > 0) return;
+    }
+    cnt->level = static_cast<int32_t>(l);
+    cnt->start = l < levels ? offsets[l] : 0;
+    cnt->count = l < levels ? LoadCoherent(fill + l) : 0;
+  }
+};
+
 template <class Exec>
 bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* offsets, int32_t levels, int32_t from) {
-  if (levels <= 1024) {
-    // One launch (it runs once or twice per generation): thread l is the answer when no level in
-    // [from, l) has queued pixels; thread `levels` stands for "none left". Exactly one writes.
-    return ex.For(levels + 1, [=] CELLCAM_HD(int64_t l) {
-      if (l < from || (l < levels && fill[l] == 0)) return;
-      for (int64_t j = from; j < l; ++j) {
-        if (fill[j] > 0) return;
-      }
-      cnt->level = static_cast<int32_t>(l);
-      cnt->start = l < levels ? offsets[l] : 0;
-      cnt->count = l < levels ? fill[l] : 0;
-    });
-  }
+  if (levels <= 1024) return ex.For(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, from});
   return ex.For(1, [=] CELLCAM_HD(int64_t) { cnt->level = levels; }) &&
          ex.For(levels, [=] CELLCAM_HD(int64_t l) {
            if (l >= from && fill[l] > 0) AtomicMin(&cnt->level, static_cast<int32_t>(l));
@@ -111,6 +128,17 @@ bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* 
            cnt->start = l < levels ? offsets[l] : 0;
            cnt->count = l < levels ? fill[l] : 0;
          });
+}
+
+// f over [0, n), then FindNextLevel from `from`: with up to 1024 levels in the same launch (the
+// last block to finish runs the search; ForThen), one launch per generation fewer.
+template <class Exec, class F>
+bool ThenFindNextLevel(Exec& ex, int64_t n, const F& f, Counters* cnt, const int32_t* fill, const int32_t* offsets, int32_t levels,
+                       int32_t from, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  if (levels <= 1024 && FusedSearchEnabled()) {
+    return ex.ForThen(n, f, levels + 1, NextLevelSearch{cnt, fill, offsets, levels, from}, file, line);
+  }
+  return ex.For(n, f, file, line) && FindNextLevel(ex, cnt, fill, offsets, levels, from);
 }
 
 // Floods `lev` (levels 0..levels-1) from `markers` inside `mask` (nullptr = everywhere) exactly like
@@ -400,21 +428,24 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         // with it (needed only after the level's last step, but it rides on the same read).
         auto settle = [&](int64_t bound, bool speculative) {
           int32_t* const np = nextPix;
-          return ex.For(bound, [=] CELLCAM_HD(int64_t t) {
-                   if (t >= cnt->touched || (speculative && cnt->burst)) return;
-                   const int32_t q = touched[t];
-                   const int32_t l = lev[q];
-                   if (l < level) return;  // flooded by a burst
-                   const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
-                   S[q] = wsl ? -lab : lab;
-                   if (l == level) {
-                     np[NextSlot(&cnt->next, 0)] = q;
-                     if (place) CountOne(perPop, static_cast<int32_t>(static_cast<int64_t>(key[q] >> 4) - n - gbase));
-                   } else {
-                     bucket[offsets[l] + NextSlot(fill, l)] = q;
-                   }
-                 }) &&
-                 FindNextLevel(ex, cnt, fill, offsets, levels, level + 1) && ex.Read(&c, cnt, sizeof(Counters));
+          return ThenFindNextLevel(
+                     ex, bound,
+                     [=] CELLCAM_HD(int64_t t) {
+                       if (t >= cnt->touched || (speculative && cnt->burst)) return;
+                       const int32_t q = touched[t];
+                       const int32_t l = lev[q];
+                       if (l < level) return;  // flooded by a burst
+                       const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
+                       S[q] = wsl ? -lab : lab;
+                       if (l == level) {
+                         np[NextSlot(&cnt->next, 0)] = q;
+                         if (place) CountOne(perPop, static_cast<int32_t>(static_cast<int64_t>(key[q] >> 4) - n - gbase));
+                       } else {
+                         bucket[offsets[l] + NextSlot(fill, l)] = q;
+                       }
+                     },
+                     cnt, fill, offsets, levels, level + 1) &&
+                 ex.Read(&c, cnt, sizeof(Counters));
         };
         if (!settle(static_cast<int64_t>(K) * (hi - lo), true)) return false;
 

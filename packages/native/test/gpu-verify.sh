@@ -14,8 +14,9 @@
 #   <= 2048 pixels, the default): must stay equal to the CPU, and its CUDA times compare with the check step's
 #   GPU_STEPS=before (not in the default): the same rows with the paths that session 12 replaced, unseen on a GPU
 #   when written: CELLCAM_CUDA_PLACEMENT=sort (every generation radix-sorted, not a level's later ones placed by
-#   counting) and CELLCAM_CUDA_READBACK=pageable (the host loop's reads straight into pageable memory); equal to
-#   the CPU, and its CUDA times are the "before" of the check step's
+#   counting), CELLCAM_CUDA_READBACK=pageable (the host loop's reads straight into pageable memory) and
+#   CELLCAM_CUDA_FUSED_SEARCH=0 (the next level searched in a launch of its own, not by the settle's last
+#   block); equal to the CPU, and its CUDA times are the "before" of the check step's
 set -o pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
@@ -73,7 +74,7 @@ for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
 done
 step blocksort 200 env CELLCAM_CUDA_BLOCK_SORT=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/blocksort.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/blocksort.log" 2>/dev/null | tail -5
-step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/before.json"
+step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable CELLCAM_CUDA_FUSED_SEARCH=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/before.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/before.log" 2>/dev/null | tail -5
 step profile 120 env CELLCAM_CUDA_PROFILE=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
   --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"

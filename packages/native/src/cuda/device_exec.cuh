@@ -32,6 +32,26 @@ __global__ void ForKernel(int64_t n, F f) {
   if (i < n) f(i);
 }
 
+// f over [0, n), then g over [0, m) by the last block to finish (one launch instead of two: the
+// flood's host loop is bound by its launches). Each block takes a ticket once all its threads'
+// writes are fenced; the block with the last ticket sees every block's writes, runs g in a
+// block-stride loop and puts the ticket counter back to 0 for the next launch in the stream. g
+// must read what f's atomics wrote past L1 (LoadCoherent).
+template <class F, class G>
+__global__ void ForThenKernel(int64_t n, F f, int64_t m, G g, unsigned int* tickets) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) f(i);
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(tickets, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) g(j);
+  if (threadIdx.x == 0) *tickets = 0;
+}
+
 // Opt-in (CELLCAM_CUDA_PROFILE=1): where a chain's time goes, by the source line of each step.
 // The lent GPU machines have no working Nsight Systems (docs/kernels/gpu-check.md). The host waits
 // for the stream before every step, so each step is timed alone: a launch's device time by
@@ -144,6 +164,26 @@ class DeviceExec {
     return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
   }
 
+  // f over [0, n), then g over [0, m) once every f has run, in one launch (ForThenKernel).
+  template <class F, class G>
+  bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    if (n <= 0) return For(m, g, file, line);
+    if (m <= 0) return For(n, f, file, line);
+    if (!tickets_) {
+      tickets_ = std::make_unique<cudautil::DeviceBuffer>();
+      if (!cudautil::Alloc(*tickets_, sizeof(unsigned int), s_, "cudaMallocAsync(tickets)", error_) ||
+          !cudautil::Ok(cudaMemsetAsync(tickets_->ptr, 0, sizeof(unsigned int), s_), "cudaMemsetAsync(tickets)", error_)) {
+        return false;
+      }
+    }
+    ++launches;
+    if (profile_) profile_->Begin();
+    ForThenKernel<<<static_cast<unsigned>((n + kExecBlock - 1) / kExecBlock), kExecBlock, 0, s_>>>(
+        n, f, m, g, static_cast<unsigned int*>(tickets_->ptr));
+    if (profile_) profile_->End("launch", file, line, n + m);
+    return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
+  }
+
   template <typename T>
   T* Alloc(int64_t count) {
     buffers_.push_back(std::make_unique<cudautil::DeviceBuffer>());
@@ -226,6 +266,7 @@ class DeviceExec {
   cudaStream_t s_;
   std::string* error_;
   std::vector<std::unique_ptr<cudautil::DeviceBuffer>> buffers_;
+  std::unique_ptr<cudautil::DeviceBuffer> tickets_;  // ForThen's ticket counter, 0 between launches
   std::unique_ptr<StepProfile> profile_;  // declared last: reports (after a sync) before the buffers go
 };
 
