@@ -24,11 +24,14 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
     // level's bucket slice was copied by its key gather), 934 reads (1 017 while each burst read
     // its claim count), 112.9 threads per pixel (155.7 + 14 while the free pixels below each
     // bursting level were found by sweeping the image; the bounded settle after a burst adds 14).
-    // 2026-11-27: 2 920, the search for the next level at the end of each settle's launch
-    // (ForThen) instead of a launch of its own.
+    // 2026-11-27: 2 920 launches, the search for the next level at the end of each settle's
+    // launch (ForThen) instead of a launch of its own; 87.6 threads per pixel, the settles and
+    // the burst's border claims striding up to their count (ForUpTo) instead of a grid of their
+    // bound. (The emulator counts the indices that run; a GPU launches at most 2 048 threads per
+    // SM for those.)
     expect(r.launches).toBeLessThan(3200);
     expect(r.reads).toBeLessThan(1000);
-    expect(r.items / n).toBeLessThan(125);
+    expect(r.items / n).toBeLessThan(100);
     // Per source line (what CELLCAM_CUDA_PROFILE=1 times on a GPU): the sites add up to the totals,
     // and no single line launches more than 40 threads per pixel (the bounded settle, 2026-11-26:
     // 29 per pixel at 2048², the largest).

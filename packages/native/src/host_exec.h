@@ -40,15 +40,31 @@ class HostExec {
     return true;
   }
 
-  // f over [0, n), then g over [0, m) once every f has run: one launch on a GPU (its last block
-  // runs g), so one launch here too.
+  // f(i) for i < min(n, *count), the count as the launch finds it in device memory: one launch.
+  template <class F>
+  bool ForUpTo(int64_t n, const int32_t* count, const F& f, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    if (n <= 0) return true;
+    const int64_t end = std::min<int64_t>(n, std::max<int32_t>(*count, 0));
+    Count(end, file, line);
+    Run(end, f);
+    return true;
+  }
+
+  // f over [0, n) (up to *count when count is not null, as ForUpTo), then g over [0, m) once every
+  // f has run: one launch on a GPU (its last block runs g), so one launch here too.
   template <class F, class G>
-  bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  bool ForThen(int64_t n, const int32_t* count, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(),
+               int line = __builtin_LINE()) {
     if (n <= 0) return For(m, g, file, line);
-    Count(n + (m > 0 ? m : 0), file, line);
-    Run(n, f);
+    const int64_t end = count == nullptr ? n : std::min<int64_t>(n, std::max<int32_t>(*count, 0));
+    Count(end + (m > 0 ? m : 0), file, line);
+    Run(end, f);
     if (m > 0) Run(m, g);
     return true;
+  }
+  template <class F, class G>
+  bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return ForThen(n, nullptr, f, m, g, file, line);
   }
 
   void Section(const char*) {}  // the device executor's profile sections; nothing here

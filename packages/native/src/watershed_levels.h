@@ -4,6 +4,8 @@
 // between the two lives in the executor `Exec`:
 //   ex.For(n, f)            f(i) for i in [0, n), as one kernel launch (emulation: in some order)
 //   ex.ForThen(n, f, m, g)  f over [0, n), then g over [0, m) once every f has run, as one launch
+//   ex.ForUpTo(n, count, f) f(i) for i < min(n, *count), count in device memory (no round trip)
+//   ex.ForThen(n, count, f, m, g)  both
 //   ex.Alloc<T>(count)      a device buffer owned by ex (nullptr on failure)
 //   ex.Zero(p, bytes)       memset 0
 //   ex.Mark(), ex.Release(mark)  free the buffers allocated since the mark
@@ -130,15 +132,15 @@ bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* 
          });
 }
 
-// f over [0, n), then FindNextLevel from `from`: with up to 1024 levels in the same launch (the
-// last block to finish runs the search; ForThen), one launch per generation fewer.
+// f(i) for i < min(n, *count), then FindNextLevel from `from`: with up to 1024 levels in the same
+// launch (the last block to finish runs the search; ForThen), one launch per generation fewer.
 template <class Exec, class F>
-bool ThenFindNextLevel(Exec& ex, int64_t n, const F& f, Counters* cnt, const int32_t* fill, const int32_t* offsets, int32_t levels,
-                       int32_t from, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+bool ThenFindNextLevel(Exec& ex, int64_t n, const int32_t* count, const F& f, Counters* cnt, const int32_t* fill, const int32_t* offsets,
+                       int32_t levels, int32_t from, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   if (levels <= 1024 && FusedSearchEnabled()) {
-    return ex.ForThen(n, f, levels + 1, NextLevelSearch{cnt, fill, offsets, levels, from}, file, line);
+    return ex.ForThen(n, count, f, levels + 1, NextLevelSearch{cnt, fill, offsets, levels, from}, file, line);
   }
-  return ex.For(n, f, file, line) && FindNextLevel(ex, cnt, fill, offsets, levels, from);
+  return ex.ForUpTo(n, count, f, file, line) && FindNextLevel(ex, cnt, fill, offsets, levels, from);
 }
 
 // Floods `lev` (levels 0..levels-1) from `markers` inside `mask` (nullptr = everywhere) exactly like
@@ -421,17 +423,19 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         }
 
         // Every claim of the step is settled: claimed pixels take their claimer's label and join
-        // the next generation (same level) or their level's bucket. The grid is `bound` >= the
-        // claims; threads past cnt->touched do nothing. The first settle runs before the host has
+        // the next generation (same level) or their level's bucket. `bound` >= the claims, and the
+        // launch reads their count itself (ForUpTo: its grid strides, so a loose bound costs no
+        // idle threads; on the H100 a stacked batch of 16 launched 2.0 G settle threads for
+        // 0.12 G pops). The first settle runs before the host has
         // read the pops' counters (one round trip per step saved): when a claim reached below the
         // level it does nothing at all, and the bursts flood first. The next level is found along
         // with it (needed only after the level's last step, but it rides on the same read).
         auto settle = [&](int64_t bound, bool speculative) {
           int32_t* const np = nextPix;
           return ThenFindNextLevel(
-                     ex, bound,
+                     ex, bound, &cnt->touched,
                      [=] CELLCAM_HD(int64_t t) {
-                       if (t >= cnt->touched || (speculative && cnt->burst)) return;
+                       if (speculative && cnt->burst) return;
                        const int32_t q = touched[t];
                        const int32_t l = lev[q];
                        if (l < level) return;  // flooded by a burst
@@ -583,13 +587,12 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               })) {
             return false;
           }
-          // The burst's border is claimed after all of the owner's direct claims (+ 8). Its grid is
+          // The burst's border is claimed after all of the owner's direct claims (+ 8). Its bound is
           // the low list (flooded pixels come from it): no round trip to learn how many flooded.
           // Nor to learn how many were claimed: at most the step's direct claims plus K per
           // flooded pixel, the settle's grid.
           const int64_t claimBound = static_cast<int64_t>(c.touched) + static_cast<int64_t>(K) * nLow;
-          if (!ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
-                if (t >= cnt->bursted) return;
+          if (!ex.ForUpTo(nLow, &cnt->bursted, [=] CELLCAM_HD(int64_t t) {
                 const int32_t b = bl[t];
                 const uint64_t k8 = (key[b] & ~uint64_t{15}) | 8;
                 const int32_t y = b / W, x = b - y * W;

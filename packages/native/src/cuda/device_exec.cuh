@@ -32,15 +32,27 @@ __global__ void ForKernel(int64_t n, F f) {
   if (i < n) f(i);
 }
 
-// f over [0, n), then g over [0, m) by the last block to finish (one launch instead of two: the
+// f(i) for i < min(n, *count): a bound the host knows and a count an earlier launch wrote (no
+// round trip to learn it). The grid is capped at what the device holds at once (GridBlocks) and
+// strides over the rest, so a loose bound launches no idle threads.
+template <class F>
+__global__ void ForUpToKernel(int64_t n, const int32_t* count, F f) {
+  const int64_t end = min(n, static_cast<int64_t>(*count));
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < end; i += stride) f(i);
+}
+
+// f over [0, n) (up to *count when count is not null, as ForUpToKernel), then g over [0, m) by
+// the last block to finish (one launch instead of two: the
 // flood's host loop is bound by its launches). Each block takes a ticket once all its threads'
 // writes are fenced; the block with the last ticket sees every block's writes, runs g in a
 // block-stride loop and puts the ticket counter back to 0 for the next launch in the stream. g
 // must read what f's atomics wrote past L1 (LoadCoherent).
 template <class F, class G>
-__global__ void ForThenKernel(int64_t n, F f, int64_t m, G g, unsigned int* tickets) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) f(i);
+__global__ void ForThenKernel(int64_t n, const int32_t* count, F f, int64_t m, G g, unsigned int* tickets) {
+  const int64_t end = count == nullptr ? n : min(n, static_cast<int64_t>(*count));
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < end; i += stride) f(i);
   __shared__ bool last;
   __threadfence();
   __syncthreads();
@@ -164,11 +176,24 @@ class DeviceExec {
     return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
   }
 
-  // f over [0, n), then g over [0, m) once every f has run, in one launch (ForThenKernel).
+  // f(i) for i < min(n, *count), *count as the launch finds it in device memory (ForUpToKernel).
+  template <class F>
+  bool ForUpTo(int64_t n, const int32_t* count, const F& f, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    if (n <= 0) return true;
+    ++launches;
+    if (profile_) profile_->Begin();
+    ForUpToKernel<<<GridBlocks(n), kExecBlock, 0, s_>>>(n, count, f);
+    if (profile_) profile_->End("launch", file, line, n);
+    return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
+  }
+
+  // f over [0, n) (up to *count when count is not null), then g over [0, m) once every f has run,
+  // in one launch (ForThenKernel).
   template <class F, class G>
-  bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  bool ForThen(int64_t n, const int32_t* count, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(),
+               int line = __builtin_LINE()) {
     if (n <= 0) return For(m, g, file, line);
-    if (m <= 0) return For(n, f, file, line);
+    if (m <= 0) return count == nullptr ? For(n, f, file, line) : ForUpTo(n, count, f, file, line);
     if (!tickets_) {
       tickets_ = std::make_unique<cudautil::DeviceBuffer>();
       if (!cudautil::Alloc(*tickets_, sizeof(unsigned int), s_, "cudaMallocAsync(tickets)", error_) ||
@@ -178,10 +203,13 @@ class DeviceExec {
     }
     ++launches;
     if (profile_) profile_->Begin();
-    ForThenKernel<<<static_cast<unsigned>((n + kExecBlock - 1) / kExecBlock), kExecBlock, 0, s_>>>(
-        n, f, m, g, static_cast<unsigned int*>(tickets_->ptr));
+    ForThenKernel<<<GridBlocks(n), kExecBlock, 0, s_>>>(n, count, f, m, g, static_cast<unsigned int*>(tickets_->ptr));
     if (profile_) profile_->End("launch", file, line, n + m);
     return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
+  }
+  template <class F, class G>
+  bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return ForThen(n, nullptr, f, m, g, file, line);
   }
 
   template <typename T>
@@ -263,6 +291,22 @@ class DeviceExec {
   }
 
  private:
+  // Blocks for n threads, at most those the device runs at once (2048 threads per SM): the
+  // striding kernels cover the rest.
+  static unsigned GridBlocks(int64_t n) {
+    thread_local int device = -1;
+    thread_local int64_t cap = 0;
+    int d = 0;
+    cudaGetDevice(&d);
+    if (d != device || cap == 0) {
+      int sms = 0;
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, d);
+      device = d;
+      cap = std::max<int64_t>(1, int64_t{sms} * (2048 / kExecBlock));
+    }
+    return static_cast<unsigned>(std::min<int64_t>((n + kExecBlock - 1) / kExecBlock, cap));
+  }
+
   cudaStream_t s_;
   std::string* error_;
   std::vector<std::unique_ptr<cudautil::DeviceBuffer>> buffers_;
