@@ -123,7 +123,7 @@ const orders = ['forward', 'reverse', 'strided'] as const;
 
 describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () => {
   const native = nativeOrNull()!;
-  const totals = { withLine: { bursts: 0, rounds: 0, generations: 0 }, noLine: { bursts: 0 }, generations: 0, placed: 0 };
+  const totals = { withLine: { bursts: 0, rounds: 0, generations: 0 }, noLine: { bursts: 0 }, generations: 0, placed: 0, oneBlock: 0 };
 
   it.each(orders)('equal the CPU fifo flood on 2000 random cases, threads in %s order', (order) => {
     for (const c of randomCases) {
@@ -134,6 +134,7 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
       if (!same(out, cpuFifo(c))) expect.fail(`${c.name} (${c.connectivity}-conn, line ${c.watershedLine}) differs in ${order} order`);
       totals.generations += st.generations;
       totals.placed += st.placedGenerations;
+      totals.oneBlock += st.oneBlockGenerations;
       if (c.watershedLine) {
         totals.withLine.bursts += st.burstGenerations;
         totals.withLine.rounds += st.lineRounds;
@@ -152,33 +153,37 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
     // A level's later generations are placed by counting; its first is sorted.
     expect(totals.placed).toBeGreaterThan(0.2 * totals.generations);
     expect(totals.placed).toBeLessThan(totals.generations);
+    // Small placed generations without a line run in one block.
+    expect(totals.oneBlock).toBeGreaterThan(0.1 * totals.placed);
+    expect(totals.oneBlock).toBeLessThan(totals.placed);
   });
 
   // The paths that session 12 replaced, which the GPU scripts time against the new ones:
   // CELLCAM_CUDA_PLACEMENT=sort sorts every generation, CELLCAM_CUDA_FUSED_SEARCH=0 searches for
-  // the next level in a launch of its own. The variables are read per call.
+  // the next level in a launch of its own, CELLCAM_CUDA_ONE_BLOCK=0 runs no generation in one
+  // block (one-block generations are placed ones, so that switch gets a row of its own). The
+  // variables are read per call.
   it.each([
-    ['2000 random cases', randomCases],
-    ['the blob cases', blobCases],
-  ] as const)('with every generation sorted and the level search apart, equal the CPU flood on %s', (_name, cases) => {
-    const saved = { placement: process.env.CELLCAM_CUDA_PLACEMENT, fused: process.env.CELLCAM_CUDA_FUSED_SEARCH };
-    process.env.CELLCAM_CUDA_PLACEMENT = 'sort';
-    process.env.CELLCAM_CUDA_FUSED_SEARCH = '0';
+    { path: 'every generation sorted, the level search apart', env: { CELLCAM_CUDA_PLACEMENT: 'sort', CELLCAM_CUDA_FUSED_SEARCH: '0' }, label: 'the random cases', cases: randomCases, order: 'strided', unused: 'placedGenerations' },
+    { path: 'every generation sorted, the level search apart', env: { CELLCAM_CUDA_PLACEMENT: 'sort', CELLCAM_CUDA_FUSED_SEARCH: '0' }, label: 'the blob cases', cases: blobCases, order: 'strided', unused: 'placedGenerations' },
+    { path: 'no generation in one block', env: { CELLCAM_CUDA_ONE_BLOCK: '0' }, label: 'the random cases', cases: randomCases, order: 'reverse', unused: 'oneBlockGenerations' },
+  ] as const)('with $path, equal the CPU flood on $label', ({ env, cases, order, unused }) => {
+    const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
+    Object.assign(process.env, env);
     try {
       let generations = 0;
       for (const c of cases) {
         const out = new Int32Array(c.W * c.H);
         const st = native._watershedEmulated(c.elevation, c.markers, c.mask, out, {
-          width: c.W, height: c.H, connectivity: c.connectivity, watershedLine: c.watershedLine, order: 'strided',
+          width: c.W, height: c.H, connectivity: c.connectivity, watershedLine: c.watershedLine, order,
         });
-        if (!same(out, cpuFifo(c))) expect.fail(`${c.name} (${c.connectivity}-conn, line ${c.watershedLine}) differs on the older paths`);
-        expect(st.placedGenerations).toBe(0);
+        if (!same(out, cpuFifo(c))) expect.fail(`${c.name} (${c.connectivity}-conn, line ${c.watershedLine}) differs on the older path`);
+        expect(st[unused]).toBe(0);
         generations += st.generations;
       }
       expect(generations).toBeGreaterThan(cases.length);
     } finally {
-      restoreEnv('CELLCAM_CUDA_PLACEMENT', saved.placement);
-      restoreEnv('CELLCAM_CUDA_FUSED_SEARCH', saved.fused);
+      for (const [k, v] of saved) restoreEnv(k, v);
     }
   });
 

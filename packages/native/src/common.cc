@@ -153,6 +153,7 @@ Napi::Object WatershedStatsObject(Napi::Env env, const gpu::WatershedStats& st) 
   s.Set("lineRounds", static_cast<double>(st.lineRounds));
   s.Set("burstGenerations", static_cast<double>(st.burstGenerations));
   s.Set("placedGenerations", static_cast<double>(st.placedGenerations));
+  s.Set("oneBlockGenerations", static_cast<double>(st.oneBlockGenerations));
   return s;
 }
 

@@ -73,7 +73,7 @@ Napi::Array SitesArray(Napi::Env env, const std::map<std::pair<std::string, int>
 
 // _watershedEmulated(elevation (Uint8Array|Uint16Array), markers, mask|null, out, {width, height,
 // connectivity, watershedLine, order: 'forward'|'reverse'|'strided', images = 1})
-//   -> {phases, generations, lineRounds, burstGenerations, placedGenerations}
+//   -> {phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations}
 // images > 1: a batch of that many images of height / images rows, stacked.
 Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -118,7 +118,7 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
 }
 
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1})
-//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations, placedGenerations} x3], launches, reads, items,
+//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations} x3], launches, reads, items,
 //       sites: [{site: 'file.h:line', launches, items}] (by the line that launched them, most items first)}
 // images > 1: that many width × height images stacked in each array go through one chain.
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {

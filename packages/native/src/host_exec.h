@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "parallel_ops.h"
+
 namespace cellcam {
 
 enum class Order { kForward, kReverse, kStrided };
@@ -65,6 +67,17 @@ class HostExec {
   template <class F, class G>
   bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     return ForThen(n, nullptr, f, m, g, file, line);
+  }
+
+  // The phases one after another (parallel_ops.h): one launch of one block on a GPU. The site
+  // comes first (a parameter pack cannot be followed by defaulted ones): pass __FILE__, __LINE__.
+  template <class... P>
+  bool InBlock(const char* file, int line, const P&... p) {
+    const int64_t before = items;
+    Count(0, file, line);
+    (RunPhase(p), ...);
+    sites[{file, line}].items += items - before;
+    return true;
   }
 
   void Section(const char*) {}  // the device executor's profile sections; nothing here
@@ -129,6 +142,19 @@ class HostExec {
     ++sc.launches;
     sc.items += n;
   }
+
+  template <class F>
+  void RunPhase(const parallel::ForPhase<F>& p) {
+    items += p.n;
+    Run(p.n, p.f);
+  }
+  template <class F>
+  void RunPhase(const parallel::UpToPhase<F>& p) {
+    const int64_t end = std::min<int64_t>(p.n, std::max<int32_t>(*p.count, 0));
+    items += end;
+    Run(end, p.f);
+  }
+  void RunPhase(const parallel::ScanPhase& p) { ExclusiveSum(p.in, p.out, p.n); }
 
   template <class F>
   void Run(int64_t n, const F& f) {

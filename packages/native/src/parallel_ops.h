@@ -126,5 +126,34 @@ CELLCAM_HD inline void Union(int32_t* parent, int32_t a, int32_t b) {
   }
 }
 
+// The phases of a one-block launch (ex.InBlock): each runs over its range with the block's
+// threads and ends with a block barrier, so a phase sees all that the phases before it wrote.
+// Small work whose steps would each be a launch of its own (a small generation of the flood)
+// becomes one launch.
+template <class F>
+struct ForPhase {  // f(i) for i in [0, n)
+  int64_t n;
+  F f;
+};
+template <class F>
+struct UpToPhase {  // f(i) for i < min(n, *count), the count as this phase finds it
+  int64_t n;
+  const int32_t* count;
+  F f;
+};
+struct ScanPhase {  // out = exclusive sums of in[0, n)
+  const int32_t* in;
+  int32_t* out;
+  int64_t n;
+};
+template <class F>
+ForPhase<F> Over(int64_t n, const F& f) {
+  return ForPhase<F>{n, f};
+}
+template <class F>
+UpToPhase<F> UpTo(int64_t n, const int32_t* count, const F& f) {
+  return UpToPhase<F>{n, count, f};
+}
+
 }  // namespace parallel
 }  // namespace cellcam

@@ -29,7 +29,7 @@
 namespace cellcam {
 namespace wslevels {
 
-using namespace parallel;  // NOLINT: the atomics and the union-find of parallel_ops.h
+using namespace parallel;  // NOLINT: the atomics, the union-find and the phases of parallel_ops.h
 
 constexpr int32_t kMasked = INT32_MIN;
 constexpr uint64_t kNoKey = ~uint64_t{0};
@@ -93,6 +93,115 @@ inline bool FusedSearchEnabled() {
   const char* v = std::getenv("CELLCAM_CUDA_FUSED_SEARCH");
   return v == nullptr || std::strcmp(v, "0") != 0;
 }
+
+// A small later generation without a line runs whole in one launch of one block (below), unless
+// CELLCAM_CUDA_ONE_BLOCK=0 (read per call).
+inline bool OneBlockEnabled() {
+  const char* v = std::getenv("CELLCAM_CUDA_ONE_BLOCK");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+constexpr int64_t kOneBlockPops = 2048;  // the largest generation that runs in one block
+
+// Puts entry i of a later generation (`src`, the settle's appends in no order) into its pop's
+// slots of `dst`; thread 0 resets the generation's counters (Flood, "counting placement").
+struct PlaceStep {
+  const int32_t* src;
+  int32_t* dst;
+  const uint64_t* key;
+  const int32_t* popStart;
+  int32_t* perPop;
+  Counters* cnt;
+  int64_t n, from;  // from: the first sequence number of the generation before
+  CELLCAM_HD void operator()(int64_t i) const {
+    if (i == 0) ResetGeneration(cnt);
+    const int32_t q = src[i];
+    const int64_t j = static_cast<int64_t>(key[q] >> 4) - n - from;
+    dst[popStart[j] + AtomicAdd(perPop + j, -1) - 1] = q;
+  }
+};
+
+// Pop lo + j of the generation `pp`: a line pixel leaves the flood; the others claim their free
+// neighbours by atomic minimum of keys, and list the pixels they claimed first in `touched`.
+template <typename LT>
+struct PopStep {
+  const int32_t* pp;
+  int32_t* S;
+  int32_t* perPop;  // nullptr: no counting placement
+  int32_t* quirk;
+  const uint8_t* st;  // line status by generation position (with a line)
+  int32_t* popOrder;
+  uint64_t* key;
+  int32_t* touched;
+  Counters* cnt;
+  const LT* lev;
+  int64_t lo, gbase, n;
+  int32_t W, Hi, level;
+  int K;
+  bool wsl;
+  CELLCAM_HD void operator()(int64_t j) const {
+    const int64_t i = lo + j;
+    const int32_t p = pp[i];
+    const int64_t s = gbase + i;
+    const int32_t v = S[p];
+    if (perPop != nullptr) perPop[i] = 0;  // before any settle counts this pop's claims
+    if (wsl) {
+      if (st[i]) {
+        if (v > 0) quirk[p] = v;
+        S[p] = kMasked;
+        return;
+      }
+      S[p] = v > 0 ? v : -v;
+    } else {
+      popOrder[s] = p;  // read by the settle, a later step (with a line, written before the rounds)
+    }
+    const int32_t y = p / W, x = p - y * W;
+    const uint64_t k0 = static_cast<uint64_t>(n + s) << 4;
+    for (int k = 0; k < K; ++k) {
+      const int32_t q = Neighbour(x, y, k, W, Hi);
+      if (q < 0 || S[q] != 0) continue;
+      if (AtomicMin(key + q, k0 | static_cast<uint64_t>(k)) == kNoKey) {
+        touched[NextSlot(&cnt->touched, 0)] = q;
+        if (lev[q] < level) cnt->burst = 1;
+      }
+    }
+  }
+};
+
+// Claim t of the step (t < cnt->touched): the pixel takes its claimer's label and joins the next
+// generation (same level; counted per pop for the placement) or its level's bucket. Speculative:
+// the settle that runs before the host knows whether a claim reached below the level does
+// nothing when one did (the bursts flood first).
+template <typename LT>
+struct SettleStep {
+  const int32_t* touched;
+  const LT* lev;
+  int32_t* S;
+  const int32_t* popOrder;
+  const uint64_t* key;
+  int32_t* np;
+  int32_t* perPop;  // nullptr: no counting placement
+  int32_t* bucket;
+  const int32_t* offsets;
+  int32_t* fill;
+  Counters* cnt;
+  int64_t n, gbase;
+  int32_t level;
+  bool wsl, speculative;
+  CELLCAM_HD void operator()(int64_t t) const {
+    if (speculative && cnt->burst) return;
+    const int32_t q = touched[t];
+    const int32_t l = lev[q];
+    if (l < level) return;  // flooded by a burst
+    const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
+    S[q] = wsl ? -lab : lab;
+    if (l == level) {
+      np[NextSlot(&cnt->next, 0)] = q;
+      if (perPop != nullptr) CountOne(perPop, static_cast<int32_t>(static_cast<int64_t>(key[q] >> 4) - n - gbase));
+    } else {
+      bucket[offsets[l] + NextSlot(fill, l)] = q;
+    }
+  }
+};
 
 // Sets cnt->level to the smallest level >= from with queued pixels (levels when none), and
 // cnt->start / cnt->count to its slice of the bucket array. Phases only go up: a claim below the
@@ -258,24 +367,22 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
     const int32_t* levelSlice = bucket + c.start;
     int64_t m = c.count;
     int64_t placeFrom = -1;  // >= 0: this generation is placed by counting; the last one's first sequence number
+    int64_t placeCount = 0;  // and its pops (the length of their claim counts)
     while (m > 0) {
       ++stats->generations;
       const int64_t gbase = base;
       const int32_t* pp = nullptr;  // the generation in key order
+      // A small placed generation without a line runs in one launch of one block: the scan of
+      // the claim counts, the placement, the pops, the speculative settle and the search for the
+      // next level, each a phase of the block (on the H100 one image's generations were ~10 µs
+      // per launch, whatever their size; most are tens to hundreds of pops). A burst continues
+      // as below.
+      const bool oneBlock = placeFrom >= 0 && !wsl && levels <= 1024 && m <= kOneBlockPops && OneBlockEnabled();
+      const PlaceStep placeStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom};
       if (placeFrom >= 0) {
         ++stats->placedGenerations;
-        const int32_t* const src = pixA;  // the settle's appends, in no order
-        int32_t* const dst = pixB;
-        const int64_t from = placeFrom;
-        if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
-              if (i == 0) ResetGeneration(cnt);
-              const int32_t q = src[i];
-              const int64_t j = static_cast<int64_t>(key[q] >> 4) - n - from;
-              dst[popStart[j] + AtomicAdd(perPop + j, -1) - 1] = q;
-            })) {
-          return false;
-        }
-        pp = dst;
+        if (!oneBlock && (!ex.ExclusiveSum(perPop, popStart, placeCount) || !ex.For(m, placeStep))) return false;
+        pp = pixB;
       } else {
         int32_t* const pix = pixA;
         uint64_t* const kk = keyA;
@@ -387,40 +494,11 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
 
         // Pops: line pixels leave the flood; the others claim their free neighbours. (The first
         // step's counters were reset with the pop order.)
-        if ((lo > 0 && !ex.For(1, [=] CELLCAM_HD(int64_t) {
-              cnt->touched = 0;
-              cnt->burst = 0;
-              cnt->bursted = 0;
-            })) ||
-            !ex.For(hi - lo, [=] CELLCAM_HD(int64_t j) {
-              const int64_t i = lo + j;
-              const int32_t p = pp[i];
-              const int64_t s = gbase + i;
-              const int32_t v = S[p];
-              if (place) perPop[i] = 0;  // before any settle counts this pop's claims
-              if (wsl) {
-                if (st[i]) {
-                  if (v > 0) quirk[p] = v;
-                  S[p] = kMasked;
-                  return;
-                }
-                S[p] = v > 0 ? v : -v;
-              } else {
-                popOrder[s] = p;  // read by the settle, a later launch (with a line, written before the rounds)
-              }
-              const int32_t y = p / W, x = p - y * W;
-              const uint64_t k0 = static_cast<uint64_t>(n + s) << 4;
-              for (int k = 0; k < K; ++k) {
-                const int32_t q = Neighbour(x, y, k, W, Hi);
-                if (q < 0 || S[q] != 0) continue;
-                if (AtomicMin(key + q, k0 | static_cast<uint64_t>(k)) == kNoKey) {
-                  touched[NextSlot(&cnt->touched, 0)] = q;
-                  if (lev[q] < level) cnt->burst = 1;
-                }
-              }
-            })) {
-          return false;
-        }
+        int32_t* const counted = place ? perPop : nullptr;
+        const PopStep<LT> pop{pp, S, counted, quirk, st, popOrder, key, touched, cnt, lev, lo, gbase, n, W, Hi, level, K, wsl};
+        const auto settleStep = [&](bool speculative) {
+          return SettleStep<LT>{touched, lev, S, popOrder, key, nextPix, counted, bucket, offsets, fill, cnt, n, gbase, level, wsl, speculative};
+        };
 
         // Every claim of the step is settled: claimed pixels take their claimer's label and join
         // the next generation (same level) or their level's bucket. `bound` >= the claims, and the
@@ -431,27 +509,25 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         // level it does nothing at all, and the bursts flood first. The next level is found along
         // with it (needed only after the level's last step, but it rides on the same read).
         auto settle = [&](int64_t bound, bool speculative) {
-          int32_t* const np = nextPix;
-          return ThenFindNextLevel(
-                     ex, bound, &cnt->touched,
-                     [=] CELLCAM_HD(int64_t t) {
-                       if (speculative && cnt->burst) return;
-                       const int32_t q = touched[t];
-                       const int32_t l = lev[q];
-                       if (l < level) return;  // flooded by a burst
-                       const int32_t lab = S[popOrder[(key[q] >> 4) - n]];
-                       S[q] = wsl ? -lab : lab;
-                       if (l == level) {
-                         np[NextSlot(&cnt->next, 0)] = q;
-                         if (place) CountOne(perPop, static_cast<int32_t>(static_cast<int64_t>(key[q] >> 4) - n - gbase));
-                       } else {
-                         bucket[offsets[l] + NextSlot(fill, l)] = q;
-                       }
-                     },
-                     cnt, fill, offsets, levels, level + 1) &&
+          return ThenFindNextLevel(ex, bound, &cnt->touched, settleStep(speculative), cnt, fill, offsets, levels, level + 1) &&
                  ex.Read(&c, cnt, sizeof(Counters));
         };
-        if (!settle(static_cast<int64_t>(K) * (hi - lo), true)) return false;
+        if (oneBlock) {
+          ++stats->oneBlockGenerations;
+          if (!ex.InBlock(__FILE__, __LINE__, ScanPhase{perPop, popStart, placeCount}, Over(m, placeStep), Over(m, pop),
+                          UpTo(static_cast<int64_t>(K) * m, &cnt->touched, settleStep(true)),
+                          Over(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, level + 1})) ||
+              !ex.Read(&c, cnt, sizeof(Counters))) {
+            return false;
+          }
+        } else if ((lo > 0 && !ex.For(1, [=] CELLCAM_HD(int64_t) {
+                     cnt->touched = 0;
+                     cnt->burst = 0;
+                     cnt->bursted = 0;
+                   })) ||
+                   !ex.For(hi - lo, pop) || !settle(static_cast<int64_t>(K) * (hi - lo), true)) {
+          return false;
+        }
 
         if (c.burst) {
           ++stats->burstGenerations;
@@ -609,11 +685,11 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
 
         lo = hi;
       }
-      // The next generation's place in key order: where each pop's claims start.
+      // The next generation is placed by counting: its start scans this one's claim counts.
       placeFrom = -1;
       if (place && c.next > 0) {
-        if (!ex.ExclusiveSum(perPop, popStart, m)) return false;
         placeFrom = gbase;
+        placeCount = m;
       }
       int32_t* const np = nextPix;
       base += m;

@@ -16,7 +16,10 @@
 #   when written: CELLCAM_CUDA_PLACEMENT=sort (every generation radix-sorted, not a level's later ones placed by
 #   counting), CELLCAM_CUDA_READBACK=pageable (the host loop's reads straight into pageable memory) and
 #   CELLCAM_CUDA_FUSED_SEARCH=0 (the next level searched in a launch of its own, not by the settle's last
-#   block); equal to the CPU, and its CUDA times are the "before" of the check step's
+#   block); CELLCAM_CUDA_ONE_BLOCK=0 goes with the placement (no placed generation, none in one block);
+#   equal to the CPU, and its CUDA times are the "before" of the check step's
+#   GPU_STEPS=oneblock (not in the default): the same rows with CELLCAM_CUDA_ONE_BLOCK=0 alone (small
+#   generations as separate launches): the one-block path's own effect and a second check of it
 set -o pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
@@ -76,6 +79,8 @@ step blocksort 200 env CELLCAM_CUDA_BLOCK_SORT=0 node packages/native/test/gpu-c
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/blocksort.log" 2>/dev/null | tail -5
 step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable CELLCAM_CUDA_FUSED_SEARCH=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/before.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/before.log" 2>/dev/null | tail -5
+step oneblock 200 env CELLCAM_CUDA_ONE_BLOCK=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/oneblock.json"
+grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/oneblock.log" 2>/dev/null | tail -5
 step profile 120 env CELLCAM_CUDA_PROFILE=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
   --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
 grep -a -E -A14 "^cellcam CUDA profile" "$OUT/profile.log" 2>/dev/null | head -60

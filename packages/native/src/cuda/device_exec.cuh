@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../parallel_ops.h"
 #include "cuda_util.cuh"
 
 namespace cellcam {
@@ -62,6 +63,45 @@ __global__ void ForThenKernel(int64_t n, const int32_t* count, F f, int64_t m, G
   __threadfence();
   for (int64_t j = threadIdx.x; j < m; j += blockDim.x) g(j);
   if (threadIdx.x == 0) *tickets = 0;
+}
+
+// One block runs the phases of an InBlock launch (parallel_ops.h) one after another, with a
+// barrier after each: what one phase wrote, the next reads (one block, one SM: __syncthreads
+// orders global memory too). 512 threads: the flood's small generations are at most a few
+// thousand pops, and the pops' lambda needs more registers than 1024 threads would leave it.
+constexpr int kInBlockThreads = 512;
+
+template <class F>
+__device__ void RunInBlock(const parallel::ForPhase<F>& p) {
+  for (int64_t j = threadIdx.x; j < p.n; j += blockDim.x) p.f(j);
+  __syncthreads();
+}
+template <class F>
+__device__ void RunInBlock(const parallel::UpToPhase<F>& p) {
+  const int64_t end = min(p.n, static_cast<int64_t>(*p.count));
+  for (int64_t j = threadIdx.x; j < end; j += blockDim.x) p.f(j);
+  __syncthreads();
+}
+// Tile by tile, each tile's total carried into the next.
+__device__ inline void RunInBlock(const parallel::ScanPhase& p) {
+  using Scan = cub::BlockScan<int32_t, kInBlockThreads>;
+  __shared__ typename Scan::TempStorage temp;
+  __shared__ int32_t carry;
+  if (threadIdx.x == 0) carry = 0;
+  __syncthreads();
+  for (int64_t tile = 0; tile < p.n; tile += kInBlockThreads) {
+    const int64_t i = tile + threadIdx.x;
+    int32_t sum = 0, total = 0;
+    Scan(temp).ExclusiveSum(i < p.n ? p.in[i] : 0, sum, total);
+    if (i < p.n) p.out[i] = carry + sum;
+    __syncthreads();  // every thread has read carry, and temp may be used again
+    if (threadIdx.x == 0) carry += total;
+    __syncthreads();
+  }
+}
+template <class... P>
+__global__ void __launch_bounds__(kInBlockThreads) InBlockKernel(P... p) {
+  (RunInBlock(p), ...);
 }
 
 // Opt-in (CELLCAM_CUDA_PROFILE=1): where a chain's time goes, by the source line of each step.
@@ -210,6 +250,16 @@ class DeviceExec {
   template <class F, class G>
   bool ForThen(int64_t n, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     return ForThen(n, nullptr, f, m, g, file, line);
+  }
+
+  // The phases in one launch of one block (InBlockKernel). Site first: pass __FILE__, __LINE__.
+  template <class... P>
+  bool InBlock(const char* file, int line, const P&... p) {
+    ++launches;
+    if (profile_) profile_->Begin();
+    InBlockKernel<<<1, kInBlockThreads, 0, s_>>>(p...);
+    if (profile_) profile_->End("launch", file, line, kInBlockThreads);
+    return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
   }
 
   template <typename T>
