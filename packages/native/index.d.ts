@@ -48,7 +48,7 @@ export interface WatershedFloodStats {
   burstGenerations: number;
   /** Generations put in key order by counting instead of sorted (a level's later ones; 0 with CELLCAM_CUDA_PLACEMENT=sort). */
   placedGenerations: number;
-  /** Of those, generations run whole in one launch of one block (small, without a line; 0 with CELLCAM_CUDA_ONE_BLOCK=0). */
+  /** Generations run whole in one launch of one block (small, without a line; 0 with CELLCAM_CUDA_ONE_BLOCK=0). */
   oneBlockGenerations: number;
 }
 

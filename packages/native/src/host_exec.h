@@ -77,7 +77,7 @@ class HostExec {
     Count(0, file, line);
     (RunPhase(p), ...);
     sites[{file, line}].items += items - before;
-    return true;
+    return error.empty();
   }
 
   void Section(const char*) {}  // the device executor's profile sections; nothing here
@@ -155,6 +155,13 @@ class HostExec {
     Run(end, p.f);
   }
   void RunPhase(const parallel::ScanPhase& p) { ExclusiveSum(p.in, p.out, p.n); }
+  void RunPhase(const parallel::SortPhase& p) {
+    std::vector<uint64_t> k(p.keysIn, p.keysIn + p.n);
+    std::vector<int32_t> v(p.valsIn, p.valsIn + p.n);
+    if (SortPairs(k.data(), nullptr, v.data(), nullptr, p.n, p.maxKey) < 0) return;  // error set
+    std::copy(k.begin(), k.end(), p.keysOut);
+    std::copy(v.begin(), v.end(), p.valsOut);
+  }
 
   template <class F>
   void Run(int64_t n, const F& f) {

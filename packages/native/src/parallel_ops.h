@@ -146,6 +146,15 @@ struct ScanPhase {  // out = exclusive sums of in[0, n)
   int32_t* out;
   int64_t n;
 };
+constexpr int64_t kSortPhaseMax = 2048;  // the most pairs a SortPhase takes
+struct SortPhase {  // (keysOut, valsOut) = (keysIn, valsIn) by key, keys unique and <= maxKey; n <= kSortPhaseMax
+  const uint64_t* keysIn;
+  const int32_t* valsIn;
+  uint64_t* keysOut;
+  int32_t* valsOut;
+  int64_t n;
+  uint64_t maxKey;
+};
 template <class F>
 ForPhase<F> Over(int64_t n, const F& f) {
   return ForPhase<F>{n, f};

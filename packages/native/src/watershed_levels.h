@@ -100,7 +100,26 @@ inline bool OneBlockEnabled() {
   const char* v = std::getenv("CELLCAM_CUDA_ONE_BLOCK");
   return v == nullptr || std::strcmp(v, "0") != 0;
 }
-constexpr int64_t kOneBlockPops = 2048;  // the largest generation that runs in one block
+constexpr int64_t kOneBlockPops = kSortPhaseMax;  // the largest generation that runs in one block
+
+// Gathers the keys of a generation that is sorted (a level's first, from its bucket slice `src`,
+// copied into `pix`; or, without counting placement, the settle's appends already in `pix`);
+// thread 0 resets the generation's counters.
+struct GatherStep {
+  const int32_t* src;  // nullptr: the entries are in pix already
+  int32_t* pix;
+  uint64_t* kk;
+  const uint64_t* key;
+  Counters* cnt;
+  CELLCAM_HD void operator()(int64_t i) const {
+    if (i == 0) ResetGeneration(cnt);
+    if (src != nullptr) {
+      if (i == 0) cnt->low = 0;  // the level's low list, listed at its first burst
+      pix[i] = src[i];
+    }
+    kk[i] = key[pix[i]];
+  }
+};
 
 // Puts entry i of a later generation (`src`, the settle's appends in no order) into its pop's
 // slots of `dst`; thread 0 resets the generation's counters (Flood, "counting placement").
@@ -377,28 +396,21 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       // next level, each a phase of the block (on the H100 one image's generations were ~10 µs
       // per launch, whatever their size; most are tens to hundreds of pops). A burst continues
       // as below.
-      const bool oneBlock = placeFrom >= 0 && !wsl && levels <= 1024 && m <= kOneBlockPops && OneBlockEnabled();
+      // A sorted generation does the same with the key gather and a block sort instead of the
+      // scan and the placement.
+      const bool oneBlock = !wsl && levels <= 1024 && m <= kOneBlockPops && OneBlockEnabled();
       const PlaceStep placeStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom};
+      const GatherStep gather{levelSlice, pixA, keyA, key, cnt};
+      const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
+      levelSlice = nullptr;
       if (placeFrom >= 0) {
         ++stats->placedGenerations;
         if (!oneBlock && (!ex.ExclusiveSum(perPop, popStart, placeCount) || !ex.For(m, placeStep))) return false;
         pp = pixB;
+      } else if (oneBlock) {
+        pp = pixB;  // SortPhase's output
       } else {
-        int32_t* const pix = pixA;
-        uint64_t* const kk = keyA;
-        const int32_t* const src = levelSlice;
-        if (!ex.For(m, [=] CELLCAM_HD(int64_t i) {
-              if (i == 0) ResetGeneration(cnt);
-              if (src != nullptr) {
-                if (i == 0) cnt->low = 0;  // the level's low list, listed at its first burst
-                pix[i] = src[i];
-              }
-              kk[i] = key[pix[i]];
-            })) {
-          return false;
-        }
-        levelSlice = nullptr;
-        const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
+        if (!ex.For(m, gather)) return false;
         const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
         if (which < 0) return false;
         pp = which == 0 ? pixA : pixB;
@@ -514,9 +526,12 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         };
         if (oneBlock) {
           ++stats->oneBlockGenerations;
-          if (!ex.InBlock(__FILE__, __LINE__, ScanPhase{perPop, popStart, placeCount}, Over(m, placeStep), Over(m, pop),
-                          UpTo(static_cast<int64_t>(K) * m, &cnt->touched, settleStep(true)),
-                          Over(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, level + 1})) ||
+          const auto settleClaims = UpTo(static_cast<int64_t>(K) * m, &cnt->touched, settleStep(true));
+          const auto search = Over(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, level + 1});
+          if (!(placeFrom >= 0 ? ex.InBlock(__FILE__, __LINE__, ScanPhase{perPop, popStart, placeCount}, Over(m, placeStep), Over(m, pop),
+                                            settleClaims, search)
+                               : ex.InBlock(__FILE__, __LINE__, Over(m, gather), SortPhase{keyA, pixA, keyB, pixB, m, maxKey}, Over(m, pop),
+                                            settleClaims, search)) ||
               !ex.Read(&c, cnt, sizeof(Counters))) {
             return false;
           }

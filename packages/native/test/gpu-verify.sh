@@ -16,8 +16,8 @@
 #   when written: CELLCAM_CUDA_PLACEMENT=sort (every generation radix-sorted, not a level's later ones placed by
 #   counting), CELLCAM_CUDA_READBACK=pageable (the host loop's reads straight into pageable memory) and
 #   CELLCAM_CUDA_FUSED_SEARCH=0 (the next level searched in a launch of its own, not by the settle's last
-#   block); CELLCAM_CUDA_ONE_BLOCK=0 goes with the placement (no placed generation, none in one block);
-#   equal to the CPU, and its CUDA times are the "before" of the check step's
+#   block) and CELLCAM_CUDA_ONE_BLOCK=0 (no small generation in one launch of one block); equal to the CPU,
+#   and its CUDA times are the "before" of the check step's
 #   GPU_STEPS=oneblock (not in the default): the same rows with CELLCAM_CUDA_ONE_BLOCK=0 alone (small
 #   generations as separate launches): the one-block path's own effect and a second check of it
 set -o pipefail
@@ -77,7 +77,7 @@ for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
 done
 step blocksort 200 env CELLCAM_CUDA_BLOCK_SORT=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/blocksort.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/blocksort.log" 2>/dev/null | tail -5
-step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable CELLCAM_CUDA_FUSED_SEARCH=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/before.json"
+step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable CELLCAM_CUDA_FUSED_SEARCH=0 CELLCAM_CUDA_ONE_BLOCK=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/before.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/before.log" 2>/dev/null | tail -5
 step oneblock 200 env CELLCAM_CUDA_ONE_BLOCK=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/oneblock.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/oneblock.log" 2>/dev/null | tail -5
