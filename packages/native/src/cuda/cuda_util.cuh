@@ -194,7 +194,7 @@ bool ExclusiveSum(const T* in, T* out, int64_t n, cudaStream_t s, std::string* e
 }
 
 // The key bits a radix sort needs for keys up to maxKey: [0, endBit), at least 1, at most `bits`.
-inline int KeyBits(uint64_t maxKey, int bits) {
+__host__ __device__ inline int KeyBits(uint64_t maxKey, int bits) {
   int endBit = 1;
   while (endBit < bits && (maxKey >> endBit) != 0) ++endBit;
   return endBit;
@@ -227,30 +227,39 @@ inline bool BlockSortEnabled() {
   return v == nullptr || std::strcmp(v, "0") != 0;
 }
 
-// Sorts n <= kBlockSortMax pairs by the key bits [0, endBit) from (keysIn, valsIn) into
-// (keysOut, valsOut). Slots past n hold all-ones keys, which sort after every real key (real
-// keys are below maxKey < 2^endBit); keys are unique, so stability does not matter.
-// (A template, so that every .cu including this header can hold it.)
+// Sorts n <= kThreads * kItems pairs by the key bits [0, endBit) from (keysIn, valsIn) into
+// (keysOut, valsOut), with the calling block's kThreads threads. Slots past n hold all-ones keys,
+// which sort after every real key (real keys are below maxKey < 2^endBit); keys are unique, so
+// stability does not matter. Used by BlockSortPairsKernel and by the one-block generations'
+// SortPhase (device_exec.cuh).
 template <int kThreads, int kItems>
-__global__ void __launch_bounds__(kThreads) BlockSortPairsKernel(const uint64_t* keysIn, const int32_t* valsIn, uint64_t* keysOut,
-                                                                int32_t* valsOut, int n, int endBit) {
+__device__ void BlockSortPairs(const uint64_t* keysIn, const int32_t* valsIn, uint64_t* keysOut, int32_t* valsOut, int64_t n,
+                               int endBit) {
   using Sort = cub::BlockRadixSort<uint64_t, kThreads, kItems, int32_t>;
   __shared__ typename Sort::TempStorage temp;
   uint64_t k[kItems];
   int32_t v[kItems];
   for (int i = 0; i < kItems; ++i) {
-    const int idx = static_cast<int>(threadIdx.x) * kItems + i;  // blocked arrangement
+    const int64_t idx = static_cast<int64_t>(threadIdx.x) * kItems + i;  // blocked arrangement
     k[i] = idx < n ? keysIn[idx] : ~uint64_t{0};
     v[i] = idx < n ? valsIn[idx] : 0;
   }
   Sort(temp).Sort(k, v, 0, endBit);
   for (int i = 0; i < kItems; ++i) {
-    const int idx = static_cast<int>(threadIdx.x) * kItems + i;
+    const int64_t idx = static_cast<int64_t>(threadIdx.x) * kItems + i;
     if (idx < n) {
       keysOut[idx] = k[i];
       valsOut[idx] = v[i];
     }
   }
+}
+
+// BlockSortPairs as a launch of one block (a template, so that every .cu including this header
+// can hold it).
+template <int kThreads, int kItems>
+__global__ void __launch_bounds__(kThreads) BlockSortPairsKernel(const uint64_t* keysIn, const int32_t* valsIn, uint64_t* keysOut,
+                                                                int32_t* valsOut, int n, int endBit) {
+  BlockSortPairs<kThreads, kItems>(keysIn, valsIn, keysOut, valsOut, n, endBit);
 }
 
 // Exclusive sum of n <= kThreads * kItems int32s in one block (blocked arrangement): a level's

@@ -99,30 +99,11 @@ __device__ inline void RunInBlock(const parallel::ScanPhase& p) {
     __syncthreads();
   }
 }
-// The generation's keys were unique and at most maxKey < 2^endBit; slots past n hold all-ones
-// keys, which sort last (as in BlockSortPairsKernel).
+// A generation's keys by cuda_util's BlockSortPairs, over the bits that keys up to maxKey use.
 __device__ inline void RunInBlock(const parallel::SortPhase& p) {
   constexpr int kItems = 4;
   static_assert(int64_t{kInBlockThreads} * kItems == parallel::kSortPhaseMax, "a SortPhase's pairs fill the block");
-  using Sort = cub::BlockRadixSort<uint64_t, kInBlockThreads, kItems, int32_t>;
-  __shared__ typename Sort::TempStorage temp;
-  uint64_t k[kItems];
-  int32_t v[kItems];
-  for (int i = 0; i < kItems; ++i) {
-    const int64_t idx = static_cast<int64_t>(threadIdx.x) * kItems + i;  // blocked arrangement
-    k[i] = idx < p.n ? p.keysIn[idx] : ~uint64_t{0};
-    v[i] = idx < p.n ? p.valsIn[idx] : 0;
-  }
-  int endBit = 1;
-  while (endBit < 64 && (p.maxKey >> endBit) != 0) ++endBit;
-  Sort(temp).Sort(k, v, 0, endBit);
-  for (int i = 0; i < kItems; ++i) {
-    const int64_t idx = static_cast<int64_t>(threadIdx.x) * kItems + i;
-    if (idx < p.n) {
-      p.keysOut[idx] = k[i];
-      p.valsOut[idx] = v[i];
-    }
-  }
+  cudautil::BlockSortPairs<kInBlockThreads, kItems>(p.keysIn, p.valsIn, p.keysOut, p.valsOut, p.n, cudautil::KeyBits(p.maxKey, 64));
   __syncthreads();
 }
 
