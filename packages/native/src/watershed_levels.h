@@ -391,13 +391,11 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       ++stats->generations;
       const int64_t gbase = base;
       const int32_t* pp = nullptr;  // the generation in key order
-      // A small placed generation without a line runs in one launch of one block: the scan of
-      // the claim counts, the placement, the pops, the speculative settle and the search for the
-      // next level, each a phase of the block (on the H100 one image's generations were ~10 µs
-      // per launch, whatever their size; most are tens to hundreds of pops). A burst continues
-      // as below.
-      // A sorted generation does the same with the key gather and a block sort instead of the
-      // scan and the placement.
+      // A small generation without a line runs in one launch of one block: the scan of the claim
+      // counts and the placement (or, sorted, the key gather and a block sort), the pops, the
+      // speculative settle and the search for the next level, each a phase of the block (on the
+      // H100 one image's steps took ~10 µs each, whatever their size, and most generations are
+      // tens to hundreds of pops). A burst continues from the host, as below.
       const bool oneBlock = !wsl && levels <= 1024 && m <= kOneBlockPops && OneBlockEnabled();
       const PlaceStep placeStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom};
       const GatherStep gather{levelSlice, pixA, keyA, key, cnt};
@@ -505,7 +503,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         }
 
         // Pops: line pixels leave the flood; the others claim their free neighbours. (The first
-        // step's counters were reset with the pop order.)
+        // step's counters were reset by the generation's first launch or phase.)
         int32_t* const counted = place ? perPop : nullptr;
         const PopStep<LT> pop{pp, S, counted, quirk, st, popOrder, key, touched, cnt, lev, lo, gbase, n, W, Hi, level, K, wsl};
         const auto settleStep = [&](bool speculative) {
