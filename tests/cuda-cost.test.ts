@@ -4,7 +4,7 @@
 // a round trip per step shows up here before a GPU session can time it (docs/benchmarks-h100.md).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { predictions } from '../packages/bench/src/label-cell.bench.js';
 import { nativeOrNull } from '../packages/core/src/native.js';
 
@@ -48,16 +48,14 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
     // generations, 2 918 without the fused search; then 1 496 with a level's first generation
     // in one block too, against 2 920 and 1 613).
     for (const [name, atLeast] of [['CELLCAM_CUDA_FUSED_SEARCH', 50], ['CELLCAM_CUDA_ONE_BLOCK', 1000]] as const) {
-      const saved = process.env[name];
-      process.env[name] = '0';
+      vi.stubEnv(name, '0');
       try {
         const cellsApart = new Uint16Array(n);
         const apart = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), cellsApart, { width: size, height: size, scale: 1, order: 'forward' });
         expect(Buffer.from(cellsApart.buffer).equals(Buffer.from(cells.buffer)), name).toBe(true);
         expect(apart.launches - r.launches, name).toBeGreaterThan(atLeast);
       } finally {
-        if (saved === undefined) delete process.env[name];
-        else process.env[name] = saved;
+        vi.unstubAllEnvs();
       }
     }
   });

@@ -120,31 +120,28 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
         impl: `cuda labelCellBatch ×${BATCH}`, images: BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
         fn: () => labelCellBatch(items, batchOpts),
       });
-      if (size <= 2048 && selected(opts, `cuda labelCellBatch ×${4 * BATCH}`)) {
-        const big = stackOf(4 * BATCH);
-        const fits = await labelCellBatch(big, batchOpts).then(() => true, (err: Error) => {
-          console.error(`label-cell ${size}²: no cuda labelCellBatch ×${4 * BATCH} row (${err.message})`);
+      // Rows that need about 27 GB of device memory at 2048²: each runs only where one call of it
+      // succeeds (tried once, here), and says why not otherwise.
+      const ifItRuns = async (c: Contender): Promise<void> => {
+        if (size > 2048 || !selected(opts, c.impl)) return;
+        const ok = await Promise.resolve(c.fn()).then(() => true, (err: Error) => {
+          console.error(`label-cell ${size}²: no ${c.impl} row (${err.message})`);
           return false;
         });
-        if (fits) {
-          contenders.push({
-            impl: `cuda labelCellBatch ×${4 * BATCH}`, images: 4 * BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
-            fn: () => labelCellBatch(big, batchOpts),
-          });
-        }
-      }
+        if (ok) contenders.push(c);
+      };
+      const big = stackOf(4 * BATCH);
+      await ifItRuns({
+        impl: `cuda labelCellBatch ×${4 * BATCH}`, images: 4 * BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
+        fn: () => labelCellBatch(big, batchOpts),
+      });
       // Four stacked chains of 16 at once, one stream and one host loop each: one chain's copies
       // and round trips can overlap another's kernels (as 16 single calls in flight beat one
       // stacked call of 16 on gpu-check.mjs's maps). The same images and memory as the ×64 row.
-      const flight = `cuda 4 × labelCellBatch ×${BATCH} at once`;
-      if (size <= 2048 && selected(opts, flight)) {
-        const four = () => Promise.all([0, 1, 2, 3].map(() => labelCellBatch(items, batchOpts)));
-        const fits = await four().then(() => true, (err: Error) => {
-          console.error(`label-cell ${size}²: no ${flight} row (${err.message})`);
-          return false;
-        });
-        if (fits) contenders.push({ impl: flight, images: 4 * BATCH, note: 'fifo ties; ms per image, four stacked chains in flight, incl. copies', fn: four });
-      }
+      await ifItRuns({
+        impl: `cuda 4 × labelCellBatch ×${BATCH} at once`, images: 4 * BATCH, note: 'fifo ties; ms per image, four stacked chains in flight, incl. copies',
+        fn: () => Promise.all([0, 1, 2, 3].map(() => labelCellBatch(items, batchOpts))),
+      });
     }
     const caseRows = await runCase('label-cell', size, contenders, opts);
     if (opts.python && !opts.quick) {

@@ -1,7 +1,7 @@
 // The CUDA watershed ('fifo' order, docs/kernels/watershed.md "CUDA"): its kernels emulated on the
 // host in three thread orders against the CPU flood (runs everywhere the addon builds), the real
 // device against the CPU (skipped without a GPU), and the `device` option.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { watershed, watershedJs, watershedRun } from '../src/kernels/watershed.js';
 import { nativeOrNull } from '../src/native.js';
 import { hasCuda, hasNative, randInt, rejection, rng } from './helpers.js';
@@ -109,10 +109,6 @@ function batchOf(seed: number, images: number, lineBursts: boolean): { stacked: 
   return { stacked, parts };
 }
 
-const restoreEnv = (name: string, value: string | undefined) => {
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
-};
 const same = (a: Int32Array, b: Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 // Half general, half line floods over two to four levels: the line's bursts (a burst stops at
@@ -162,13 +158,13 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
   // CELLCAM_CUDA_PLACEMENT=sort sorts every generation, CELLCAM_CUDA_FUSED_SEARCH=0 searches for
   // the next level in a launch of its own, CELLCAM_CUDA_ONE_BLOCK=0 runs no generation in one
   // block (also a row of its own). The variables are read per call.
+  const before = { CELLCAM_CUDA_PLACEMENT: 'sort', CELLCAM_CUDA_FUSED_SEARCH: '0', CELLCAM_CUDA_ONE_BLOCK: '0' };
   it.each([
-    { path: 'every path of before session 12', env: { CELLCAM_CUDA_PLACEMENT: 'sort', CELLCAM_CUDA_FUSED_SEARCH: '0', CELLCAM_CUDA_ONE_BLOCK: '0' }, label: 'the random cases', cases: randomCases, order: 'strided', unused: ['placedGenerations', 'oneBlockGenerations'] },
-    { path: 'every path of before session 12', env: { CELLCAM_CUDA_PLACEMENT: 'sort', CELLCAM_CUDA_FUSED_SEARCH: '0', CELLCAM_CUDA_ONE_BLOCK: '0' }, label: 'the blob cases', cases: blobCases, order: 'strided', unused: ['placedGenerations', 'oneBlockGenerations'] },
+    { path: 'every path of before session 12', env: before, label: 'the random cases', cases: randomCases, order: 'strided', unused: ['placedGenerations', 'oneBlockGenerations'] },
+    { path: 'every path of before session 12', env: before, label: 'the blob cases', cases: blobCases, order: 'strided', unused: ['placedGenerations', 'oneBlockGenerations'] },
     { path: 'no generation in one block', env: { CELLCAM_CUDA_ONE_BLOCK: '0' }, label: 'the random cases', cases: randomCases, order: 'reverse', unused: ['oneBlockGenerations'] },
   ] as const)('with $path, equal the CPU flood on $label', ({ env, cases, order, unused }) => {
-    const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
-    Object.assign(process.env, env);
+    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
     try {
       let generations = 0;
       for (const c of cases) {
@@ -182,7 +178,7 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
       }
       expect(generations).toBeGreaterThan(cases.length);
     } finally {
-      for (const [k, v] of saved) restoreEnv(k, v);
+      vi.unstubAllEnvs();
     }
   });
 

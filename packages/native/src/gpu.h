@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,13 @@ struct GpuInfo {
 const GpuInfo& Gpu();
 
 namespace gpu {
+// A switch of the CUDA paths (README, "Development"): on unless the environment variable `name`
+// equals `off`. Read per call, so that one process can time a path and the one it replaced.
+inline bool SwitchOn(const char* name, const char* off) {
+  const char* v = std::getenv(name);
+  return v == nullptr || std::strcmp(v, off) != 0;
+}
+
 // Where one CUDA call's wall-clock time went (ms): the whole call (set by the worker), copies to
 // and from the device, and device work (kernels, scans, sorts; cudautil::PhaseClock). The rest is
 // host work (tables, allocation, string encoding): JS gets it as `hostMs` (TimingsObject).

@@ -46,7 +46,7 @@ class HostExec {
   template <class F>
   bool ForUpTo(int64_t n, const int32_t* count, const F& f, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     if (n <= 0) return true;
-    const int64_t end = std::min<int64_t>(n, std::max<int32_t>(*count, 0));
+    const int64_t end = UpToEnd(n, count);
     Count(end, file, line);
     Run(end, f);
     return true;
@@ -58,7 +58,7 @@ class HostExec {
   bool ForThen(int64_t n, const int32_t* count, const F& f, int64_t m, const G& g, const char* file = __builtin_FILE(),
                int line = __builtin_LINE()) {
     if (n <= 0) return For(m, g, file, line);
-    const int64_t end = count == nullptr ? n : std::min<int64_t>(n, std::max<int32_t>(*count, 0));
+    const int64_t end = UpToEnd(n, count);
     Count(end + (m > 0 ? m : 0), file, line);
     Run(end, f);
     if (m > 0) Run(m, g);
@@ -135,6 +135,11 @@ class HostExec {
   }
 
  private:
+  // min(n, *count) (n when count is null): where a launch up to a device-side count stops.
+  static int64_t UpToEnd(int64_t n, const int32_t* count) {
+    return count == nullptr ? n : std::min<int64_t>(n, std::max<int32_t>(*count, 0));
+  }
+
   void Count(int64_t n, const char* file, int line) {
     ++launches;
     items += n;
@@ -150,17 +155,15 @@ class HostExec {
   }
   template <class F>
   void RunPhase(const parallel::UpToPhase<F>& p) {
-    const int64_t end = std::min<int64_t>(p.n, std::max<int32_t>(*p.count, 0));
+    const int64_t end = UpToEnd(p.n, p.count);
     items += end;
     Run(end, p.f);
   }
   void RunPhase(const parallel::ScanPhase& p) { ExclusiveSum(p.in, p.out, p.n); }
-  void RunPhase(const parallel::SortPhase& p) {
-    std::vector<uint64_t> k(p.keysIn, p.keysIn + p.n);
-    std::vector<int32_t> v(p.valsIn, p.valsIn + p.n);
-    if (SortPairs(k.data(), nullptr, v.data(), nullptr, p.n, p.maxKey) < 0) return;  // error set
-    std::copy(k.begin(), k.end(), p.keysOut);
-    std::copy(v.begin(), v.end(), p.valsOut);
+  void RunPhase(const parallel::SortPhase& p) {  // a failed sort sets `error`, which InBlock returns
+    std::copy(p.keysIn, p.keysIn + p.n, p.keysOut);
+    std::copy(p.valsIn, p.valsIn + p.n, p.valsOut);
+    SortPairs(p.keysOut, nullptr, p.valsOut, nullptr, p.n, p.maxKey);
   }
 
   template <class F>

@@ -17,8 +17,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,36 +68,32 @@ struct Counters {
 
 using Stats = gpu::WatershedStats;
 
-// A generation's counters and its first step's, reset by thread 0 of the generation's first
-// launch: nothing reads them before the pops (the host read the last generation's), and no
-// launch of their own is needed for it.
-CELLCAM_HD inline void ResetGeneration(Counters* cnt) {
-  cnt->next = 0;
+// A step's counters (claims, burst flag, flooded count).
+CELLCAM_HD inline void ResetStep(Counters* cnt) {
   cnt->touched = 0;
   cnt->burst = 0;
   cnt->bursted = 0;
 }
 
+// A generation's counters and its first step's, reset by thread 0 of the generation's first
+// launch: nothing reads them before the pops (the host read the last generation's), and no
+// launch of their own is needed for it.
+CELLCAM_HD inline void ResetGeneration(Counters* cnt) {
+  cnt->next = 0;
+  ResetStep(cnt);
+}
+
 // A level's later generations are put in key order by counting (below), not by a radix sort,
 // unless CELLCAM_CUDA_PLACEMENT=sort (read per call, so that one process can compare both).
-inline bool CountPlacementEnabled() {
-  const char* v = std::getenv("CELLCAM_CUDA_PLACEMENT");
-  return v == nullptr || std::strcmp(v, "sort") != 0;
-}
+inline bool CountPlacementEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_PLACEMENT", "sort"); }
 
 // The search for the next level runs at the end of the settle's launch, unless
 // CELLCAM_CUDA_FUSED_SEARCH=0 (a launch of its own, as before; read per call).
-inline bool FusedSearchEnabled() {
-  const char* v = std::getenv("CELLCAM_CUDA_FUSED_SEARCH");
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
+inline bool FusedSearchEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_FUSED_SEARCH", "0"); }
 
-// A small later generation without a line runs whole in one launch of one block (below), unless
+// A small generation without a line runs whole in one launch of one block (below), unless
 // CELLCAM_CUDA_ONE_BLOCK=0 (read per call).
-inline bool OneBlockEnabled() {
-  const char* v = std::getenv("CELLCAM_CUDA_ONE_BLOCK");
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
+inline bool OneBlockEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_ONE_BLOCK", "0"); }
 constexpr int64_t kOneBlockPops = kSortPhaseMax;  // the largest generation that runs in one block
 
 // Gathers the keys of a generation that is sorted (a level's first, from its bucket slice `src`,
@@ -533,11 +527,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               !ex.Read(&c, cnt, sizeof(Counters))) {
             return false;
           }
-        } else if ((lo > 0 && !ex.For(1, [=] CELLCAM_HD(int64_t) {
-                     cnt->touched = 0;
-                     cnt->burst = 0;
-                     cnt->bursted = 0;
-                   })) ||
+        } else if ((lo > 0 && !ex.For(1, [=] CELLCAM_HD(int64_t) { ResetStep(cnt); })) ||
                    !ex.For(hi - lo, pop) || !settle(static_cast<int64_t>(K) * (hi - lo), true)) {
           return false;
         }

@@ -6,7 +6,6 @@
 #include <cuda_runtime.h>
 
 #include <cub/block/block_radix_sort.cuh>
-#include <cub/block/block_scan.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
@@ -77,10 +76,13 @@ inline bool Alloc(DeviceBuffer& b, size_t bytes, cudaStream_t s, const char* wha
 // through two page-locked chunks per thread, so the host memcpy of one chunk overlaps the DMA of
 // the other; 'pageable' hands the caller's memory to the driver as is. CELLCAM_CUDA_STAGING picks
 // one (read per call, so a benchmark can compare both in one process).
-inline bool PinnedStaging() {
-  const char* v = std::getenv("CELLCAM_CUDA_STAGING");
-  return v == nullptr || std::strcmp(v, "pageable") != 0;
-}
+inline bool PinnedStaging() { return gpu::SwitchOn("CELLCAM_CUDA_STAGING", "pageable"); }
+
+// The executors' host reads (a flood's counters, a level table) through the same chunks: a
+// device->host copy into pageable memory goes through the driver's own staging, and the floods'
+// host loops read a few thousand times per labelCell (on the H100, ~21 µs per read; reads were
+// 28 % of one image's device time). CELLCAM_CUDA_READBACK=pageable: into the caller's memory.
+inline bool PinnedReadBack() { return gpu::SwitchOn("CELLCAM_CUDA_READBACK", "pageable"); }
 
 class Staging {
  public:
@@ -147,23 +149,6 @@ class Staging {
   cudaEvent_t done_[2] = {nullptr, nullptr};
 };
 
-// The calling thread's page-locked buffer for the host loops' small reads (a generation's
-// counters, a level table): a device->host copy into pageable memory goes through the driver's
-// own staging, and the floods' host loops read a few thousand times per labelCell (on the H100,
-// ~21 µs per read; host reads were 28 % of one image's device time). nullptr with the error set
-// when it cannot be allocated. Like Staging's chunks, it lives as long as the thread.
-// CELLCAM_CUDA_READBACK=pageable reads straight into the caller's memory (read per call).
-constexpr size_t kReadBackBytes = size_t{64} << 10;
-inline bool PinnedReadBack() {
-  const char* v = std::getenv("CELLCAM_CUDA_READBACK");
-  return v == nullptr || std::strcmp(v, "pageable") != 0;
-}
-inline void* ReadBackBuffer(std::string* error) {
-  thread_local void* buf = nullptr;
-  if (buf == nullptr && !Ok(cudaMallocHost(&buf, kReadBackBytes), "cudaMallocHost(read-back)", error)) buf = nullptr;
-  return buf;
-}
-
 inline bool Upload(void* dst, const void* src, size_t bytes, cudaStream_t s, const char* what, std::string* error) {
   if (bytes == 0) return true;
   if (!PinnedStaging()) return Ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), what, error);
@@ -171,10 +156,12 @@ inline bool Upload(void* dst, const void* src, size_t bytes, cudaStream_t s, con
   return st != nullptr && st->In(dst, src, bytes, s, error);
 }
 
-// Synchronous for the caller: dst holds the data on return.
-inline bool Download(void* dst, const void* src, size_t bytes, cudaStream_t s, const char* what, std::string* error) {
+// Synchronous for the caller: dst holds the data on return. `pinned`: through the thread's
+// page-locked chunks.
+inline bool Download(void* dst, const void* src, size_t bytes, cudaStream_t s, const char* what, std::string* error,
+                     bool pinned = PinnedStaging()) {
   if (bytes == 0) return true;
-  if (!PinnedStaging()) {
+  if (!pinned) {
     return Ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s), what, error) &&
            Ok(cudaStreamSynchronize(s), what, error);
   }
@@ -218,14 +205,11 @@ bool SortPairs(cub::DoubleBuffer<K>& keys, cub::DoubleBuffer<V>& values, int64_t
 // pixels, and cub's device sort is several launches and a temporary allocation each time. On by
 // default since its H100 run (equal to the CPU in every case; labelCell 2048² 110 -> 100 ms alone,
 // 29.3 -> 26.4 ms per image in a stacked batch of 16). CELLCAM_CUDA_BLOCK_SORT=0 turns it off, and
-// the one-block scan below with it (read per call, so that one process can compare both).
+// the executor's one-block scan with it (DeviceExec::ExclusiveSum; read per call).
 constexpr int kBlockSortThreads = 256, kBlockSortItems = 8;
 constexpr int64_t kBlockSortMax = int64_t{kBlockSortThreads} * kBlockSortItems;
 
-inline bool BlockSortEnabled() {
-  const char* v = std::getenv("CELLCAM_CUDA_BLOCK_SORT");
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
+inline bool BlockSortEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_BLOCK_SORT", "0"); }
 
 // Sorts n <= kThreads * kItems pairs by the key bits [0, endBit) from (keysIn, valsIn) into
 // (keysOut, valsOut), with the calling block's kThreads threads. Slots past n hold all-ones keys,
@@ -260,26 +244,6 @@ template <int kThreads, int kItems>
 __global__ void __launch_bounds__(kThreads) BlockSortPairsKernel(const uint64_t* keysIn, const int32_t* valsIn, uint64_t* keysOut,
                                                                 int32_t* valsOut, int n, int endBit) {
   BlockSortPairs<kThreads, kItems>(keysIn, valsIn, keysOut, valsOut, n, endBit);
-}
-
-// Exclusive sum of n <= kThreads * kItems int32s in one block (blocked arrangement): a level's
-// later generations are placed by a scan over the last one's pops, mostly tens to hundreds,
-// where cub's device scan is two launches and a temporary allocation. Off with the block sort
-// (CELLCAM_CUDA_BLOCK_SORT=0), so that one switch compares both one-block paths with cub's.
-constexpr int kBlockScanThreads = 1024, kBlockScanItems = 8;
-constexpr int64_t kBlockScanMax = int64_t{kBlockScanThreads} * kBlockScanItems;
-
-template <int kThreads, int kItems>
-__global__ void __launch_bounds__(kThreads) BlockExclusiveSumKernel(const int32_t* in, int32_t* out, int n) {
-  using Scan = cub::BlockScan<int32_t, kThreads>;
-  __shared__ typename Scan::TempStorage temp;
-  int32_t v[kItems], sums[kItems];
-  const int first = static_cast<int>(threadIdx.x) * kItems;
-  for (int i = 0; i < kItems; ++i) v[i] = first + i < n ? in[first + i] : 0;
-  Scan(temp).ExclusiveSum(v, sums);
-  for (int i = 0; i < kItems; ++i) {
-    if (first + i < n) out[first + i] = sums[i];
-  }
 }
 
 // A small device->host read (a count, a flag) that the host needs before it can go on.

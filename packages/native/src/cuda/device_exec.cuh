@@ -7,6 +7,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cub/block/block_scan.cuh>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -37,10 +39,14 @@ __global__ void ForKernel(int64_t n, F f) {
 // round trip to learn it). The grid is capped at what the device holds at once (GridBlocks) and
 // strides over the rest, so a loose bound launches no idle threads.
 template <class F>
-__global__ void ForUpToKernel(int64_t n, const int32_t* count, F f) {
-  const int64_t end = min(n, static_cast<int64_t>(*count));
+__device__ void GridStride(int64_t n, const int32_t* count, const F& f) {
+  const int64_t end = count == nullptr ? n : min(n, static_cast<int64_t>(*count));
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < end; i += stride) f(i);
+}
+template <class F>
+__global__ void ForUpToKernel(int64_t n, const int32_t* count, F f) {
+  GridStride(n, count, f);
 }
 
 // f over [0, n) (up to *count when count is not null, as ForUpToKernel), then g over [0, m) by
@@ -51,9 +57,7 @@ __global__ void ForUpToKernel(int64_t n, const int32_t* count, F f) {
 // must read what f's atomics wrote past L1 (LoadCoherent).
 template <class F, class G>
 __global__ void ForThenKernel(int64_t n, const int32_t* count, F f, int64_t m, G g, unsigned int* tickets) {
-  const int64_t end = count == nullptr ? n : min(n, static_cast<int64_t>(*count));
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < end; i += stride) f(i);
+  GridStride(n, count, f);
   __shared__ bool last;
   __threadfence();
   __syncthreads();
@@ -82,18 +86,25 @@ __device__ void RunInBlock(const parallel::UpToPhase<F>& p) {
   for (int64_t j = threadIdx.x; j < end; j += blockDim.x) p.f(j);
   __syncthreads();
 }
-// Tile by tile, each tile's total carried into the next.
+// Tiles of 8 entries per thread (blocked arrangement), each tile's total carried into the next.
+// Also the executor's scan of up to kInBlockScanMax entries (DeviceExec::ExclusiveSum).
+constexpr int kInBlockScanItems = 8;
+constexpr int64_t kInBlockScanMax = 2 * int64_t{kInBlockThreads} * kInBlockScanItems;  // two tiles
 __device__ inline void RunInBlock(const parallel::ScanPhase& p) {
   using Scan = cub::BlockScan<int32_t, kInBlockThreads>;
   __shared__ typename Scan::TempStorage temp;
   __shared__ int32_t carry;
   if (threadIdx.x == 0) carry = 0;
   __syncthreads();
-  for (int64_t tile = 0; tile < p.n; tile += kInBlockThreads) {
-    const int64_t i = tile + threadIdx.x;
-    int32_t sum = 0, total = 0;
-    Scan(temp).ExclusiveSum(i < p.n ? p.in[i] : 0, sum, total);
-    if (i < p.n) p.out[i] = carry + sum;
+  for (int64_t tile = 0; tile < p.n; tile += int64_t{kInBlockThreads} * kInBlockScanItems) {
+    const int64_t first = tile + static_cast<int64_t>(threadIdx.x) * kInBlockScanItems;
+    int32_t v[kInBlockScanItems], sums[kInBlockScanItems];
+    for (int i = 0; i < kInBlockScanItems; ++i) v[i] = first + i < p.n ? p.in[first + i] : 0;
+    int32_t total = 0;
+    Scan(temp).ExclusiveSum(v, sums, total);
+    for (int i = 0; i < kInBlockScanItems; ++i) {
+      if (first + i < p.n) p.out[first + i] = carry + sums[i];
+    }
     __syncthreads();  // every thread has read carry, and temp may be used again
     if (threadIdx.x == 0) carry += total;
     __syncthreads();
@@ -299,29 +310,20 @@ class DeviceExec {
   bool Read(void* host, const void* dev, size_t bytes, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     ++reads;
     if (profile_) profile_->Begin();
-    // Small reads land in the thread's page-locked buffer first (CELLCAM_CUDA_READBACK=pageable:
-    // straight into `host`).
-    void* pinned = nullptr;
-    if (bytes <= cudautil::kReadBackBytes && cudautil::PinnedReadBack()) {
-      pinned = cudautil::ReadBackBuffer(error_);
-      if (pinned == nullptr) return false;
-    }
-    const bool ok =
-        cudautil::Ok(cudaMemcpyAsync(pinned != nullptr ? pinned : host, dev, bytes, cudaMemcpyDeviceToHost, s_),
-                     "cudaMemcpyAsync(device to host)", error_) &&
-        cudautil::Ok(cudaStreamSynchronize(s_), "kernels", error_);
-    if (ok && pinned != nullptr) std::memcpy(host, pinned, bytes);
+    // Through the thread's page-locked chunks unless CELLCAM_CUDA_READBACK=pageable.
+    const bool ok = cudautil::Download(host, dev, bytes, s_, "kernels, then the device to host read", error_, cudautil::PinnedReadBack());
     if (profile_) profile_->End("read", file, line, static_cast<int64_t>(bytes));
     return ok;
   }
 
   bool ExclusiveSum(const int32_t* in, int32_t* out, int64_t n, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     if (profile_) profile_->Begin();
+    // Small sums in one launch of one block (most are a generation's pops or a level table),
+    // where cub's device scan is two launches and a temporary allocation.
     bool ok = true;
-    if (n <= cudautil::kBlockScanMax && cudautil::BlockSortEnabled()) {
+    if (n <= kInBlockScanMax && cudautil::BlockSortEnabled()) {
       ++launches;
-      cudautil::BlockExclusiveSumKernel<cudautil::kBlockScanThreads, cudautil::kBlockScanItems><<<1, cudautil::kBlockScanThreads, 0, s_>>>(
-          in, out, static_cast<int>(n));
+      InBlockKernel<<<1, kInBlockThreads, 0, s_>>>(parallel::ScanPhase{in, out, n});
       ok = cudautil::Ok(cudaGetLastError(), "block scan launch", error_);
     } else {
       ok = cudautil::ExclusiveSum(in, out, n, s_, error_);
