@@ -50,6 +50,11 @@ export interface WatershedFloodStats {
   placedGenerations: number;
   /** Generations run whole in one launch of one block (small, without a line; 0 with CELLCAM_CUDA_ONE_BLOCK=0). */
   oneBlockGenerations: number;
+  /**
+   * Launches that ran them: each goes on to the next small generation, of its level or the next, up
+   * to the first that bursts (= oneBlockGenerations with CELLCAM_CUDA_LEVEL_RUN=0).
+   */
+  levelRuns: number;
 }
 
 export interface WatershedResult {
@@ -120,8 +125,8 @@ export function _labelCellEmulated(
   cellCount: number; cellCounts: number[]; watersheds: WatershedFloodStats[];
   /** kernel launches, host round trips, and threads launched (the sum of every launch's size) */
   launches: number; reads: number; items: number;
-  /** the same by the source line that launched them ('label_cell_parallel.h:42'), most threads first */
-  sites: { site: string; launches: number; items: number }[];
+  /** the same by the source line that launched or read them ('label_cell_parallel.h:42'), most threads first */
+  sites: { site: string; launches: number; items: number; reads: number }[];
 };
 
 /**

@@ -119,7 +119,7 @@ const orders = ['forward', 'reverse', 'strided'] as const;
 
 describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () => {
   const native = nativeOrNull()!;
-  const totals = { withLine: { bursts: 0, rounds: 0, generations: 0 }, noLine: { bursts: 0 }, generations: 0, placed: 0, oneBlock: 0 };
+  const totals = { withLine: { bursts: 0, rounds: 0, generations: 0 }, noLine: { bursts: 0 }, generations: 0, placed: 0, oneBlock: 0, runs: 0 };
 
   it.each(orders)('equal the CPU fifo flood on 2000 random cases, threads in %s order', (order) => {
     for (const c of randomCases) {
@@ -131,6 +131,7 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
       totals.generations += st.generations;
       totals.placed += st.placedGenerations;
       totals.oneBlock += st.oneBlockGenerations;
+      totals.runs += st.levelRuns;
       if (c.watershedLine) {
         totals.withLine.bursts += st.burstGenerations;
         totals.withLine.rounds += st.lineRounds;
@@ -152,18 +153,24 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
     // Small generations without a line run in one block, placed and sorted ones.
     expect(totals.oneBlock).toBeGreaterThan(0.2 * totals.generations);
     expect(totals.oneBlock).toBeLessThan(totals.generations);
+    // And most runs of them in one launch: a level without bursts, and the levels after it.
+    expect(totals.runs).toBeGreaterThan(0);
+    expect(totals.runs).toBeLessThan(0.6 * totals.oneBlock);
   });
 
-  // The paths that session 12 replaced, which the GPU scripts time against the new ones:
+  // The paths that sessions 12 and 13 replaced, which the GPU scripts time against the new ones:
   // CELLCAM_CUDA_PLACEMENT=sort sorts every generation, CELLCAM_CUDA_FUSED_SEARCH=0 searches for
   // the next level in a launch of its own, CELLCAM_CUDA_ONE_BLOCK=0 runs no generation in one
-  // block (also a row of its own). The variables are read per call.
+  // block (also a row of its own), CELLCAM_CUDA_LEVEL_RUN=0 one generation per one-block launch.
+  // The variables are read per call.
   const before = { CELLCAM_CUDA_PLACEMENT: 'sort', CELLCAM_CUDA_FUSED_SEARCH: '0', CELLCAM_CUDA_ONE_BLOCK: '0' };
   it.each([
     { path: 'every path of before session 12', env: before, label: 'the random cases', cases: randomCases, order: 'strided', unused: ['placedGenerations', 'oneBlockGenerations'] },
     { path: 'every path of before session 12', env: before, label: 'the blob cases', cases: blobCases, order: 'strided', unused: ['placedGenerations', 'oneBlockGenerations'] },
-    { path: 'no generation in one block', env: { CELLCAM_CUDA_ONE_BLOCK: '0' }, label: 'the random cases', cases: randomCases, order: 'reverse', unused: ['oneBlockGenerations'] },
-  ] as const)('with $path, equal the CPU flood on $label', ({ env, cases, order, unused }) => {
+    { path: 'no generation in one block', env: { CELLCAM_CUDA_ONE_BLOCK: '0' }, label: 'the random cases', cases: randomCases, order: 'reverse', unused: ['oneBlockGenerations', 'levelRuns'] },
+    { path: 'one generation per one-block launch', env: { CELLCAM_CUDA_LEVEL_RUN: '0' }, label: 'the random cases', cases: randomCases, order: 'strided', unused: [], oneEach: true },
+    { path: 'sorted later generations in runs', env: { CELLCAM_CUDA_PLACEMENT: 'sort' }, label: 'the random cases', cases: randomCases, order: 'forward', unused: ['placedGenerations'] },
+  ] as const)('with $path, equal the CPU flood on $label', ({ env, cases, order, unused, ...rest }) => {
     for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
     try {
       let generations = 0;
@@ -174,6 +181,7 @@ describe.skipIf(!hasNative)('CUDA watershed kernels emulated on the host', () =>
         });
         if (!same(out, cpuFifo(c))) expect.fail(`${c.name} (${c.connectivity}-conn, line ${c.watershedLine}) differs on the older path`);
         for (const u of unused) expect(st[u]).toBe(0);
+        if ('oneEach' in rest) expect(st.levelRuns).toBe(st.oneBlockGenerations);
         generations += st.generations;
       }
       expect(generations).toBeGreaterThan(cases.length);

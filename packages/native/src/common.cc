@@ -154,6 +154,7 @@ Napi::Object WatershedStatsObject(Napi::Env env, const gpu::WatershedStats& st) 
   s.Set("burstGenerations", static_cast<double>(st.burstGenerations));
   s.Set("placedGenerations", static_cast<double>(st.placedGenerations));
   s.Set("oneBlockGenerations", static_cast<double>(st.oneBlockGenerations));
+  s.Set("levelRuns", static_cast<double>(st.levelRuns));
   return s;
 }
 

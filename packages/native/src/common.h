@@ -67,7 +67,7 @@ inline double MsSince(std::chrono::steady_clock::time_point t0) {
 
 // `timings` of a result that ran on CUDA: { totalMs, hostMs, uploadMs, kernelMs, downloadMs }.
 Napi::Object TimingsObject(Napi::Env env, const gpu::Timings& t);
-// {phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations} of a CUDA (or emulated) watershed.
+// {phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations, levelRuns} of a CUDA (or emulated) watershed.
 Napi::Object WatershedStatsObject(Napi::Env env, const gpu::WatershedStats& st);
 
 // Runs fn(begin, end) over [0, n) split into `threads` contiguous chunks, on std::threads.

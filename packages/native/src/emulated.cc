@@ -50,7 +50,7 @@ std::string ReadShape(const Napi::Value& optV, Shape* sh) {
   return "";
 }
 
-// [{site: 'file.h:line', launches, items}] from the executor's per-line counts, most items first.
+// [{site: 'file.h:line', launches, items, reads}] from the executor's per-line counts, most items first.
 Napi::Array SitesArray(Napi::Env env, const std::map<std::pair<std::string, int>, HostExec::SiteCount>& sites) {
   std::vector<std::pair<std::string, HostExec::SiteCount>> v;
   for (const auto& [key, c] : sites) {
@@ -64,6 +64,7 @@ Napi::Array SitesArray(Napi::Env env, const std::map<std::pair<std::string, int>
     s.Set("site", v[i].first);
     s.Set("launches", static_cast<double>(v[i].second.launches));
     s.Set("items", static_cast<double>(v[i].second.items));
+    s.Set("reads", static_cast<double>(v[i].second.reads));
     arr.Set(static_cast<uint32_t>(i), s);
   }
   return arr;
@@ -73,7 +74,7 @@ Napi::Array SitesArray(Napi::Env env, const std::map<std::pair<std::string, int>
 
 // _watershedEmulated(elevation (Uint8Array|Uint16Array), markers, mask|null, out, {width, height,
 // connectivity, watershedLine, order: 'forward'|'reverse'|'strided', images = 1})
-//   -> {phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations}
+//   -> {phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations, levelRuns}
 // images > 1: a batch of that many images of height / images rows, stacked.
 Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -118,8 +119,8 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
 }
 
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1})
-//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations} x3], launches, reads, items,
-//       sites: [{site: 'file.h:line', launches, items}] (by the line that launched them, most items first)}
+//   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations, levelRuns} x3], launches, reads, items,
+//       sites: [{site: 'file.h:line', launches, items, reads}] (by the line that launched them, most items first)}
 // images > 1: that many width × height images stacked in each array go through one chain.
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -43,6 +43,7 @@ struct WatershedStats {
   int64_t phases = 0, generations = 0, lineRounds = 0, burstGenerations = 0;
   int64_t placedGenerations = 0;  // of the generations: put in key order by counting, not sorted
   int64_t oneBlockGenerations = 0;  // of the generations: run whole in one launch of one block
+  int64_t levelRuns = 0;            // launches that ran them (several generations each, up to a burst)
 };
 
 // What the CUDA labelCell's three watersheds did (nuclei, cells, extension).

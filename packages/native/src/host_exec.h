@@ -27,10 +27,10 @@ class HostExec {
   std::string error;
   int64_t launches = 0, reads = 0;  // For() calls, Read() calls (host round trips on a GPU)
   int64_t items = 0;                 // indices over all For() calls (GPU threads launched)
-  // Launches and indices by the source line that called For(): where the emulated threads go,
+  // Launches, indices and reads by the source line that called For(): where the emulated threads go,
   // step by step (_labelCellEmulated's `sites`).
   struct SiteCount {
-    int64_t launches = 0, items = 0;
+    int64_t launches = 0, items = 0, reads = 0;
   };
   std::map<std::pair<std::string, int>, SiteCount> sites;
 
@@ -69,13 +69,22 @@ class HostExec {
     return ForThen(n, nullptr, f, m, g, file, line);
   }
 
-  // The phases one after another (parallel_ops.h): one launch of one block on a GPU. The site
-  // comes first (a parameter pack cannot be followed by defaulted ones): pass __FILE__, __LINE__.
-  template <class... P>
-  bool InBlock(const char* file, int line, const P&... p) {
+  // body(block) (parallel_ops.h): one launch of one block on a GPU; here the block is one
+  // thread that runs each phase in the executor's order.
+  struct Block {
+    HostExec* ex;
+    template <class P>
+    void Run(const P& p) const {
+      ex->RunPhase(p);
+    }
+    void Sync() const {}
+    bool Leader() const { return true; }
+  };
+  template <class Body>
+  bool InBlock(const Body& body, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     const int64_t before = items;
     Count(0, file, line);
-    (RunPhase(p), ...);
+    body(Block{this});
     sites[{file, line}].items += items - before;
     return error.empty();
   }
@@ -101,8 +110,9 @@ class HostExec {
     std::memset(p, 0, bytes);
     return true;
   }
-  bool Read(void* host, const void* dev, size_t bytes) {
+  bool Read(void* host, const void* dev, size_t bytes, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     ++reads;
+    ++sites[{file, line}].reads;
     std::memcpy(host, dev, bytes);
     return true;
   }
@@ -161,6 +171,10 @@ class HostExec {
   }
   void RunPhase(const parallel::ScanPhase& p) { ExclusiveSum(p.in, p.out, p.n); }
   void RunPhase(const parallel::SortPhase& p) {  // a failed sort sets `error`, which InBlock returns
+    if (p.n > parallel::kSortPhaseMax) {  // the block's tile on a GPU
+      error = "SortPhase: more pairs than kSortPhaseMax";
+      return;
+    }
     std::copy(p.keysIn, p.keysIn + p.n, p.keysOut);
     std::copy(p.valsIn, p.valsIn + p.n, p.valsOut);
     SortPairs(p.keysOut, nullptr, p.valsOut, nullptr, p.n, p.maxKey);

@@ -126,10 +126,13 @@ CELLCAM_HD inline void Union(int32_t* parent, int32_t a, int32_t b) {
   }
 }
 
-// The phases of a one-block launch (ex.InBlock): each runs over its range with the block's
-// threads and ends with a block barrier, so a phase sees all that the phases before it wrote.
-// Small work whose steps would each be a launch of its own (a small generation of the flood)
-// becomes one launch.
+// A one-block launch, ex.InBlock(body): body(block) runs on every thread of one block, and
+// block.Run(phase) runs one of the phases below with the block's threads, then a block barrier,
+// so a phase sees all that the phases before it wrote. Small work whose steps would each be a
+// launch of its own (a small generation of the flood, or a run of them) becomes one launch. The
+// body's control flow must be the same on every thread: it may branch on what the phases wrote
+// (every thread reads the same values after the barrier), then block.Sync() before a later
+// phase writes them again. block.Leader() is true on one thread.
 template <class F>
 struct ForPhase {  // f(i) for i in [0, n)
   int64_t n;
@@ -156,11 +159,11 @@ struct SortPhase {  // (keysOut, valsOut) = (keysIn, valsIn) by key, keys unique
   uint64_t maxKey;
 };
 template <class F>
-ForPhase<F> Over(int64_t n, const F& f) {
+CELLCAM_HD ForPhase<F> Over(int64_t n, const F& f) {
   return ForPhase<F>{n, f};
 }
 template <class F>
-UpToPhase<F> UpTo(int64_t n, const int32_t* count, const F& f) {
+CELLCAM_HD UpToPhase<F> UpTo(int64_t n, const int32_t* count, const F& f) {
   return UpToPhase<F>{n, count, f};
 }
 

@@ -53,7 +53,8 @@ CELLCAM_HD inline int32_t Neighbour(int32_t x, int32_t y, int k, int32_t W, int3
   return yy * W + xx;
 }
 
-// Device-side counters of one generation; the host reads them once or twice per generation.
+// Device-side counters of one generation; the host reads them once or twice per generation (once
+// per run of one-block generations).
 struct Counters {
   int32_t touched;  // pixels claimed for the first time in this generation (the `touched` list)
   int32_t next;     // of those, at the current level: the next generation
@@ -64,6 +65,9 @@ struct Counters {
   int32_t start;    // its slice of the bucket array
   int32_t count;
   int32_t low;      // free pixels below the level (the `low` list)
+  // What a run of one-block generations (LevelRun) did: generations, of those placed by
+  // counting, levels it entered, and its last generation (first sequence number, pops, level).
+  int32_t runGenerations, runPlaced, runLevels, runBase, runPops, runLevel;
 };
 
 using Stats = gpu::WatershedStats;
@@ -94,6 +98,9 @@ inline bool FusedSearchEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_FUSED_SEAR
 // A small generation without a line runs whole in one launch of one block (below), unless
 // CELLCAM_CUDA_ONE_BLOCK=0 (read per call).
 inline bool OneBlockEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_ONE_BLOCK", "0"); }
+// ... and the small generations after it in the same launch (LevelRun), unless
+// CELLCAM_CUDA_LEVEL_RUN=0 (read per call).
+inline bool LevelRunEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_LEVEL_RUN", "0"); }
 constexpr int64_t kOneBlockPops = kSortPhaseMax;  // the largest generation that runs in one block
 
 // Gathers the keys of a generation that is sorted (a level's first, from its bucket slice `src`,
@@ -265,6 +272,101 @@ bool ThenFindNextLevel(Exec& ex, int64_t n, const int32_t* count, const F& f, Co
   return ex.ForUpTo(n, count, f, file, line) && FindNextLevel(ex, cnt, fill, offsets, levels, from);
 }
 
+// A run of small generations without a line in one launch of one block (ex.InBlock): each
+// generation's placement by counting (scan of the claim counts, then the scatter) or, a level's
+// first, its key gather and block sort; its pops; the speculative settle; the search for the next
+// level. Then, on the device, the next generation of the level, or the next level's first, while
+// there is one, nothing burst and it has at most kOneBlockPops pops: a level without bursts
+// needs no host round trip per generation (on the H100 one image's steps took ~10 µs each,
+// whatever their size, a read ~20 µs, and most generations are tens to hundreds of pops).
+// `more` false: one generation, as before CELLCAM_CUDA_LEVEL_RUN. The run ends with its last
+// generation's pops and settle done, that generation's counters in cnt (a burst is the host's to
+// flood) and the run's report in cnt->run*; the host carries on from that generation.
+template <typename LT>
+struct LevelRun {
+  const LT* lev;
+  int32_t* S;
+  uint64_t* key;
+  int32_t* popOrder;
+  int32_t* perPop;  // nullptr: no counting placement
+  int32_t* popStart;
+  uint64_t* keyA;
+  uint64_t* keyB;
+  int32_t* pixA;     // the generation's entries in no order (the settle's appends; a level's first: copied here)
+  int32_t* pixB;     // the generation in key order
+  int32_t* nextPix;  // the settle's appends
+  int32_t* touched;
+  int32_t* bucket;
+  const int32_t* offsets;
+  int32_t* fill;
+  Counters* cnt;
+  int64_t n;
+  int32_t W, Hi, levels;
+  int K;
+  bool more;
+  // The first generation: its level, pops, first sequence number, and either the generation
+  // before it (placed by counting: its first sequence number and pops) or its bucket slice.
+  int32_t level, pops, base, placeFrom, placeCount;
+  const int32_t* slice;  // a level's first generation; nullptr: in pixA already (sorted later generations)
+
+  template <class Block>
+  CELLCAM_HD void operator()(const Block& b) const {
+    int32_t lv = level, m = pops, gb = base, from = placeFrom, count = placeCount;
+    const int32_t* sl = slice;
+    int32_t* a = pixA;
+    int32_t* np = nextPix;
+    int32_t gens = 0, placed = 0, levelsEntered = 0;
+    for (;;) {
+      ++gens;
+      if (from >= 0) {
+        ++placed;
+        b.Run(ScanPhase{perPop, popStart, count});
+        b.Run(Over(m, PlaceStep{a, pixB, key, popStart, perPop, cnt, n, from}));
+      } else {
+        const uint64_t maxKey = (static_cast<uint64_t>(n + gb + m) << 4) | 15;
+        b.Run(Over(m, GatherStep{sl, a, keyA, key, cnt}));
+        b.Run(SortPhase{keyA, a, keyB, pixB, m, maxKey});
+      }
+      b.Run(Over(m, PopStep<LT>{pixB, S, perPop, nullptr, nullptr, popOrder, key, touched, cnt, lev, 0, gb, n, W, Hi, lv, K, false}));
+      b.Run(UpTo(static_cast<int64_t>(K) * m, &cnt->touched,
+                 SettleStep<LT>{touched, lev, S, popOrder, key, np, perPop, bucket, offsets, fill, cnt, n, gb, lv, false, true}));
+      b.Run(Over(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, lv + 1}));
+      // Every thread reads the same counters (after the search phase's barrier).
+      const int32_t burst = LoadCoherent(&cnt->burst), next = LoadCoherent(&cnt->next);
+      const int32_t nextLevel = LoadCoherent(&cnt->level), start = LoadCoherent(&cnt->start), first = LoadCoherent(&cnt->count);
+      const bool newLevel = next == 0;
+      const int32_t m2 = newLevel ? first : next;
+      if (!more || burst || (newLevel && nextLevel >= levels) || m2 > kOneBlockPops) {
+        if (b.Leader()) {
+          cnt->runGenerations = gens;
+          cnt->runPlaced = placed;
+          cnt->runLevels = levelsEntered;
+          cnt->runBase = gb;
+          cnt->runPops = m;
+          cnt->runLevel = lv;
+        }
+        return;
+      }
+      b.Sync();  // every thread has read the counters before the next generation resets them
+      if (newLevel) {
+        from = -1;
+        sl = bucket + start;
+        lv = nextLevel;
+        ++levelsEntered;
+      } else {
+        from = perPop != nullptr ? gb : -1;
+        count = m;
+        sl = nullptr;
+      }
+      gb += m;
+      m = m2;
+      int32_t* const t = a;  // the settle's appends are the next generation's entries
+      a = np;
+      np = t;
+    }
+  }
+};
+
 // Floods `lev` (levels 0..levels-1) from `markers` inside `mask` (nullptr = everywhere) exactly like
 // FloodFifo of watershed.cc and writes the labels to `out`; all pointers are device memory of
 // W*H elements (W*H <= 2^30). The inputs are never written. False: a call failed, and the
@@ -327,6 +429,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   int32_t* byLevel = nullptr;  // in-mask pixels by level; -1 where one had already become a line
   std::vector<int32_t> levelStart;  // offsets on the host
   int64_t listed = 0;               // pixels in lowList
+  int64_t lowBound = 0;             // >= listed, while the host has not read the count yet
   int32_t listedBelow = 0;          // lowList holds the free pixels of the levels below this one
   // Counting placement of a level's later generations: every entry of generation g + 1 was claimed
   // by a pop of generation g (directly, or from the border of its burst), and its key is
@@ -372,7 +475,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   for (;;) {
     // c holds the next level with queued pixels (found with the last read of the previous level).
     if (c.level >= levels) break;
-    const int32_t level = c.level;
+    int32_t level = c.level;  // a run of one-block generations may go on to later levels
     ++stats->phases;
     bool haveComponents = false, haveLow = false;
     // The level's first generation is its bucket slice, copied into pixA by the launch that
@@ -383,24 +486,23 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
     int64_t placeCount = 0;  // and its pops (the length of their claim counts)
     while (m > 0) {
       ++stats->generations;
-      const int64_t gbase = base;
+      int64_t gbase = base;  // (a run of one-block generations sets it to its last one's)
       const int32_t* pp = nullptr;  // the generation in key order
-      // A small generation without a line runs in one launch of one block: the scan of the claim
-      // counts and the placement (or, sorted, the key gather and a block sort), the pops, the
-      // speculative settle and the search for the next level, each a phase of the block (on the
-      // H100 one image's steps took ~10 µs each, whatever their size, and most generations are
-      // tens to hundreds of pops). A burst continues from the host, as below.
+      // A small generation without a line runs in one launch of one block, and so do the small
+      // generations after it, up to the first that bursts (LevelRun). The host carries on from the
+      // run's last generation: its burst, if any, and the generation after it.
       const bool oneBlock = !wsl && levels <= 1024 && m <= kOneBlockPops && OneBlockEnabled();
       const PlaceStep placeStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom};
       const GatherStep gather{levelSlice, pixA, keyA, key, cnt};
       const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
+      const int32_t* const slice = levelSlice;
       levelSlice = nullptr;
-      if (placeFrom >= 0) {
+      if (oneBlock) {
+        pp = pixB;  // PlaceStep's or SortPhase's output
+      } else if (placeFrom >= 0) {
         ++stats->placedGenerations;
-        if (!oneBlock && (!ex.ExclusiveSum(perPop, popStart, placeCount) || !ex.For(m, placeStep))) return false;
+        if (!ex.ExclusiveSum(perPop, popStart, placeCount) || !ex.For(m, placeStep)) return false;
         pp = pixB;
-      } else if (oneBlock) {
-        pp = pixB;  // SortPhase's output
       } else {
         if (!ex.For(m, gather)) return false;
         const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
@@ -517,16 +619,24 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                  ex.Read(&c, cnt, sizeof(Counters));
         };
         if (oneBlock) {
-          ++stats->oneBlockGenerations;
-          const auto settleClaims = UpTo(static_cast<int64_t>(K) * m, &cnt->touched, settleStep(true));
-          const auto search = Over(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, level + 1});
-          if (!(placeFrom >= 0 ? ex.InBlock(__FILE__, __LINE__, ScanPhase{perPop, popStart, placeCount}, Over(m, placeStep), Over(m, pop),
-                                            settleClaims, search)
-                               : ex.InBlock(__FILE__, __LINE__, Over(m, gather), SortPhase{keyA, pixA, keyB, pixB, m, maxKey}, Over(m, pop),
-                                            settleClaims, search)) ||
-              !ex.Read(&c, cnt, sizeof(Counters))) {
-            return false;
+          const LevelRun<LT> run{lev,     S,      key, popOrder, counted, popStart, keyA, keyB, pixA, pixB, nextPix,
+                                 touched, bucket, offsets, fill, cnt, n, W, Hi, levels, K, LevelRunEnabled(),
+                                 level,   static_cast<int32_t>(m), static_cast<int32_t>(gbase), static_cast<int32_t>(placeFrom),
+                                 static_cast<int32_t>(placeCount), slice};
+          if (!ex.InBlock(run) || !ex.Read(&c, cnt, sizeof(Counters))) return false;
+          // The host's state for the run's last generation.
+          stats->generations += c.runGenerations - 1;
+          stats->oneBlockGenerations += c.runGenerations;
+          ++stats->levelRuns;
+          stats->placedGenerations += c.runPlaced;
+          stats->phases += c.runLevels;
+          if (c.runLevels > 0) {
+            level = c.runLevel;
+            haveComponents = haveLow = false;
           }
+          if (c.runGenerations % 2 == 0) std::swap(pixA, nextPix);
+          base = gbase = c.runBase;
+          m = hi = c.runPops;
         } else if ((lo > 0 && !ex.For(1, [=] CELLCAM_HD(int64_t) { ResetStep(cnt); })) ||
                    !ex.For(hi - lo, pop) || !settle(static_cast<int64_t>(K) * (hi - lo), true)) {
           return false;
@@ -580,20 +690,22 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
             const int32_t* const bv = byLevel;
             const int64_t old = listed;
             const int64_t a = levelStart[static_cast<size_t>(listedBelow)] - old;  // bv[a + t] for t >= old
-            if (!ex.For(old + levelStart[static_cast<size_t>(level)] - levelStart[static_cast<size_t>(listedBelow)],
-                        [=] CELLCAM_HD(int64_t t) {
-                          const int32_t p = t < old ? prev[t] : bv[a + t];
-                          if (p >= 0 && S[p] == 0) next[NextSlot(&cnt->low, 0)] = p;
-                        }) ||
-                !ex.Read(&c, cnt, sizeof(Counters))) {
+            // No read for the count: the launches below stride up to cnt->low (ForUpTo) within
+            // this bound, and the burst's settle reads it along with the rest (one round trip per
+            // bursting level fewer).
+            lowBound = old + levelStart[static_cast<size_t>(level)] - levelStart[static_cast<size_t>(listedBelow)];
+            if (!ex.For(lowBound, [=] CELLCAM_HD(int64_t t) {
+                  const int32_t p = t < old ? prev[t] : bv[a + t];
+                  if (p >= 0 && S[p] == 0) next[NextSlot(&cnt->low, 0)] = p;
+                })) {
               return false;
             }
             std::swap(lowList, lowAlt);
-            listed = c.low;
             listedBelow = level;
           }
           int32_t* const low = lowList;
-          const int64_t nLow = listed;  // listed at this level (haveLow)
+          const int64_t nLow = lowBound;  // >= the pixels listed at this level, cnt->low
+          const int32_t* const nListed = &cnt->low;
           int32_t lab = 0;
           if (wsl) {
             int32_t p = 0;
@@ -602,7 +714,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
           if (wsl || !haveComponents) {
             haveComponents = true;
             const int32_t blab = lab;
-            if (!ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
+            if (!ex.ForUpTo(nLow, nListed, [=] CELLCAM_HD(int64_t t) {
                   const int32_t p = low[t];
                   par[p] = p;
                   ck[p] = kNoKey;
@@ -621,7 +733,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   }
                   cl[p] = (level << 2) | c1;
                 }) ||
-                !ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
+                !ex.ForUpTo(nLow, nListed, [=] CELLCAM_HD(int64_t t) {
                   const int32_t p = low[t];
                   if (cl[p] != ((level << 2) | 1)) return;
                   const int32_t y = p / W, x = p - y * W;
@@ -642,7 +754,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                 const int32_t q = touched[t];
                 if (cl[q] == one) AtomicMin(ck + Find(par, q), key[q]);
               }) ||
-              !ex.For(nLow, [=] CELLCAM_HD(int64_t t) {
+              !ex.ForUpTo(nLow, nListed, [=] CELLCAM_HD(int64_t t) {
                 const int32_t i = low[t];
                 const int32_t c1 = cl[i];
                 if ((c1 != one && c1 != two) || S[i] != 0) return;
@@ -684,6 +796,8 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
               !settle(claimBound, false)) {
             return false;
           }
+          listed = c.low;  // until the next level's first generation resets it
+          lowBound = listed;
         }
 
         lo = hi;

@@ -20,6 +20,9 @@
 #   and its CUDA times are the "before" of the check step's
 #   GPU_STEPS=oneblock (not in the default): the same rows with CELLCAM_CUDA_ONE_BLOCK=0 alone (small
 #   generations as separate launches): the one-block path's own effect and a second check of it
+#   GPU_STEPS=levelrun (not in the default): the same rows with CELLCAM_CUDA_LEVEL_RUN=0 alone (one generation
+#   per one-block launch, as in session 12; the default runs the small generations that follow in the same
+#   launch, up to a burst): the run's own effect
 set -o pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
@@ -81,6 +84,8 @@ step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable C
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/before.log" 2>/dev/null | tail -5
 step oneblock 200 env CELLCAM_CUDA_ONE_BLOCK=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/oneblock.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/oneblock.log" 2>/dev/null | tail -5
+step levelrun 200 env CELLCAM_CUDA_LEVEL_RUN=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/levelrun.json"
+grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/levelrun.log" 2>/dev/null | tail -5
 step profile 120 env CELLCAM_CUDA_PROFILE=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
   --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
 grep -a -E -A14 "^cellcam CUDA profile" "$OUT/profile.log" 2>/dev/null | head -60

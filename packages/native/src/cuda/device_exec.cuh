@@ -118,10 +118,39 @@ __device__ inline void RunInBlock(const parallel::SortPhase& p) {
   __syncthreads();
 }
 
-template <class... P>
-__global__ void __launch_bounds__(kInBlockThreads) InBlockKernel(P... p) {
-  (RunInBlock(p), ...);
+// The block of an InBlock launch as its body sees it (parallel_ops.h). Host-device, so that a
+// body's host-device call operator compiles for the host side too.
+struct BlockOps {
+  template <class P>
+  __host__ __device__ void Run(const P& p) const {
+#if defined(__CUDA_ARCH__)
+    RunInBlock(p);
+#endif
+  }
+  __host__ __device__ void Sync() const {
+#if defined(__CUDA_ARCH__)
+    __syncthreads();
+#endif
+  }
+  __host__ __device__ bool Leader() const {
+#if defined(__CUDA_ARCH__)
+    return threadIdx.x == 0;
+#else
+    return true;
+#endif
+  }
+};
+
+template <class Body>
+__global__ void __launch_bounds__(kInBlockThreads) InBlockKernel(Body body) {
+  body(BlockOps{});
 }
+
+// The executor's small scans as an InBlock body.
+struct ScanBody {
+  parallel::ScanPhase scan;
+  __device__ void operator()(const BlockOps& b) const { b.Run(scan); }
+};
 
 // Opt-in (CELLCAM_CUDA_PROFILE=1): where a chain's time goes, by the source line of each step.
 // The lent GPU machines have no working Nsight Systems (docs/kernels/gpu-check.md). The host waits
@@ -271,12 +300,12 @@ class DeviceExec {
     return ForThen(n, nullptr, f, m, g, file, line);
   }
 
-  // The phases in one launch of one block (InBlockKernel). Site first: pass __FILE__, __LINE__.
-  template <class... P>
-  bool InBlock(const char* file, int line, const P&... p) {
+  // body(block) in one launch of one block (InBlockKernel; parallel_ops.h).
+  template <class Body>
+  bool InBlock(const Body& body, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
     ++launches;
     if (profile_) profile_->Begin();
-    InBlockKernel<<<1, kInBlockThreads, 0, s_>>>(p...);
+    InBlockKernel<<<1, kInBlockThreads, 0, s_>>>(body);
     if (profile_) profile_->End("launch", file, line, kInBlockThreads);
     return cudautil::Ok(cudaGetLastError(), "kernel launch", error_);
   }
@@ -323,7 +352,7 @@ class DeviceExec {
     bool ok = true;
     if (n <= kInBlockScanMax && cudautil::BlockSortEnabled()) {
       ++launches;
-      InBlockKernel<<<1, kInBlockThreads, 0, s_>>>(parallel::ScanPhase{in, out, n});
+      InBlockKernel<<<1, kInBlockThreads, 0, s_>>>(ScanBody{parallel::ScanPhase{in, out, n}});
       ok = cudautil::Ok(cudaGetLastError(), "block scan launch", error_);
     } else {
       ok = cudautil::ExclusiveSum(in, out, n, s_, error_);
