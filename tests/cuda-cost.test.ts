@@ -68,5 +68,18 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
         vi.unstubAllEnvs();
       }
     }
+    // A run may take placed generations of any size (CELLCAM_CUDA_RUN_POPS, for a GPU to tune; the
+    // random floods are too small to have any above the default): the same labels, in another
+    // thread order too, and fewer launches.
+    vi.stubEnv('CELLCAM_CUDA_RUN_POPS', String(n));
+    try {
+      const cellsAll = new Uint16Array(n);
+      const all = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), cellsAll, { width: size, height: size, scale: 1, order: 'reverse' });
+      expect(Buffer.from(cellsAll.buffer).equals(Buffer.from(cells.buffer))).toBe(true);
+      expect(all.launches).toBeLessThan(r.launches);
+      expect(all.watersheds[1].oneBlockGenerations).toBeGreaterThan(r.watersheds[1].oneBlockGenerations);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -30,6 +30,16 @@ inline bool SwitchOn(const char* name, const char* off) {
   return v == nullptr || std::strcmp(v, off) != 0;
 }
 
+// A number setting of the CUDA paths: the environment variable `name` when it is an integer in
+// [lo, hi], else `fallback` (read per call, as the switches are).
+inline int64_t Setting(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  const long long x = std::strtoll(v, &end, 10);
+  return *end == '\0' && x >= lo && x <= hi ? x : fallback;
+}
+
 // Where one CUDA call's wall-clock time went (ms): the whole call (set by the worker), copies to
 // and from the device, and device work (kernels, scans, sorts; cudautil::PhaseClock). The rest is
 // host work (tables, allocation, string encoding): JS gets it as `hostMs` (TimingsObject).

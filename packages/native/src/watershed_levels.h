@@ -102,6 +102,11 @@ inline bool OneBlockEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_ONE_BLOCK", "
 // CELLCAM_CUDA_LEVEL_RUN=0 (read per call).
 inline bool LevelRunEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_LEVEL_RUN", "0"); }
 constexpr int64_t kOneBlockPops = kSortPhaseMax;  // the largest generation that runs in one block
+// ... except a generation placed by counting (no sort phase): up to CELLCAM_CUDA_RUN_POPS pops
+// (default kOneBlockPops; read per call). One block is one SM, so past some size the launches
+// across the whole device win; where is for a GPU to measure (a stacked batch's generations
+// are larger than one image's).
+inline int64_t OneBlockPlacedPops() { return gpu::Setting("CELLCAM_CUDA_RUN_POPS", kOneBlockPops, kOneBlockPops, int64_t{1} << 24); }
 
 // Gathers the keys of a generation that is sorted (a level's first, from its bucket slice `src`,
 // copied into `pix`; or, without counting placement, the settle's appends already in `pix`);
@@ -304,6 +309,7 @@ struct LevelRun {
   int32_t W, Hi, levels;
   int K;
   bool more;
+  int32_t placedMax;  // the largest generation placed by counting that the run takes (OneBlockPlacedPops)
   // The first generation: its level, pops, first sequence number, and either the generation
   // before it (placed by counting: its first sequence number and pops) or its bucket slice.
   int32_t level, pops, base, placeFrom, placeCount;
@@ -336,7 +342,8 @@ struct LevelRun {
       const int32_t nextLevel = LoadCoherent(&cnt->level), start = LoadCoherent(&cnt->start), first = LoadCoherent(&cnt->count);
       const bool newLevel = next == 0;
       const int32_t m2 = newLevel ? first : next;
-      if (!more || burst || (newLevel && nextLevel >= levels) || m2 > kOneBlockPops) {
+      const int64_t most = newLevel || perPop == nullptr ? kOneBlockPops : placedMax;  // a sorted one: the sort phase's tile
+      if (!more || burst || (newLevel && nextLevel >= levels) || m2 > most) {
         if (b.Leader()) {
           cnt->runGenerations = gens;
           cnt->runPlaced = placed;
@@ -440,6 +447,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   // H100, a stacked batch's sorts were a quarter of its device time). Both arrays live in keyB,
   // which only a level's first sort writes, and nothing reads after it.
   const bool place = CountPlacementEnabled();
+  const int64_t placedMax = OneBlockPlacedPops();
   int32_t* const perPop = reinterpret_cast<int32_t*>(keyB);  // claims per pop of the generation; zeroed by the pops
   int32_t* const popStart = perPop + n;                       // their exclusive sums
 
@@ -491,7 +499,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       // A small generation without a line runs in one launch of one block, and so do the small
       // generations after it, up to the first that bursts (LevelRun). The host carries on from the
       // run's last generation: its burst, if any, and the generation after it.
-      const bool oneBlock = !wsl && levels <= 1024 && m <= kOneBlockPops && OneBlockEnabled();
+      const bool oneBlock = !wsl && levels <= 1024 && m <= (placeFrom >= 0 ? placedMax : kOneBlockPops) && OneBlockEnabled();
       const PlaceStep placeStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom};
       const GatherStep gather{levelSlice, pixA, keyA, key, cnt};
       const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
@@ -620,7 +628,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         };
         if (oneBlock) {
           const LevelRun<LT> run{lev,     S,      key, popOrder, counted, popStart, keyA, keyB, pixA, pixB, nextPix,
-                                 touched, bucket, offsets, fill, cnt, n, W, Hi, levels, K, LevelRunEnabled(),
+                                 touched, bucket, offsets, fill, cnt, n, W, Hi, levels, K, LevelRunEnabled(), static_cast<int32_t>(placedMax),
                                  level,   static_cast<int32_t>(m), static_cast<int32_t>(gbase), static_cast<int32_t>(placeFrom),
                                  static_cast<int32_t>(placeCount), slice};
           if (!ex.InBlock(run) || !ex.Read(&c, cnt, sizeof(Counters))) return false;
