@@ -33,9 +33,11 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
     // 2026-11-27 (session 13): 875 reads, the count of the free pixels below a bursting level
     // read along with its settle's counters instead of on its own; then 858 launches and 237
     // reads, the small generations after a one-block generation in the same launch, up to the
-    // first that bursts (LevelRun: 1 496 launches and 875 reads without).
+    // first that bursts (LevelRun: 1 496 launches and 875 reads without); then 869 launches and
+    // 165 reads, the generation after a burst starting such a run before the host reads the
+    // burst's counters (a launch more where it does not qualify, a round trip fewer where it does).
     expect(r.launches).toBeLessThan(1000);
-    expect(r.reads).toBeLessThan(300);
+    expect(r.reads).toBeLessThan(200);
     expect(r.items / n).toBeLessThan(100);
     // Per source line (what CELLCAM_CUDA_PROFILE=1 times on a GPU): the sites add up to the totals,
     // and no single line launches more than 40 threads per pixel (the bounded settle, 2026-11-26:

@@ -98,8 +98,8 @@ inline bool FusedSearchEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_FUSED_SEAR
 // A small generation without a line runs whole in one launch of one block (below), unless
 // CELLCAM_CUDA_ONE_BLOCK=0 (read per call).
 inline bool OneBlockEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_ONE_BLOCK", "0"); }
-// ... and the small generations after it in the same launch (LevelRun), unless
-// CELLCAM_CUDA_LEVEL_RUN=0 (read per call).
+// ... and the small generations after it in the same launch (LevelRun), and a run starts after
+// each burst, unless CELLCAM_CUDA_LEVEL_RUN=0 (read per call).
 inline bool LevelRunEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_LEVEL_RUN", "0"); }
 constexpr int64_t kOneBlockPops = kSortPhaseMax;  // the largest generation that runs in one block
 // ... except a generation placed by counting (no sort phase): up to CELLCAM_CUDA_RUN_POPS pops
@@ -119,10 +119,7 @@ struct GatherStep {
   Counters* cnt;
   CELLCAM_HD void operator()(int64_t i) const {
     if (i == 0) ResetGeneration(cnt);
-    if (src != nullptr) {
-      if (i == 0) cnt->low = 0;  // the level's low list, listed at its first burst
-      pix[i] = src[i];
-    }
+    if (src != nullptr) pix[i] = src[i];
     kk[i] = key[pix[i]];
   }
 };
@@ -314,6 +311,11 @@ struct LevelRun {
   // before it (placed by counting: its first sequence number and pops) or its bucket slice.
   int32_t level, pops, base, placeFrom, placeCount;
   const int32_t* slice;  // a level's first generation; nullptr: in pixA already (sorted later generations)
+  // Or the generation after a burst, as its settle left the counters (the host has not read them):
+  // the level's next generation (`level`; placed from placeFrom / placeCount, the burst's
+  // generation, whose appends are in pixA) or the next level's first. `pops` and `slice` unused.
+  // When that generation does not qualify the run does nothing and reports 0 generations.
+  bool fromCounters;
 
   template <class Block>
   CELLCAM_HD void operator()(const Block& b) const {
@@ -322,6 +324,26 @@ struct LevelRun {
     int32_t* a = pixA;
     int32_t* np = nextPix;
     int32_t gens = 0, placed = 0, levelsEntered = 0;
+    if (fromCounters) {
+      const int32_t next = LoadCoherent(&cnt->next), nextLevel = LoadCoherent(&cnt->level);
+      const int32_t start = LoadCoherent(&cnt->start), first = LoadCoherent(&cnt->count);
+      if (next > 0) {
+        m = next;
+        if (perPop == nullptr) from = -1;
+        sl = nullptr;
+      } else {
+        m = first;
+        from = -1;
+        sl = bucket + start;
+        lv = nextLevel;
+        levelsEntered = 1;
+      }
+      if ((next == 0 && nextLevel >= levels) || m > (from >= 0 ? placedMax : kOneBlockPops)) {
+        if (b.Leader()) cnt->runGenerations = 0;
+        return;
+      }
+      b.Sync();  // every thread has read the counters before the first phase resets them
+    }
     for (;;) {
       ++gens;
       if (from >= 0) {
@@ -622,18 +644,48 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         // read the pops' counters (one round trip per step saved): when a claim reached below the
         // level it does nothing at all, and the bursts flood first. The next level is found along
         // with it (needed only after the level's last step, but it rides on the same read).
-        auto settle = [&](int64_t bound, bool speculative) {
-          return ThenFindNextLevel(ex, bound, &cnt->touched, settleStep(speculative), cnt, fill, offsets, levels, level + 1) &&
-                 ex.Read(&c, cnt, sizeof(Counters));
+        auto settleLaunch = [&](int64_t bound, bool speculative) {
+          return ThenFindNextLevel(ex, bound, &cnt->touched, settleStep(speculative), cnt, fill, offsets, levels, level + 1);
         };
-        if (oneBlock) {
-          const LevelRun<LT> run{lev,     S,      key, popOrder, counted, popStart, keyA, keyB, pixA, pixB, nextPix,
-                                 touched, bucket, offsets, fill, cnt, n, W, Hi, levels, K, LevelRunEnabled(), static_cast<int32_t>(placedMax),
-                                 level,   static_cast<int32_t>(m), static_cast<int32_t>(gbase), static_cast<int32_t>(placeFrom),
-                                 static_cast<int32_t>(placeCount), slice};
-          if (!ex.InBlock(run) || !ex.Read(&c, cnt, sizeof(Counters))) return false;
-          // The host's state for the run's last generation.
-          stats->generations += c.runGenerations - 1;
+        auto settle = [&](int64_t bound, bool speculative) { return settleLaunch(bound, speculative) && ex.Read(&c, cnt, sizeof(Counters)); };
+        // A run of one-block generations (LevelRun), and the host's state for its last generation
+        // once the counters are read. `afterBurst`: it started from the generation after this one
+        // (the host's pixA / nextPix not yet swapped for it).
+        const auto levelRun = [&](bool afterBurst) {
+          const int64_t from = afterBurst ? (place ? gbase : -1) : placeFrom;
+          return LevelRun<LT>{lev,
+                              S,
+                              key,
+                              popOrder,
+                              counted,
+                              popStart,
+                              keyA,
+                              keyB,
+                              afterBurst ? nextPix : pixA,
+                              pixB,
+                              afterBurst ? pixA : nextPix,
+                              touched,
+                              bucket,
+                              offsets,
+                              fill,
+                              cnt,
+                              n,
+                              W,
+                              Hi,
+                              levels,
+                              K,
+                              LevelRunEnabled(),
+                              static_cast<int32_t>(placedMax),
+                              level,
+                              static_cast<int32_t>(m),
+                              static_cast<int32_t>(afterBurst ? gbase + m : gbase),
+                              static_cast<int32_t>(from),
+                              static_cast<int32_t>(afterBurst ? m : placeCount),
+                              slice,
+                              afterBurst};
+        };
+        const auto carryOn = [&](bool afterBurst) {
+          stats->generations += c.runGenerations - (afterBurst ? 0 : 1);
           stats->oneBlockGenerations += c.runGenerations;
           ++stats->levelRuns;
           stats->placedGenerations += c.runPlaced;
@@ -642,15 +694,26 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
             level = c.runLevel;
             haveComponents = haveLow = false;
           }
-          if (c.runGenerations % 2 == 0) std::swap(pixA, nextPix);
+          // One swap per generation the host did not see end (the burst's own, then all but the
+          // last). (A one-block generation never reads its entries after its first phases, so
+          // either buffer would do for the settle there; the host's line floods need the pair.)
+          if ((c.runGenerations + (afterBurst ? 1 : 0)) % 2 == 0) std::swap(pixA, nextPix);
           base = gbase = c.runBase;
           m = hi = c.runPops;
+        };
+        if (oneBlock) {
+          if (!ex.InBlock(levelRun(false)) || !ex.Read(&c, cnt, sizeof(Counters))) return false;
+          carryOn(false);
         } else if ((lo > 0 && !ex.For(1, [=] CELLCAM_HD(int64_t) { ResetStep(cnt); })) ||
                    !ex.For(hi - lo, pop) || !settle(static_cast<int64_t>(K) * (hi - lo), true)) {
           return false;
         }
 
-        if (c.burst) {
+        // After a burst without a line, the generation after it starts on the device as a run
+        // (LevelRun from the counters, before the host has read them): one round trip per burst
+        // fewer. A run that ends in a burst again continues here.
+        const bool chain = !wsl && levels <= 1024 && OneBlockEnabled() && LevelRunEnabled();
+        while (c.burst) {
           ++stats->burstGenerations;
           if (parent == nullptr) {
             parent = ex.template Alloc<int32_t>(n);
@@ -702,7 +765,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
             // this bound, and the burst's settle reads it along with the rest (one round trip per
             // bursting level fewer).
             lowBound = old + levelStart[static_cast<size_t>(level)] - levelStart[static_cast<size_t>(listedBelow)];
-            if (!ex.For(lowBound, [=] CELLCAM_HD(int64_t t) {
+            if (!ex.Zero(&cnt->low, sizeof(int32_t)) || !ex.For(lowBound, [=] CELLCAM_HD(int64_t t) {
                   const int32_t p = t < old ? prev[t] : bv[a + t];
                   if (p >= 0 && S[p] == 0) next[NextSlot(&cnt->low, 0)] = p;
                 })) {
@@ -801,11 +864,14 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                   if (AtomicMin(key + q, k8) == kNoKey) touched[NextSlot(&cnt->touched, 0)] = q;
                 }
               }) ||
-              !settle(claimBound, false)) {
+              !settleLaunch(claimBound, false)) {
             return false;
           }
-          listed = c.low;  // until the next level's first generation resets it
+          if ((chain && !ex.InBlock(levelRun(true))) || !ex.Read(&c, cnt, sizeof(Counters))) return false;
+          listed = c.low;  // until the next listing
           lowBound = listed;
+          if (!chain || c.runGenerations == 0) break;  // c: the burst's settle's counters (its flag still set)
+          carryOn(true);
         }
 
         lo = hi;
