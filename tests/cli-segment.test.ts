@@ -80,11 +80,19 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     const two = run('segment', join(data, 'train'), '--out', join(dir, 'seg-b2'), '--ties', 'fifo', '--device', 'cpu', '--batch', '2', '--jobs', '2', '--quiet');
     expect(one.status, one.stdout + one.stderr).toBe(0);
     expect(two.status, two.stdout + two.stderr).toBe(0);
+    expect(two.stdout).not.toMatch(/note: batch/);
     for (const id of ids) {
       for (const kind of ['cells', 'nuclei']) {
         expect(readFileSync(join(dir, 'seg-b2', `${id}_${kind}.png`)).equals(readFileSync(join(dir, 'seg-b1', `${id}_${kind}.png`))), `${id} ${kind}`).toBe(true);
       }
     }
+    // A batch larger than the workers cannot fill: said once, and the labels are the same.
+    const few = run('segment', join(data, 'train'), '--out', join(dir, 'seg-b4'), '--ties', 'fifo', '--device', 'cpu', '--batch', '2', '--jobs', '1', '--quiet');
+    expect(few.status, few.stdout + few.stderr).toBe(0);
+    expect(few.stdout.split('\n').filter((l) => l.startsWith('note: batch'))).toEqual([
+      "note: batch 2 > jobs 1: a batch holds at most 1 image (each worker waits on its image's batch); give jobs >= batch to fill it",
+    ]);
+    expect(readFileSync(join(dir, 'seg-b4', `${ids[0]}_cells.png`)).equals(readFileSync(join(dir, 'seg-b1', `${ids[0]}_cells.png`)))).toBe(true);
     // One of the two images cannot be read: the other one's batch must still run, alone.
     const imgs = join(dir, 'mixed-batch');
     spawnSync('cp', ['-r', join(data, 'train'), imgs]);

@@ -173,7 +173,8 @@ export interface SegmentFolderOptions extends SegmentOptions {
    * Images per post-processing call (labelCellBatch), 1–256. Default: 16 when the post-processing
    * runs on a GPU (`ties: 'fifo'` and a usable CUDA device), whose launches and round trips a
    * batch shares; else 1. Above 1 on the CPU a batch's images run one after another in one
-   * worker: the same labels, less parallelism. At most `jobs` images are ever waiting.
+   * worker: the same labels, less parallelism. At most `jobs` images are ever waiting, so a batch
+   * holds at most `jobs` images (the summary notes it when `batch` is larger).
    */
   batch?: number;
   /** dataset folder with cells/{ID}_cells.png: score each image against it */
@@ -270,6 +271,10 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   const queue = [...ids];
   const workers = Math.min(jobs, Math.max(1, ids.length));
   const batcher = batch > 1 ? new LabelCellBatcher(batch, workers) : null;
+  if (batcher && batch > workers && ids.length > workers) {
+    // Each worker waits on its image's batch, so a batch never holds more images than workers.
+    summary.notes.push(`batch ${batch} > jobs ${workers}: a batch holds at most ${workers} image${workers > 1 ? 's' : ''} (each worker waits on its image's batch); give jobs >= batch to fill it`);
+  }
   // The model-free maps are TypeScript: in worker threads, one per image in flight, they use every
   // core instead of queueing on the main thread (inline when the worker entry is not built).
   const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers);
