@@ -27,8 +27,8 @@ class HostExec {
   std::string error;
   int64_t launches = 0, reads = 0;  // For() calls, Read() calls (host round trips on a GPU)
   int64_t items = 0;                 // indices over all For() calls (GPU threads launched)
-  // Launches, indices and reads by the source line that called For(): where the emulated threads go,
-  // step by step (_labelCellEmulated's `sites`).
+  // Launches, indices and reads by the source line that issued them: where the emulated threads
+  // and round trips go, step by step (_labelCellEmulated's `sites`).
   struct SiteCount {
     int64_t launches = 0, items = 0, reads = 0;
   };
