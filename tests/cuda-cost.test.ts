@@ -70,6 +70,20 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
         vi.unstubAllEnvs();
       }
     }
+    // Generations of up to 2 048 pops in one block, as before the sort phase's tile grew to 4 096:
+    // the same labels for more launches (2026-11-27, 1024²: 869 launches and 165 reads, then 860
+    // and 162; a stacked batch of 16: 2 405 and 693, then 1 559 and 419).
+    vi.stubEnv('CELLCAM_CUDA_RUN_SORTED_POPS', '2048');
+    vi.stubEnv('CELLCAM_CUDA_RUN_POPS', '2048');
+    try {
+      const cellsSmall = new Uint16Array(n);
+      const small = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), cellsSmall, { width: size, height: size, scale: 1, order: 'strided' });
+      expect(Buffer.from(cellsSmall.buffer).equals(Buffer.from(cells.buffer))).toBe(true);
+      expect(small.launches).toBeGreaterThan(r.launches);
+      expect(small.watersheds[1].oneBlockGenerations).toBeLessThan(r.watersheds[1].oneBlockGenerations);
+    } finally {
+      vi.unstubAllEnvs();
+    }
     // A run may take placed generations of any size (CELLCAM_CUDA_RUN_POPS, for a GPU to tune; the
     // random floods are too small to have any above the default): the same labels, in another
     // thread order too, and fewer launches.

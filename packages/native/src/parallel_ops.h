@@ -149,7 +149,7 @@ struct ScanPhase {  // out = exclusive sums of in[0, n)
   int32_t* out;
   int64_t n;
 };
-constexpr int64_t kSortPhaseMax = 2048;  // the most pairs a SortPhase takes
+constexpr int64_t kSortPhaseMax = 4096;  // the most pairs a SortPhase takes (512 threads × 8)
 struct SortPhase {  // (keysOut, valsOut) = (keysIn, valsIn) by key, keys unique and <= maxKey; n <= kSortPhaseMax
   const uint64_t* keysIn;
   const int32_t* valsIn;

@@ -101,12 +101,14 @@ inline bool OneBlockEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_ONE_BLOCK", "
 // ... and the small generations after it in the same launch (LevelRun), and a run starts after
 // each burst, unless CELLCAM_CUDA_LEVEL_RUN=0 (read per call).
 inline bool LevelRunEnabled() { return gpu::SwitchOn("CELLCAM_CUDA_LEVEL_RUN", "0"); }
-constexpr int64_t kOneBlockPops = kSortPhaseMax;  // the largest generation that runs in one block
-// ... except a generation placed by counting (no sort phase): up to CELLCAM_CUDA_RUN_POPS pops
-// (default kOneBlockPops; read per call). One block is one SM, so past some size the launches
-// across the whole device win; where is for a GPU to measure (a stacked batch's generations
-// are larger than one image's).
-inline int64_t OneBlockPlacedPops() { return gpu::Setting("CELLCAM_CUDA_RUN_POPS", kOneBlockPops, kOneBlockPops, int64_t{1} << 24); }
+// The largest generations that run in one block (read per call, for a GPU to tune): one sorted
+// there (a level's first, or any without counting placement) at most the sort phase's tile,
+// CELLCAM_CUDA_RUN_SORTED_POPS (default the tile, 4 096; 2 048 before session 13); one placed by
+// counting, which has no sort phase, CELLCAM_CUDA_RUN_POPS (default 4 096). One block is one SM,
+// so past some size the launches across the whole device win; where is for a GPU to measure (a
+// stacked batch's generations are larger than one image's).
+inline int64_t OneBlockSortedPops() { return gpu::Setting("CELLCAM_CUDA_RUN_SORTED_POPS", kSortPhaseMax, 1, kSortPhaseMax); }
+inline int64_t OneBlockPlacedPops() { return gpu::Setting("CELLCAM_CUDA_RUN_POPS", kSortPhaseMax, 1, int64_t{1} << 24); }
 
 // Gathers the keys of a generation that is sorted (a level's first, from its bucket slice `src`,
 // copied into `pix`; or, without counting placement, the settle's appends already in `pix`);
@@ -278,7 +280,7 @@ bool ThenFindNextLevel(Exec& ex, int64_t n, const int32_t* count, const F& f, Co
 // generation's placement by counting (scan of the claim counts, then the scatter) or, a level's
 // first, its key gather and block sort; its pops; the speculative settle; the search for the next
 // level. Then, on the device, the next generation of the level, or the next level's first, while
-// there is one, nothing burst and it has at most kOneBlockPops pops: a level without bursts
+// there is one, nothing burst and it is small enough (sortedMax, placedMax): a level without bursts
 // needs no host round trip per generation (on the H100 one image's steps took ~10 µs each,
 // whatever their size, a read ~20 µs, and most generations are tens to hundreds of pops).
 // `more` false: one generation, as before CELLCAM_CUDA_LEVEL_RUN. The run ends with its last
@@ -306,7 +308,7 @@ struct LevelRun {
   int32_t W, Hi, levels;
   int K;
   bool more;
-  int32_t placedMax;  // the largest generation placed by counting that the run takes (OneBlockPlacedPops)
+  int32_t sortedMax, placedMax;  // the largest generations the run takes (OneBlockSortedPops, OneBlockPlacedPops)
   // The first generation: its level, pops, first sequence number, and either the generation
   // before it (placed by counting: its first sequence number and pops) or its bucket slice.
   int32_t level, pops, base, placeFrom, placeCount;
@@ -338,7 +340,7 @@ struct LevelRun {
         lv = nextLevel;
         levelsEntered = 1;
       }
-      if ((next == 0 && nextLevel >= levels) || m > (from >= 0 ? placedMax : kOneBlockPops)) {
+      if ((next == 0 && nextLevel >= levels) || m > (from >= 0 ? placedMax : sortedMax)) {
         if (b.Leader()) cnt->runGenerations = 0;
         return;
       }
@@ -364,7 +366,7 @@ struct LevelRun {
       const int32_t nextLevel = LoadCoherent(&cnt->level), start = LoadCoherent(&cnt->start), first = LoadCoherent(&cnt->count);
       const bool newLevel = next == 0;
       const int32_t m2 = newLevel ? first : next;
-      const int64_t most = newLevel || perPop == nullptr ? kOneBlockPops : placedMax;  // a sorted one: the sort phase's tile
+      const int32_t most = newLevel || perPop == nullptr ? sortedMax : placedMax;
       if (!more || burst || (newLevel && nextLevel >= levels) || m2 > most) {
         if (b.Leader()) {
           cnt->runGenerations = gens;
@@ -469,7 +471,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   // H100, a stacked batch's sorts were a quarter of its device time). Both arrays live in keyB,
   // which only a level's first sort writes, and nothing reads after it.
   const bool place = CountPlacementEnabled();
-  const int64_t placedMax = OneBlockPlacedPops();
+  const int64_t sortedMax = OneBlockSortedPops(), placedMax = OneBlockPlacedPops();
   int32_t* const perPop = reinterpret_cast<int32_t*>(keyB);  // claims per pop of the generation; zeroed by the pops
   int32_t* const popStart = perPop + n;                       // their exclusive sums
 
@@ -521,7 +523,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       // A small generation without a line runs in one launch of one block, and so do the small
       // generations after it, up to the first that bursts (LevelRun). The host carries on from the
       // run's last generation: its burst, if any, and the generation after it.
-      const bool oneBlock = !wsl && levels <= 1024 && m <= (placeFrom >= 0 ? placedMax : kOneBlockPops) && OneBlockEnabled();
+      const bool oneBlock = !wsl && levels <= 1024 && m <= (placeFrom >= 0 ? placedMax : sortedMax) && OneBlockEnabled();
       const PlaceStep placeStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom};
       const GatherStep gather{levelSlice, pixA, keyA, key, cnt};
       const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
@@ -675,6 +677,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                               levels,
                               K,
                               LevelRunEnabled(),
+                              static_cast<int32_t>(sortedMax),
                               static_cast<int32_t>(placedMax),
                               level,
                               static_cast<int32_t>(m),

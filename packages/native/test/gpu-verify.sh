@@ -24,8 +24,8 @@
 #   per one-block launch, as in session 12; the default runs the small generations that follow in the same
 #   launch, up to a burst): the run's own effect
 #   GPU_STEPS=runpops (not in the default): the 2048² labelCell rows (one image, the stacked batch of 16) with
-#   CELLCAM_CUDA_RUN_POPS=2048 (the default), 8192 and 65536, the largest generation placed by counting that
-#   runs in one block: which size pays is the device's to say (one block is one SM)
+#   the largest generations that run in one block at 2048 (sorted and placed, session 12's sizes), 4096 (the
+#   default), 16384 and 65536 placed: which sizes pay is the device's to say (one block is one SM)
 set -o pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 STEPS=",${GPU_STEPS:-check,vitest,bench,sanitize},"
@@ -87,8 +87,8 @@ step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable C
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/before.log" 2>/dev/null | tail -5
 step oneblock 200 env CELLCAM_CUDA_ONE_BLOCK=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/oneblock.json"
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/oneblock.log" 2>/dev/null | tail -5
-for pops in 2048 8192 65536; do
-  step runpops 90 env CELLCAM_CUDA_RUN_POPS=$pops node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
+for pops in 2048 4096 16384 65536; do
+  step runpops 90 env CELLCAM_CUDA_RUN_POPS=$pops CELLCAM_CUDA_RUN_SORTED_POPS=$((pops < 4096 ? pops : 4096)) node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
     --only 'labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048' --json "$OUT/runpops-$pops.json"
 done
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/runpops.log" 2>/dev/null | tail -5

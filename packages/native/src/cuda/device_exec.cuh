@@ -112,7 +112,7 @@ __device__ inline void RunInBlock(const parallel::ScanPhase& p) {
 }
 // A generation's keys by cuda_util's BlockSortPairs, over the bits that keys up to maxKey use.
 __device__ inline void RunInBlock(const parallel::SortPhase& p) {
-  constexpr int kItems = 4;
+  constexpr int kItems = 8;
   static_assert(int64_t{kInBlockThreads} * kItems == parallel::kSortPhaseMax, "a SortPhase's pairs fill the block");
   cudautil::BlockSortPairs<kInBlockThreads, kItems>(p.keysIn, p.valsIn, p.keysOut, p.valsOut, p.n, cudautil::KeyBits(p.maxKey, 64));
   __syncthreads();
