@@ -54,48 +54,37 @@ describe.skipIf(!native)('CUDA labelCell cost, emulated', () => {
     // larger ones' settles carry the search (2026-11-27, 1024²: 2 366 launches; 2 920 without one-block
     // generations, 2 918 without the fused search; then 1 496 with a level's first generation
     // in one block too, against 2 920 and 1 613).
+    // The chain with some settings, in a thread order: its counts, and its cells equal the default's.
+    const withEnv = (env: Record<string, string>, order: 'forward' | 'reverse' | 'strided') => {
+      for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+      try {
+        const other = new Uint16Array(n);
+        const res = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), other, { width: size, height: size, scale: 1, order });
+        expect(Buffer.from(other.buffer).equals(Buffer.from(cells.buffer)), JSON.stringify(env)).toBe(true);
+        return res;
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    };
     for (const [name, atLeast, readsAtLeast] of [
       ['CELLCAM_CUDA_FUSED_SEARCH', 50, 0],
       ['CELLCAM_CUDA_ONE_BLOCK', 1000, 500],
       ['CELLCAM_CUDA_LEVEL_RUN', 500, 500],
     ] as const) {
-      vi.stubEnv(name, '0');
-      try {
-        const cellsApart = new Uint16Array(n);
-        const apart = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), cellsApart, { width: size, height: size, scale: 1, order: 'forward' });
-        expect(Buffer.from(cellsApart.buffer).equals(Buffer.from(cells.buffer)), name).toBe(true);
-        expect(apart.launches - r.launches, name).toBeGreaterThan(atLeast);
-        expect(apart.reads - r.reads, name).toBeGreaterThanOrEqual(readsAtLeast);
-      } finally {
-        vi.unstubAllEnvs();
-      }
+      const apart = withEnv({ [name]: '0' }, 'forward');
+      expect(apart.launches - r.launches, name).toBeGreaterThan(atLeast);
+      expect(apart.reads - r.reads, name).toBeGreaterThanOrEqual(readsAtLeast);
     }
     // Generations of up to 2 048 pops in one block, as before the sort phase's tile grew to 4 096:
-    // the same labels for more launches (2026-11-27, 1024²: 869 launches and 165 reads, then 860
-    // and 162; a stacked batch of 16: 2 405 and 693, then 1 559 and 419).
-    vi.stubEnv('CELLCAM_CUDA_RUN_SORTED_POPS', '2048');
-    vi.stubEnv('CELLCAM_CUDA_RUN_POPS', '2048');
-    try {
-      const cellsSmall = new Uint16Array(n);
-      const small = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), cellsSmall, { width: size, height: size, scale: 1, order: 'strided' });
-      expect(Buffer.from(cellsSmall.buffer).equals(Buffer.from(cells.buffer))).toBe(true);
-      expect(small.launches).toBeGreaterThan(r.launches);
-      expect(small.watersheds[1].oneBlockGenerations).toBeLessThan(r.watersheds[1].oneBlockGenerations);
-    } finally {
-      vi.unstubAllEnvs();
-    }
+    // more launches (2026-11-27, 1024²: 869 launches and 165 reads, then 860 and 162; a stacked
+    // batch of 16: 2 405 and 693, then 1 559 and 419).
+    const small = withEnv({ CELLCAM_CUDA_RUN_SORTED_POPS: '2048', CELLCAM_CUDA_RUN_POPS: '2048' }, 'strided');
+    expect(small.launches).toBeGreaterThan(r.launches);
+    expect(small.watersheds[1].oneBlockGenerations).toBeLessThan(r.watersheds[1].oneBlockGenerations);
     // A run may take placed generations of any size (CELLCAM_CUDA_RUN_POPS, for a GPU to tune; the
-    // random floods are too small to have any above the default): the same labels, in another
-    // thread order too, and fewer launches.
-    vi.stubEnv('CELLCAM_CUDA_RUN_POPS', String(n));
-    try {
-      const cellsAll = new Uint16Array(n);
-      const all = native!._labelCellEmulated(nucleiPred, cellPred, new Uint16Array(n), cellsAll, { width: size, height: size, scale: 1, order: 'reverse' });
-      expect(Buffer.from(cellsAll.buffer).equals(Buffer.from(cells.buffer))).toBe(true);
-      expect(all.launches).toBeLessThan(r.launches);
-      expect(all.watersheds[1].oneBlockGenerations).toBeGreaterThan(r.watersheds[1].oneBlockGenerations);
-    } finally {
-      vi.unstubAllEnvs();
-    }
+    // random floods are too small to have any above the default): fewer launches.
+    const all = withEnv({ CELLCAM_CUDA_RUN_POPS: String(n) }, 'reverse');
+    expect(all.launches).toBeLessThan(r.launches);
+    expect(all.watersheds[1].oneBlockGenerations).toBeGreaterThan(r.watersheds[1].oneBlockGenerations);
   });
 });
