@@ -120,7 +120,7 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
 
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1})
 //   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations, levelRuns} x3], launches, reads, items,
-//       sites: [{site: 'file.h:line', launches, items, reads}] (by the line that launched them, most items first)}
+//       sites: [{site: 'file.h:line', launches, items, reads}] (by the line that launched or read them, most items first)}
 // images > 1: that many width × height images stacked in each array go through one chain.
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -267,10 +267,11 @@ bool FindNextLevel(Exec& ex, Counters* cnt, const int32_t* fill, const int32_t* 
 
 // f(i) for i < min(n, *count), then FindNextLevel from `from`: with up to 1024 levels in the same
 // launch (the last block to finish runs the search; ForThen), one launch per generation fewer.
+// `fused` false (CELLCAM_CUDA_FUSED_SEARCH=0): the search in launches of its own.
 template <class Exec, class F>
-bool ThenFindNextLevel(Exec& ex, int64_t n, const int32_t* count, const F& f, Counters* cnt, const int32_t* fill, const int32_t* offsets,
-                       int32_t levels, int32_t from, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
-  if (levels <= 1024 && FusedSearchEnabled()) {
+bool ThenFindNextLevel(Exec& ex, bool fused, int64_t n, const int32_t* count, const F& f, Counters* cnt, const int32_t* fill,
+                       const int32_t* offsets, int32_t levels, int32_t from, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  if (levels <= 1024 && fused) {
     return ex.ForThen(n, count, f, levels + 1, NextLevelSearch{cnt, fill, offsets, levels, from}, file, line);
   }
   return ex.ForUpTo(n, count, f, file, line) && FindNextLevel(ex, cnt, fill, offsets, levels, from);
@@ -313,87 +314,79 @@ struct LevelRun {
   // before it (placed by counting: its first sequence number and pops) or its bucket slice.
   int32_t level, pops, base, placeFrom, placeCount;
   const int32_t* slice;  // a level's first generation; nullptr: in pixA already (sorted later generations)
-  // Or the generation after a burst, as its settle left the counters (the host has not read them):
-  // the level's next generation (`level`; placed from placeFrom / placeCount, the burst's
-  // generation, whose appends are in pixA) or the next level's first. `pops` and `slice` unused.
-  // When that generation does not qualify the run does nothing and reports 0 generations.
-  bool fromCounters;
+  // Or start after that generation (the host ran it, or flooded its burst), from the counters its
+  // settle left (the host has not read them): placeFrom, placeCount and slice unused. When the
+  // generation after it does not qualify the run does nothing and reports 0 generations.
+  bool startAfter;
+
+  // The generation to run (or just run) and the levels the run entered.
+  struct Gen {
+    int32_t level, pops, base, placeFrom, placeCount;
+    const int32_t* slice;
+    int32_t* entries;  // pixA's role
+    int32_t* appends;  // nextPix's role
+    int32_t levelsEntered;
+  };
+
+  // After generation g (its pops, settle and search done, nothing burst): the generation that
+  // follows as the counters say, the level's next or the next level's first, when there is one and
+  // it is small enough. Every thread reads the same counters (after the search phase's barrier),
+  // and syncs before a later phase resets them.
+  template <class Block>
+  CELLCAM_HD bool Advance(const Block& b, Gen& g) const {
+    const int32_t next = LoadCoherent(&cnt->next), nextLevel = LoadCoherent(&cnt->level);
+    const int32_t start = LoadCoherent(&cnt->start), first = LoadCoherent(&cnt->count);
+    const bool newLevel = next == 0;
+    const bool placedNext = !newLevel && perPop != nullptr;
+    const int32_t m = newLevel ? first : next;
+    if ((newLevel && nextLevel >= levels) || m > (placedNext ? placedMax : sortedMax)) return false;
+    b.Sync();
+    g.placeFrom = placedNext ? g.base : -1;
+    g.placeCount = g.pops;
+    g.slice = newLevel ? bucket + start : nullptr;
+    if (newLevel) {
+      g.level = nextLevel;
+      ++g.levelsEntered;
+    }
+    g.base += g.pops;
+    g.pops = m;
+    int32_t* const t = g.entries;  // the settle's appends are the next generation's entries
+    g.entries = g.appends;
+    g.appends = t;
+    return true;
+  }
 
   template <class Block>
   CELLCAM_HD void operator()(const Block& b) const {
-    int32_t lv = level, m = pops, gb = base, from = placeFrom, count = placeCount;
-    const int32_t* sl = slice;
-    int32_t* a = pixA;
-    int32_t* np = nextPix;
-    int32_t gens = 0, placed = 0, levelsEntered = 0;
-    if (fromCounters) {
-      const int32_t next = LoadCoherent(&cnt->next), nextLevel = LoadCoherent(&cnt->level);
-      const int32_t start = LoadCoherent(&cnt->start), first = LoadCoherent(&cnt->count);
-      if (next > 0) {
-        m = next;
-        if (perPop == nullptr) from = -1;
-        sl = nullptr;
-      } else {
-        m = first;
-        from = -1;
-        sl = bucket + start;
-        lv = nextLevel;
-        levelsEntered = 1;
-      }
-      if ((next == 0 && nextLevel >= levels) || m > (from >= 0 ? placedMax : sortedMax)) {
-        if (b.Leader()) cnt->runGenerations = 0;
-        return;
-      }
-      b.Sync();  // every thread has read the counters before the first phase resets them
-    }
-    for (;;) {
-      ++gens;
-      if (from >= 0) {
-        ++placed;
-        b.Run(ScanPhase{perPop, popStart, count});
-        b.Run(Over(m, PlaceStep{a, pixB, key, popStart, perPop, cnt, n, from}));
-      } else {
-        const uint64_t maxKey = (static_cast<uint64_t>(n + gb + m) << 4) | 15;
-        b.Run(Over(m, GatherStep{sl, a, keyA, key, cnt}));
-        b.Run(SortPhase{keyA, a, keyB, pixB, m, maxKey});
-      }
-      b.Run(Over(m, PopStep<LT>{pixB, S, perPop, nullptr, nullptr, popOrder, key, touched, cnt, lev, 0, gb, n, W, Hi, lv, K, false}));
-      b.Run(UpTo(static_cast<int64_t>(K) * m, &cnt->touched,
-                 SettleStep<LT>{touched, lev, S, popOrder, key, np, perPop, bucket, offsets, fill, cnt, n, gb, lv, false, true}));
-      b.Run(Over(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, lv + 1}));
-      // Every thread reads the same counters (after the search phase's barrier).
-      const int32_t burst = LoadCoherent(&cnt->burst), next = LoadCoherent(&cnt->next);
-      const int32_t nextLevel = LoadCoherent(&cnt->level), start = LoadCoherent(&cnt->start), first = LoadCoherent(&cnt->count);
-      const bool newLevel = next == 0;
-      const int32_t m2 = newLevel ? first : next;
-      const int32_t most = newLevel || perPop == nullptr ? sortedMax : placedMax;
-      if (!more || burst || (newLevel && nextLevel >= levels) || m2 > most) {
-        if (b.Leader()) {
-          cnt->runGenerations = gens;
-          cnt->runPlaced = placed;
-          cnt->runLevels = levelsEntered;
-          cnt->runBase = gb;
-          cnt->runPops = m;
-          cnt->runLevel = lv;
+    Gen g{level, pops, base, placeFrom, placeCount, slice, pixA, nextPix, 0};
+    int32_t gens = 0, placed = 0;
+    if (!startAfter || Advance(b, g)) {
+      for (;;) {
+        ++gens;
+        const int32_t m = g.pops;
+        if (g.placeFrom >= 0) {
+          ++placed;
+          b.Run(ScanPhase{perPop, popStart, g.placeCount});
+          b.Run(Over(m, PlaceStep{g.entries, pixB, key, popStart, perPop, cnt, n, g.placeFrom}));
+        } else {
+          const uint64_t maxKey = (static_cast<uint64_t>(n + g.base + m) << 4) | 15;
+          b.Run(Over(m, GatherStep{g.slice, g.entries, keyA, key, cnt}));
+          b.Run(SortPhase{keyA, g.entries, keyB, pixB, m, maxKey});
         }
-        return;
+        b.Run(Over(m, PopStep<LT>{pixB, S, perPop, nullptr, nullptr, popOrder, key, touched, cnt, lev, 0, g.base, n, W, Hi, g.level, K, false}));
+        b.Run(UpTo(static_cast<int64_t>(K) * m, &cnt->touched,
+                   SettleStep<LT>{touched, lev, S, popOrder, key, g.appends, perPop, bucket, offsets, fill, cnt, n, g.base, g.level, false, true}));
+        b.Run(Over(levels + 1, NextLevelSearch{cnt, fill, offsets, levels, g.level + 1}));
+        if (!more || LoadCoherent(&cnt->burst) || !Advance(b, g)) break;
       }
-      b.Sync();  // every thread has read the counters before the next generation resets them
-      if (newLevel) {
-        from = -1;
-        sl = bucket + start;
-        lv = nextLevel;
-        ++levelsEntered;
-      } else {
-        from = perPop != nullptr ? gb : -1;
-        count = m;
-        sl = nullptr;
-      }
-      gb += m;
-      m = m2;
-      int32_t* const t = a;  // the settle's appends are the next generation's entries
-      a = np;
-      np = t;
+    }
+    if (b.Leader()) {
+      cnt->runGenerations = gens;
+      cnt->runPlaced = placed;
+      cnt->runLevels = g.levelsEntered;
+      cnt->runBase = g.base;
+      cnt->runPops = g.pops;
+      cnt->runLevel = g.level;
     }
   }
 };
@@ -472,6 +465,10 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
   // which only a level's first sort writes, and nothing reads after it.
   const bool place = CountPlacementEnabled();
   const int64_t sortedMax = OneBlockSortedPops(), placedMax = OneBlockPlacedPops();
+  const bool fused = FusedSearchEnabled();
+  const bool oneBlockOn = !wsl && levels <= 1024 && OneBlockEnabled();  // small generations in one block
+  const bool runOn = LevelRunEnabled();
+  const bool chain = oneBlockOn && runOn;  // a run after each burst (below)
   int32_t* const perPop = reinterpret_cast<int32_t*>(keyB);  // claims per pop of the generation; zeroed by the pops
   int32_t* const popStart = perPop + n;                       // their exclusive sums
 
@@ -523,20 +520,20 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
       // A small generation without a line runs in one launch of one block, and so do the small
       // generations after it, up to the first that bursts (LevelRun). The host carries on from the
       // run's last generation: its burst, if any, and the generation after it.
-      const bool oneBlock = !wsl && levels <= 1024 && m <= (placeFrom >= 0 ? placedMax : sortedMax) && OneBlockEnabled();
-      const PlaceStep placeStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom};
-      const GatherStep gather{levelSlice, pixA, keyA, key, cnt};
-      const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
+      const bool oneBlock = oneBlockOn && m <= (placeFrom >= 0 ? placedMax : sortedMax);
       const int32_t* const slice = levelSlice;
       levelSlice = nullptr;
       if (oneBlock) {
         pp = pixB;  // PlaceStep's or SortPhase's output
       } else if (placeFrom >= 0) {
         ++stats->placedGenerations;
-        if (!ex.ExclusiveSum(perPop, popStart, placeCount) || !ex.For(m, placeStep)) return false;
+        if (!ex.ExclusiveSum(perPop, popStart, placeCount) || !ex.For(m, PlaceStep{pixA, pixB, key, popStart, perPop, cnt, n, placeFrom})) {
+          return false;
+        }
         pp = pixB;
       } else {
-        if (!ex.For(m, gather)) return false;
+        if (!ex.For(m, GatherStep{slice, pixA, keyA, key, cnt})) return false;
+        const uint64_t maxKey = (static_cast<uint64_t>(n + gbase + m) << 4) | 15;
         const int which = ex.SortPairs(keyA, keyB, pixA, pixB, m, maxKey);
         if (which < 0) return false;
         pp = which == 0 ? pixA : pixB;
@@ -647,14 +644,13 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         // level it does nothing at all, and the bursts flood first. The next level is found along
         // with it (needed only after the level's last step, but it rides on the same read).
         auto settleLaunch = [&](int64_t bound, bool speculative) {
-          return ThenFindNextLevel(ex, bound, &cnt->touched, settleStep(speculative), cnt, fill, offsets, levels, level + 1);
+          return ThenFindNextLevel(ex, fused, bound, &cnt->touched, settleStep(speculative), cnt, fill, offsets, levels, level + 1);
         };
         auto settle = [&](int64_t bound, bool speculative) { return settleLaunch(bound, speculative) && ex.Read(&c, cnt, sizeof(Counters)); };
         // A run of one-block generations (LevelRun), and the host's state for its last generation
-        // once the counters are read. `afterBurst`: it started from the generation after this one
-        // (the host's pixA / nextPix not yet swapped for it).
-        const auto levelRun = [&](bool afterBurst) {
-          const int64_t from = afterBurst ? (place ? gbase : -1) : placeFrom;
+        // once the counters are read. `after`: it starts after this generation (the host's pixA /
+        // nextPix not yet swapped for the next).
+        const auto levelRun = [&](bool after) {
           return LevelRun<LT>{lev,
                               S,
                               key,
@@ -663,9 +659,9 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                               popStart,
                               keyA,
                               keyB,
-                              afterBurst ? nextPix : pixA,
+                              pixA,
                               pixB,
-                              afterBurst ? pixA : nextPix,
+                              nextPix,
                               touched,
                               bucket,
                               offsets,
@@ -676,19 +672,19 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
                               Hi,
                               levels,
                               K,
-                              LevelRunEnabled(),
+                              runOn,
                               static_cast<int32_t>(sortedMax),
                               static_cast<int32_t>(placedMax),
                               level,
                               static_cast<int32_t>(m),
-                              static_cast<int32_t>(afterBurst ? gbase + m : gbase),
-                              static_cast<int32_t>(from),
-                              static_cast<int32_t>(afterBurst ? m : placeCount),
+                              static_cast<int32_t>(gbase),
+                              static_cast<int32_t>(placeFrom),
+                              static_cast<int32_t>(placeCount),
                               slice,
-                              afterBurst};
+                              after};
         };
-        const auto carryOn = [&](bool afterBurst) {
-          stats->generations += c.runGenerations - (afterBurst ? 0 : 1);
+        const auto carryOn = [&](bool after) {
+          stats->generations += c.runGenerations - (after ? 0 : 1);
           stats->oneBlockGenerations += c.runGenerations;
           ++stats->levelRuns;
           stats->placedGenerations += c.runPlaced;
@@ -700,7 +696,7 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
           // One swap per generation the host did not see end (the burst's own, then all but the
           // last). (A one-block generation never reads its entries after its first phases, so
           // either buffer would do for the settle there; the host's line floods need the pair.)
-          if ((c.runGenerations + (afterBurst ? 1 : 0)) % 2 == 0) std::swap(pixA, nextPix);
+          if ((c.runGenerations + (after ? 1 : 0)) % 2 == 0) std::swap(pixA, nextPix);
           base = gbase = c.runBase;
           m = hi = c.runPops;
         };
@@ -713,9 +709,8 @@ bool Flood(Exec& ex, const LT* lev, int32_t levels, const int32_t* markers, cons
         }
 
         // After a burst without a line, the generation after it starts on the device as a run
-        // (LevelRun from the counters, before the host has read them): one round trip per burst
-        // fewer. A run that ends in a burst again continues here.
-        const bool chain = !wsl && levels <= 1024 && OneBlockEnabled() && LevelRunEnabled();
+        // (LevelRun from the counters, before the host has read them; `chain`): one round trip
+        // per burst fewer. A run that ends in a burst again continues here.
         while (c.burst) {
           ++stats->burstGenerations;
           if (parent == nullptr) {

@@ -81,19 +81,20 @@ for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
   step sanitize "${SANITIZE_LIMIT:-100}" compute-sanitizer --tool "$tool" --error-exitcode 3 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --small ${SANITIZE_ONLY:+--only "$SANITIZE_ONLY"}
   grep -a -E "ERROR SUMMARY|RACECHECK SUMMARY|equal, " "$OUT/sanitize.log" 2>/dev/null | tail -2
 done
-step blocksort 200 env CELLCAM_CUDA_BLOCK_SORT=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/blocksort.json"
-grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/blocksort.log" 2>/dev/null | tail -5
-step before 200 env CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable CELLCAM_CUDA_FUSED_SEARCH=0 CELLCAM_CUDA_ONE_BLOCK=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/before.json"
-grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/before.log" 2>/dev/null | tail -5
-step oneblock 200 env CELLCAM_CUDA_ONE_BLOCK=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/oneblock.json"
-grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/oneblock.log" 2>/dev/null | tail -5
+variant() { # variant NAME VAR=VALUE...: gpu-check.mjs's watershed and labelCell rows with those switches
+  local name=$1; shift
+  step "$name" 200 env "$@" node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/$name.json"
+  grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/$name.log" 2>/dev/null | tail -5
+}
+variant blocksort CELLCAM_CUDA_BLOCK_SORT=0
+variant before CELLCAM_CUDA_PLACEMENT=sort CELLCAM_CUDA_READBACK=pageable CELLCAM_CUDA_FUSED_SEARCH=0 CELLCAM_CUDA_ONE_BLOCK=0
+variant oneblock CELLCAM_CUDA_ONE_BLOCK=0
 for pops in 2048 4096 16384 65536; do
   step runpops 90 env CELLCAM_CUDA_RUN_POPS=$pops CELLCAM_CUDA_RUN_SORTED_POPS=$((pops < 4096 ? pops : 4096)) node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
     --only 'labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048' --json "$OUT/runpops-$pops.json"
 done
 grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/runpops.log" 2>/dev/null | tail -5
-step levelrun 200 env CELLCAM_CUDA_LEVEL_RUN=0 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" --only 'watershed|labelCell' --json "$OUT/levelrun.json"
-grep -a -E "^(DIFFER|ERROR)|equal, " "$OUT/levelrun.log" 2>/dev/null | tail -5
+variant levelrun CELLCAM_CUDA_LEVEL_RUN=0
 step profile 120 env CELLCAM_CUDA_PROFILE=1 node packages/native/test/gpu-check.mjs "${ADDON_ARGS[@]}" \
   --only "${PROFILE_ONLY:-labelCell fifo scale 1 2048x2048|labelCell fifo stacked, one call 2048x2048}"
 grep -a -E -A14 "^cellcam CUDA profile" "$OUT/profile.log" 2>/dev/null | head -60
