@@ -120,13 +120,23 @@ export function watershed(
  */
 export function _labelCellEmulated(
   nucleiPred: Uint8Array, cellPred: Uint8Array, nuclei: Uint16Array, cells: Uint16Array,
-  options: { width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided'; images?: number },
+  options: {
+    width: number; height: number; scale?: 1 | 0.5 | 0.25; order?: 'forward' | 'reverse' | 'strided'; images?: number;
+    /** Device memory in bytes: an allocation past it fails as on a full device (default: no limit). */
+    deviceBytes?: number;
+    /** The free memory that the batch's plan sees (default deviceBytes): larger than deviceBytes, a stack runs out and runs again in halves. */
+    planBytes?: number;
+  },
 ): {
   cellCount: number; cellCounts: number[]; watersheds: WatershedFloodStats[];
   /** kernel launches, host round trips, and threads launched (the sum of every launch's size) */
   launches: number; reads: number; items: number;
   /** the same by the source line that launched or read them ('label_cell_parallel.h:42'), most threads first */
   sites: { site: string; launches: number; items: number; reads: number }[];
+  /** the most device memory one stack held (bytes), and the plan's bytes per pixel (at least the peak's) */
+  peakBytes: number; bytesPerPixel: number;
+  /** stacks the batch ran as, and stacks that ran out of memory and ran again in halves */
+  stacks: number; outOfMemoryRetries: number;
 };
 
 /**
@@ -249,8 +259,9 @@ export interface LabelCellNativeOptions {
   /**
    * labelCell only: a batch of this many width × height images (default 1), each argument either
    * one array holding them all stacked or, with images > 1, an Array of one typed array per image
-   * (used in place: no stacking copy); on 'cuda' they go through one stacked chain on the device,
-   * on the CPU one after another.
+   * (used in place: no stacking copy); on 'cuda' they go through one stacked chain on the device
+   * (several, each of as many images as the free device memory holds, when it does not hold them
+   * all), on the CPU one after another.
    */
   images?: number;
 }
@@ -261,6 +272,8 @@ export function labelCell(
   cells: Uint16Array | Uint16Array[], options: LabelCellNativeOptions,
 ): Promise<{
   cellCount: number; cellCounts: number[]; device: 'cpu' | 'cuda'; timings?: CudaTimings; watersheds?: WatershedFloodStats[]; launches?: number; reads?: number;
+  /** CUDA: the stacks the batch ran as (more than 1 when the device's free memory did not hold it at once), and stacks that ran out of memory and ran again in halves */
+  stacks?: number; outOfMemoryRetries?: number;
 }>;
 
 /** hpacellseg label_nuclei on an H×W×3 uint8 prediction. */

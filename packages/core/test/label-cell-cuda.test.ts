@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nativeOrNull } from '../src/native.js';
 import { labelCell, labelCellBatch, type LabelCellScale } from '../src/segment/label-cell.js';
 import { hasCuda, hasNative, hasShared, rejection, sharedDir } from './helpers.js';
@@ -203,6 +203,28 @@ describe.skipIf(!hasCuda)('CUDA labelCellBatch on the device', { timeout: 300_00
         expect(same(r.results[j].cells, cpu.cells), `${b.name} image ${j} cells`).toBe(true);
         expect(same(r.results[j].nuclei, cpu.nuclei), `${b.name} image ${j} nuclei`).toBe(true);
       }
+    }
+  });
+
+  it('runs a batch that its memory (CELLCAM_CUDA_MEMORY_MB) does not hold as several stacks, and says so', async () => {
+    const b = batches.find((x) => x.parts.length > 2)!;
+    const { width, height } = b.parts[0];
+    const items = b.parts.map((p) => ({ nucleiPred: p.nucleiPred, cellPred: p.cellPred }));
+    const opts = { width, height, scale: b.scale, tieBreak: 'fifo', device: 'cuda' } as const;
+    const whole = await labelCellBatch(items, opts);
+    expect(whole.stacks).toBe(1);
+    expect(whole.memoryNote).toBeUndefined();
+    vi.stubEnv('CELLCAM_CUDA_MEMORY_MB', '1');  // room for less than one image: one stack each
+    try {
+      const r = await labelCellBatch(items, opts);
+      expect(r.stacks).toBe(items.length);
+      expect(r.memoryNote).toMatch(new RegExp(`^a batch of ${items.length} ran on the GPU as ${items.length} stacks`));
+      r.results.forEach((x, j) => {
+        expect(same(x.cells, whole.results[j].cells), `${b.name} image ${j} cells`).toBe(true);
+        expect(same(x.nuclei, whole.results[j].nuclei), `${b.name} image ${j} nuclei`).toBe(true);
+      });
+    } finally {
+      vi.unstubAllEnvs();
     }
   });
 

@@ -118,10 +118,17 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   return WatershedStatsObject(env, stats);
 }
 
-// _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1})
+static double OptNumber(const Napi::Object& o, const char* key, double fallback) {
+  const Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+// _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1, deviceBytes, planBytes})
 //   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations, levelRuns} x3], launches, reads, items,
-//       sites: [{site: 'file.h:line', launches, items, reads}] (by the line that launched or read them, most items first)}
-// images > 1: that many width × height images stacked in each array go through one chain.
+//       sites: [{site: 'file.h:line', launches, items, reads}] (by the line that launched or read them, most items first),
+//       peakBytes (the most device memory one stack held), bytesPerPixel (the plan's rate), stacks, outOfMemoryRetries}
+// images > 1: that many width × height images stacked in each array go through one chain, or
+// several when deviceBytes / planBytes (the memory as the plan sees it) do not hold them at once.
 Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value npV = info[0], cpV = info[1], nuV = info[2], ceV = info[3], optV = info[4];
@@ -146,37 +153,66 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   const double scale = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : 1.0;
   CELLCAM_RANGE_CHECK(scale == 1 || scale == 0.5 || scale == 0.25, env, "Expected 1, 0.5 or 0.25 for options.scale but received ", Describe(sv));
 
+  // The device's memory as the CUDA call plans with it (planBytes, default deviceBytes) and as it
+  // ends (deviceBytes: an allocation past it fails as on a full device); both unlimited by default.
+  const double deviceBytes = OptNumber(o, "deviceBytes", -1), planBytes = OptNumber(o, "planBytes", deviceBytes);
+  CELLCAM_RANGE_CHECK(deviceBytes == -1 || deviceBytes >= 0, env, "Expected bytes >= 0 for options.deviceBytes but received ", Describe(o.Get("deviceBytes")));
+
   lcpar::ChainStats stats;
   std::string error;
   int64_t launches = 0, reads = 0, items = 0;
+  size_t peakBytes = 0;
   std::map<std::pair<std::string, int>, HostExec::SiteCount> sites;
   std::vector<int64_t> counts(static_cast<size_t>(images));
-  // The executor's memory is the host's: the images are stacked here as the device's upload does.
+  StackStats stackStats;
+  // As gpu::LabelCellCore: the images in stacks that the memory holds, each stack one chain on an
+  // executor whose memory is the host's (the stack's uploads, its chain, its downloads).
   const LabelCellCoreFn core = [&](const LabelCellImages& at, int64_t w, int64_t h, const LabelCellConstants& k, int64_t* cc) {
-    const int64_t m = w * h, imgs = at.Count();
-    std::vector<uint8_t> p1(static_cast<size_t>(3 * m * imgs)), p2(p1.size());
-    std::vector<uint16_t> nuclei(static_cast<size_t>(m * imgs)), cells(nuclei.size());
-    for (int64_t b = 0; b < imgs; ++b) {
-      std::copy(at.nucleiPreds[b], at.nucleiPreds[b] + 3 * m, p1.begin() + 3 * m * b);
-      std::copy(at.cellPreds[b], at.cellPreds[b] + 3 * m, p2.begin() + 3 * m * b);
-    }
-    HostExec ex(sh.order);
-    const bool ok = lcpar::LabelCellChain(ex, p1.data(), p2.data(), static_cast<int32_t>(w), static_cast<int32_t>(h * imgs), k, nuclei.data(),
-                                          cells.data(), &stats, static_cast<int32_t>(imgs));
-    launches = ex.launches;
-    reads = ex.reads;
-    items = ex.items;
-    sites = ex.sites;
-    if (!ok) {
-      error = ex.error;
-      return false;
-    }
-    std::copy(stats.cellCounts.begin(), stats.cellCounts.end(), cc);
-    for (int64_t b = 0; b < imgs; ++b) {
-      std::copy(nuclei.begin() + m * b, nuclei.begin() + m * (b + 1), at.nuclei[b]);
-      std::copy(cells.begin() + m * b, cells.begin() + m * (b + 1), at.cells[b]);
-    }
-    return true;
+    const int64_t m = w * h;
+    const double plan = planBytes < 0 ? 1e300 : planBytes;
+    const LabelCellStackFn one = [&](const LabelCellImages& part, int64_t* partCounts) {
+      const int64_t imgs = part.Count();
+      HostExec ex(sh.order);
+      if (deviceBytes >= 0) ex.limitBytes = static_cast<size_t>(deviceBytes);
+      uint8_t* p1 = ex.Alloc<uint8_t>(3 * m * imgs);
+      uint8_t* p2 = ex.Alloc<uint8_t>(3 * m * imgs);
+      uint16_t* nuclei = ex.Alloc<uint16_t>(m * imgs);
+      uint16_t* cells = ex.Alloc<uint16_t>(m * imgs);
+      lcpar::ChainStats st;
+      bool ok = p1 && p2 && nuclei && cells;
+      if (ok) {
+        for (int64_t b = 0; b < imgs; ++b) {
+          std::copy(part.nucleiPreds[b], part.nucleiPreds[b] + 3 * m, p1 + 3 * m * b);
+          std::copy(part.cellPreds[b], part.cellPreds[b] + 3 * m, p2 + 3 * m * b);
+        }
+        ok = lcpar::LabelCellChain(ex, p1, p2, static_cast<int32_t>(w), static_cast<int32_t>(h * imgs), k, nuclei, cells, &st,
+                                   static_cast<int32_t>(imgs));
+      }
+      launches += ex.launches;
+      reads += ex.reads;
+      items += ex.items;
+      peakBytes = std::max(peakBytes, ex.peakBytes);
+      for (const auto& [site, c] : ex.sites) {
+        HostExec::SiteCount& t = sites[site];
+        t.launches += c.launches;
+        t.items += c.items;
+        t.reads += c.reads;
+      }
+      if (!ok) {
+        error = ex.error;
+        return error.find("cudaErrorMemoryAllocation") != std::string::npos ? StackEnd::kOutOfMemory : StackEnd::kFailed;
+      }
+      AddChainStats(&stats, st);
+      std::copy(st.cellCounts.begin(), st.cellCounts.end(), partCounts);
+      for (int64_t b = 0; b < imgs; ++b) {
+        std::copy(nuclei + m * b, nuclei + m * (b + 1), part.nuclei[b]);
+        std::copy(cells + m * b, cells + m * (b + 1), part.cells[b]);
+      }
+      return StackEnd::kDone;
+    };
+    const StackEnd end = RunInStacks(one, at, ImagesPerStack(at.Count(), m, plan, lcpar::kDeviceBytesPerPixel), cc, &stackStats);
+    if (end == StackEnd::kOutOfMemory) error = OutOfDeviceMemory(w, h, lcpar::kDeviceBytesPerPixel, plan, error);
+    return end == StackEnd::kDone;
   };
   const LabelCellImages io = LabelCellImages::Stacked(static_cast<const uint8_t*>(np.data), static_cast<const uint8_t*>(cp.data),
                                                       static_cast<uint16_t*>(nu.data), static_cast<uint16_t*>(ce.data), sh.n, images);
@@ -195,6 +231,10 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
   res.Set("reads", static_cast<double>(reads));
   res.Set("items", static_cast<double>(items));
   res.Set("sites", SitesArray(env, sites));
+  res.Set("peakBytes", static_cast<double>(peakBytes));
+  res.Set("bytesPerPixel", lcpar::kDeviceBytesPerPixel);
+  res.Set("stacks", static_cast<double>(stackStats.stacks));
+  res.Set("outOfMemoryRetries", static_cast<double>(stackStats.retries));
   return res;
 }
 

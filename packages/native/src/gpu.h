@@ -56,10 +56,21 @@ struct WatershedStats {
   int64_t levelRuns = 0;            // launches that ran them (several generations each, up to a burst)
 };
 
+inline void AddWatershedStats(WatershedStats* to, const WatershedStats& from) {
+  to->phases += from.phases;
+  to->generations += from.generations;
+  to->lineRounds += from.lineRounds;
+  to->burstGenerations += from.burstGenerations;
+  to->placedGenerations += from.placedGenerations;
+  to->oneBlockGenerations += from.oneBlockGenerations;
+  to->levelRuns += from.levelRuns;
+}
+
 // What the CUDA labelCell's three watersheds did (nuclei, cells, extension).
 struct LabelCellStats {
   WatershedStats watersheds[3];
   int64_t launches = 0, reads = 0;  // of the whole chain: kernel launches (For), host round trips
+  int64_t stacks = 0, outOfMemoryRetries = 0;  // how the batch ran (RunInStacks, label_cell.h)
 };
 
 // memcpy split over up to 8 threads for large copies (common.cc). The CUDA staging buffers go

@@ -91,11 +91,23 @@ class HostExec {
 
   void Section(const char*) {}  // the device executor's profile sections; nothing here
 
+  // Device memory as the chain asks for it: bytes held now, the most held at once, and a limit
+  // past which Alloc fails as cudaMallocAsync does on a full device (to test the callers' plan
+  // and their retry; the message carries the same error name).
+  size_t liveBytes = 0, peakBytes = 0;
+  size_t limitBytes = SIZE_MAX;
+
   template <typename T>
   T* Alloc(int64_t count) {
     const size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(T);
-    blocks_.emplace_back(new uint64_t[(bytes + 7) / 8]);
-    void* p = blocks_.back().get();
+    if (bytes > limitBytes - liveBytes) {
+      error = "cudaMallocAsync: cudaErrorMemoryAllocation: out of memory (emulated limit)";
+      return nullptr;
+    }
+    blocks_.push_back({std::unique_ptr<uint64_t[]>(new uint64_t[(bytes + 7) / 8]), bytes});
+    liveBytes += bytes;
+    peakBytes = std::max(peakBytes, liveBytes);
+    void* p = blocks_.back().data.get();
     std::memset(p, 0xA5, bytes);
     return static_cast<T*>(p);
   }
@@ -103,7 +115,10 @@ class HostExec {
   // Buffers allocated after Mark() are freed by Release(mark) (a kernel's temporaries).
   size_t Mark() const { return blocks_.size(); }
   void Release(size_t mark) {
-    while (blocks_.size() > mark) blocks_.pop_back();
+    while (blocks_.size() > mark) {
+      liveBytes -= blocks_.back().bytes;
+      blocks_.pop_back();
+    }
   }
 
   bool Zero(void* p, size_t bytes) {
@@ -199,8 +214,12 @@ class HostExec {
     }
   }
 
+  struct HostBlock {
+    std::unique_ptr<uint64_t[]> data;
+    size_t bytes;
+  };
   Order order_;
-  std::vector<std::unique_ptr<uint64_t[]>> blocks_;
+  std::vector<HostBlock> blocks_;
 };
 
 

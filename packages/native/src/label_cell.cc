@@ -278,6 +278,8 @@ class LabelCellWorker : public KernelWorker {
       o.Set("watersheds", ws);
       o.Set("launches", static_cast<double>(stats_.launches));
       o.Set("reads", static_cast<double>(stats_.reads));
+      o.Set("stacks", static_cast<double>(stats_.stacks));
+      o.Set("outOfMemoryRetries", static_cast<double>(stats_.outOfMemoryRetries));
     }
     return o;
   }
@@ -503,6 +505,37 @@ bool LabelCellRunOn(const LabelCellCoreFn& core, const LabelCellImages& io, int6
     Upscale(small.cells[b], w, io.cells[b], W, H, f, threads);
   }
   return true;
+}
+
+StackEnd RunInStacks(const LabelCellStackFn& run, const LabelCellImages& io, int64_t perStack, int64_t* counts, StackStats* stats) {
+  const int64_t images = io.Count();
+  int64_t size = std::max<int64_t>(1, std::min(perStack, images));
+  for (int64_t first = 0; first < images;) {
+    const int64_t count = std::min(size, images - first);
+    const StackEnd end = run(io.Slice(first, count), counts + first);
+    if (end == StackEnd::kDone) {
+      ++stats->stacks;
+      first += count;
+      continue;
+    }
+    if (end == StackEnd::kFailed) return end;
+    ++stats->retries;
+    if (count == 1) return end;
+    size = (count + 1) / 2;
+  }
+  return StackEnd::kDone;
+}
+
+int64_t ImagesPerStack(int64_t images, int64_t pixels, double availableBytes, double bytesPerPixel) {
+  const double fit = std::floor(availableBytes / (bytesPerPixel * static_cast<double>(std::max<int64_t>(pixels, 1))));
+  return fit >= static_cast<double>(images) ? images : std::max<int64_t>(1, static_cast<int64_t>(fit));
+}
+
+std::string OutOfDeviceMemory(int64_t width, int64_t height, double bytesPerPixel, double availableBytes, const std::string& cause) {
+  const double mib = 1024.0 * 1024.0;
+  return MakeString("out of device memory: one ", width, "x", height, " image (at the working resolution) needs about ",
+                    std::lround(bytesPerPixel * static_cast<double>(width * height) / mib), " MiB, ",
+                    std::lround(availableBytes / mib), " MiB were free (", cause, ")");
 }
 
 int64_t LabelCellRun(const uint8_t* nucleiPred, const uint8_t* cellPred, uint16_t* nuclei, uint16_t* cells, int64_t W, int64_t H,

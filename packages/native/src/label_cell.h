@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 namespace cellcam {
@@ -42,6 +44,11 @@ struct LabelCellImages {
     }
     return io;
   }
+  // Images [first, first + count).
+  LabelCellImages Slice(int64_t first, int64_t count) const {
+    const auto part = [&](const auto& v) { return std::decay_t<decltype(v)>(v.begin() + first, v.begin() + first + count); };
+    return LabelCellImages{part(nucleiPreds), part(cellPreds), part(nuclei), part(cells)};
+  }
 };
 
 // The chain at the working resolution, on the images of `io` (w × h each): core(io, w, h,
@@ -54,6 +61,25 @@ using LabelCellCoreFn = std::function<bool(const LabelCellImages&, int64_t, int6
 // labels replicated back, on up to `threads` threads. False when the core failed.
 bool LabelCellRunOn(const LabelCellCoreFn& core, const LabelCellImages& io, int64_t width, int64_t height, double scale, int64_t* counts,
                     int threads);
+
+// A batch on a device whose memory may not hold it at once. `run` runs the chain on a stack of
+// images and says how it ended: done (labels and counts written), out of device memory (nothing
+// written; run again smaller) or failed (the caller keeps the error).
+enum class StackEnd { kDone, kOutOfMemory, kFailed };
+using LabelCellStackFn = std::function<StackEnd(const LabelCellImages&, int64_t* counts)>;
+struct StackStats {
+  int64_t stacks = 0;   // stacks that ran to the end
+  int64_t retries = 0;  // attempts that ran out of memory
+};
+// The images of `io` in order, in stacks of at most `perStack`; a stack that runs out of memory
+// runs again as halves (and so do the stacks after it), down to one image. kDone, or how the first
+// stack that could not be run ended (kOutOfMemory: one image alone did not fit).
+StackEnd RunInStacks(const LabelCellStackFn& run, const LabelCellImages& io, int64_t perStack, int64_t* counts, StackStats* stats);
+// The images of `pixels` pixels each that `availableBytes` of device memory hold in one stack at
+// `bytesPerPixel`: from 1 to `images`.
+int64_t ImagesPerStack(int64_t images, int64_t pixels, double availableBytes, double bytesPerPixel);
+// The error of an image that does not fit alone: its size, the memory it needs, what was free.
+std::string OutOfDeviceMemory(int64_t width, int64_t height, double bytesPerPixel, double availableBytes, const std::string& cause);
 
 // label_nuclei (hpa-spec §4.2) on an interleaved H×W×3 uint8 prediction. Returns the nucleus count.
 int64_t LabelNucleiRun(const uint8_t* nucleiPred, uint16_t* nuclei, int64_t width, int64_t height, int threads, bool heap = true);

@@ -204,6 +204,22 @@ struct ChainStats {
   gpu::WatershedStats nuclei, cells, extension;
 };
 
+// A batch that ran as several stacks (RunInStacks): the stats of all of them.
+inline void AddChainStats(ChainStats* to, const ChainStats& from) {
+  to->cellCount += from.cellCount;
+  to->cellCounts.insert(to->cellCounts.end(), from.cellCounts.begin(), from.cellCounts.end());
+  gpu::AddWatershedStats(&to->nuclei, from.nuclei);
+  gpu::AddWatershedStats(&to->cells, from.cells);
+  gpu::AddWatershedStats(&to->extension, from.extension);
+}
+
+// Device memory of one stacked call per pixel at the working resolution: its uploads and downloads
+// (10 bytes), the chain's buffers (36) and, at its peak, a flood's (up to 94 with a line and
+// bursts), plus a margin for cub's temporaries. The emulator measures the peak
+// (_labelCellEmulated's peakBytes; tests/cuda-memory.test.ts keeps this above it). A
+// batch runs in stacks of as many images as the free memory holds at this rate.
+constexpr double kDeviceBytesPerPixel = 160;
+
 // LabelCellCore on the executor: np/cp are interleaved H×W×3 predictions in the executor's
 // memory, nucleiOut/cellsOut W*H uint16 there too.
 //

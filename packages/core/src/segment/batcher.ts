@@ -16,6 +16,8 @@ interface Pending {
 
 export class LabelCellBatcher {
   private readonly groups = new Map<string, { options: LabelCellOptions; items: Pending[] }>();
+  /** What the batches said about themselves (a batch that the GPU's memory split into stacks). */
+  readonly notes = new Set<string>();
   private waiting = 0;
   private running: number;
 
@@ -56,7 +58,10 @@ export class LabelCellBatcher {
     this.groups.delete(key);
     this.waiting -= g.items.length;
     labelCellBatch(g.items, g.options).then(
-      (b) => g.items.forEach((it, k) => it.resolve({ ...b.results[k], ...(b.deviceNote ? { deviceNote: b.deviceNote } : {}), ...(b.timings ? { timings: b.timings } : {}) })),
+      (b) => {
+        if (b.memoryNote) this.notes.add(b.memoryNote);
+        g.items.forEach((it, k) => it.resolve({ ...b.results[k], ...(b.deviceNote ? { deviceNote: b.deviceNote } : {}), ...(b.timings ? { timings: b.timings } : {}) }));
+      },
       (err) => g.items.forEach((it) => it.reject(err)),
     );
   }

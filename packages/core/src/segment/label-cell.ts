@@ -160,6 +160,12 @@ export interface LabelCellBatchResult {
   deviceNote?: string;
   /** Where the CUDA call's time went (the whole batch). */
   timings?: CudaTimings;
+  /**
+   * CUDA: the stacked chains the batch ran as. 1, unless the device's free memory did not hold the
+   * whole batch (about 160 bytes per pixel at the working resolution); then `memoryNote` says so.
+   */
+  stacks?: number;
+  memoryNote?: string;
 }
 
 /**
@@ -206,7 +212,13 @@ export async function labelCellBatch(items: readonly LabelCellBatchItem[], optio
     : native!.labelCell(np, cp, nuclei, cells, { width, height, scale, threads, tieBreak, device: d, images: B });
   const { result: r, ran, fallback } = await runWithCpuFallback(device, run, call, stack);
   const results = items.map((_, k) => ({ nuclei: nuclei[k], cells: cells[k], cellCount: r.cellCounts[k], device: ran }));
-  return tag({ results, device: ran, ...(r.timings && !fallback ? { timings: r.timings } : {}) }, fallback ?? note);
+  const stacks = ran === 'cuda' && r.stacks !== undefined ? r.stacks : undefined;
+  const memoryNote = stacks !== undefined && stacks > 1
+    ? `a batch of ${B} ran on the GPU as ${stacks} stacks: its free memory did not hold ${B} images of ${width}×${height} at once (same labels; a smaller batch does as well)`
+    : undefined;
+  return tag({
+    results, device: ran, ...(r.timings && !fallback ? { timings: r.timings } : {}), ...(stacks !== undefined ? { stacks } : {}), ...(memoryNote ? { memoryNote } : {}),
+  }, fallback ?? note);
 }
 
 /**

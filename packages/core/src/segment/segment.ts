@@ -340,6 +340,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
     await models?.cell.close();
     await freeMaps?.close();
   }
+  for (const note of batcher?.notes ?? []) summary.notes.push(note);
   if (options.evalDir) summary.score = combineSegmentationScores(matches);
   return summary;
 }

@@ -55,6 +55,21 @@ inline bool Begin(cudaStream_t* stream, std::string* error) {
   return true;
 }
 
+// Device memory a call can allocate now: the free memory plus the default pool's idle blocks
+// (Begin keeps them; cudaMallocAsync reuses them). After Begin.
+inline bool AvailableBytes(double* bytes, std::string* error) {
+  size_t free = 0, total = 0;
+  cudaMemPool_t pool;
+  uint64_t reserved = 0, used = 0;
+  if (!Ok(cudaMemGetInfo(&free, &total), "cudaMemGetInfo", error) || !Ok(cudaDeviceGetDefaultMemPool(&pool, 0), "cudaDeviceGetDefaultMemPool", error) ||
+      !Ok(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &reserved), "cudaMemPoolGetAttribute(reserved)", error) ||
+      !Ok(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &used), "cudaMemPoolGetAttribute(used)", error)) {
+    return false;
+  }
+  *bytes = static_cast<double>(free) + static_cast<double>(reserved > used ? reserved - used : 0);
+  return true;
+}
+
 // Stream-ordered device allocation, returned to the pool on every exit path.
 struct DeviceBuffer {
   void* ptr = nullptr;
