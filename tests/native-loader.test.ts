@@ -73,6 +73,8 @@ describe('capabilities()', () => {
     expect(caps.threads).toBeGreaterThanOrEqual(1);
     if (caps.cudaDevices === 0) expect(caps.reason.length).toBeGreaterThan(0);
     else expect(caps.deviceNames.length).toBe(caps.cudaDevices);
+    expect(caps.deviceMemory.length).toBe(caps.cudaDevices);
+    for (const bytes of caps.deviceMemory) expect(bytes).toBeGreaterThan(2 ** 30);
   });
   it.skipIf(!caps.native)('matches the CMake decision: CUDA compiled in exactly when nvcc was found', () => {
     const nvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).status === 0;

@@ -18,6 +18,8 @@ export interface Capabilities {
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
   deviceNames: string[];
+  /** Each device's global memory in bytes (a batch's stacks are planned against what is free of it). */
+  deviceMemory: number[];
   /**
    * The cache of image-sized temporaries (src/scratch.h): bytes kept idle for the next kernel call
    * now, and the most it keeps (CELLCAM_SCRATCH_MB, default 512 MiB; 0 keeps none).

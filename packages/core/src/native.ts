@@ -77,6 +77,7 @@ export function capabilities(): {
   reason: string;
   threads: number;
   deviceNames: string[];
+  deviceMemory: number[];
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
   scratch: { idleBytes: number; limitBytes: number };
@@ -85,7 +86,7 @@ export function capabilities(): {
   if (!native) {
     return {
       native: false, nativePath: null, nativeError: error?.message ?? null, compiledWithCuda: false, cudaDevices: 0,
-      reason: 'native addon not loaded', threads: 1, deviceNames: [], cudaRuntimeVersion: 0, cudaDriverVersion: 0,
+      reason: 'native addon not loaded', threads: 1, deviceNames: [], deviceMemory: [], cudaRuntimeVersion: 0, cudaDriverVersion: 0,
       scratch: { idleBytes: 0, limitBytes: 0 },
     };
   }

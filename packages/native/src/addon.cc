@@ -12,7 +12,7 @@ namespace {
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), CELLCAM_VERSION); }
 
 // {compiledWithCuda, cudaDevices, reason, threads, version, cudaRuntimeVersion, cudaDriverVersion, deviceNames,
-//  scratch: {idleBytes, limitBytes}}
+//  deviceMemory, scratch: {idleBytes, limitBytes}}
 Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const GpuInfo& g = Gpu();
@@ -27,6 +27,9 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   Napi::Array names = Napi::Array::New(env, g.names.size());
   for (size_t i = 0; i < g.names.size(); ++i) names.Set(static_cast<uint32_t>(i), g.names[i]);
   o.Set("deviceNames", names);
+  Napi::Array memory = Napi::Array::New(env, g.memory.size());
+  for (size_t i = 0; i < g.memory.size(); ++i) memory.Set(static_cast<uint32_t>(i), g.memory[i]);
+  o.Set("deviceMemory", memory);
   Napi::Object scratchInfo = Napi::Object::New(env);
   scratchInfo.Set("idleBytes", static_cast<double>(scratch::IdleBytes()));
   scratchInfo.Set("limitBytes", static_cast<double>(scratch::IdleLimit()));

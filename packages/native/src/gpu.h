@@ -18,6 +18,7 @@ struct GpuInfo {
   int runtimeVersion = 0;         // cudaRuntimeGetVersion, 0 when not compiled
   int driverVersion = 0;          // cudaDriverGetVersion, 0 when unknown
   std::vector<std::string> names; // device names
+  std::vector<double> memory;     // their global memory in bytes
 };
 // Probed once per process and cached (thread-safe).
 const GpuInfo& Gpu();

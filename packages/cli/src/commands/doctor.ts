@@ -21,7 +21,7 @@ export function registerDoctor(program: Command): void {
           : `native addon: NOT LOADED — kernels use the TypeScript twins\n  ${(n.nativeError ?? '').split('\n').join('\n  ')}`,
         `CUDA: ${n.compiledWithCuda ? 'compiled in' : 'not compiled in'}; ` +
           (n.cudaDevices > 0
-            ? `${n.cudaDevices} device(s): ${n.deviceNames.join(', ')} (runtime ${n.cudaRuntimeVersion}, driver ${n.cudaDriverVersion})`
+            ? `${n.cudaDevices} device(s): ${n.deviceNames.map((d, i) => `${d}${n.deviceMemory[i] ? ` (${(n.deviceMemory[i] / 2 ** 30).toFixed(0)} GiB)` : ''}`).join(', ')} (runtime ${n.cudaRuntimeVersion}, driver ${n.cudaDriverVersion})`
             : `no usable device — CPU kernels will run (${n.reason})`),
         r.onnxruntime.ok
           ? `onnxruntime-node: ${r.onnxruntime.version}; execution providers: ${r.onnxruntime.backends.map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`).join(', ')}`

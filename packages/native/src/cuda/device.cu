@@ -31,7 +31,13 @@ const GpuInfo& Gpu() {
     info.devices = n;
     for (int i = 0; i < n; ++i) {
       cudaDeviceProp p;
-      if (cudaGetDeviceProperties(&p, i) == cudaSuccess) info.names.emplace_back(p.name);
+      if (cudaGetDeviceProperties(&p, i) == cudaSuccess) {
+        info.names.emplace_back(p.name);
+        info.memory.push_back(static_cast<double>(p.totalGlobalMem));
+      } else {
+        info.names.emplace_back("device " + std::to_string(i));
+        info.memory.push_back(0);
+      }
     }
   });
   return info;
