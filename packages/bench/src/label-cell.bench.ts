@@ -111,8 +111,9 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
         (device) => labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device }), 'fifo ties',
       ));
       // The same images as one stacked chain: one launch per step for all of them. Stacks of 64
-      // are faster per image than 16 (the steps' latency is shared by more), but need about 27 GB
-      // of device memory at 2048²: that row runs only where one such call succeeds.
+      // are faster per image than 16 (the steps' latency is shared by more), but need about 36 GB
+      // of device memory at 2048² (134 bytes per pixel at the peak; a call plans with 160): that
+      // row runs only where the device holds it as one stack.
       const stackOf = (B: number) => Array.from({ length: B }, () => ({ nucleiPred, cellPred }));
       const batchOpts = { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device: 'cuda' } as const;
       const items = stackOf(BATCH);
@@ -120,11 +121,16 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
         impl: `cuda labelCellBatch ×${BATCH}`, images: BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
         fn: () => labelCellBatch(items, batchOpts),
       });
-      // Rows that need about 27 GB of device memory at 2048²: each runs only where one call of it
-      // succeeds (tried once, here), and says why not otherwise.
+      // Rows that need about 36 GB of device memory at 2048²: each runs only where one call of it
+      // runs as one stacked chain per labelCellBatch (tried once, here), and says why not
+      // otherwise (a batch that the free memory does not hold runs as several stacks: another row).
       const ifItRuns = async (c: Contender): Promise<void> => {
         if (size > 2048 || !selected(opts, c.impl)) return;
-        const ok = await Promise.resolve(c.fn()).then(() => true, (err: Error) => {
+        const ok = await Promise.resolve(c.fn()).then((r) => {
+          const split = [r].flat().map((x) => (x as { memoryNote?: string } | undefined)?.memoryNote).find((x) => x !== undefined);
+          if (split) console.error(`label-cell ${size}²: no ${c.impl} row (${split})`);
+          return split === undefined;
+        }, (err: Error) => {
           console.error(`label-cell ${size}²: no ${c.impl} row (${err.message})`);
           return false;
         });
