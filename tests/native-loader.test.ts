@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { capabilities } from '@cellcam/core';
+import { capabilities, cudaCopyBandwidth } from '@cellcam/core';
 
 const nativeDir = resolve(__dirname, '..', 'packages', 'native');
 const builtBinary = join(nativeDir, 'build', 'Release', 'cellcam_native.node');
@@ -81,5 +81,29 @@ describe('capabilities()', () => {
     if (process.env.CELLCAM_WITH_CUDA?.toUpperCase() === 'OFF') expect(caps.compiledWithCuda).toBe(false);
     else expect(caps.compiledWithCuda).toBe(nvcc);
     if (!caps.compiledWithCuda) expect(caps.reason).toMatch(/built without CUDA/);
+  });
+});
+
+describe('cudaCopyBandwidth()', () => {
+  const caps = capabilities();
+  it.each([
+    [{ bytes: 0 }, /options\.bytes/],
+    [{ bytes: 1.5 }, /options\.bytes/],
+    [{ reps: 0 }, /options\.reps/],
+    [{ reps: 1001 }, /options\.reps/],
+  ])('rejects %j and names the option', async (options, message) => {
+    await expect(cudaCopyBandwidth(options)).rejects.toThrow(message);
+  });
+  it.skipIf(caps.cudaDevices > 0)('rejects with CELLCAM_E_CUDA and the reason without a usable device', async () => {
+    const err = await cudaCopyBandwidth({ bytes: 1024, reps: 1 }).then(() => null, (e: Error & { code?: string }) => e);
+    expect(err?.code).toBe('CELLCAM_E_CUDA');
+    expect(err?.message).toContain(caps.native ? caps.reason : 'not loaded');
+  });
+  it.skipIf(caps.cudaDevices === 0)('measures the device: more than 100 GB/s read + write on any card CUDA 13 runs', async () => {
+    const r = await cudaCopyBandwidth({ bytes: 64 * 2 ** 20, reps: 4 });
+    expect(r.bytes).toBe(64 * 2 ** 20);
+    expect(r.reps).toBe(4);
+    expect(r.device).toBe(caps.deviceNames[0]);
+    expect(r.bytesPerSecond).toBeGreaterThan(1e11);
   });
 });

@@ -278,6 +278,13 @@ export function labelCell(
   stacks?: number; outOfMemoryRetries?: number;
 }>;
 
+/**
+ * The CUDA device's memory bandwidth as a device-to-device copy of `bytes` (default 256 MiB),
+ * `reps` times (default 10), reaches it; bytesPerSecond counts each byte read and written.
+ * Rejects with CELLCAM_E_CUDA and the reason when no device is usable.
+ */
+export function cudaCopyBandwidth(options: { bytes?: number; reps?: number }): Promise<{ bytesPerSecond: number; bytes: number; reps: number; device: string }>;
+
 /** hpacellseg label_nuclei on an H×W×3 uint8 prediction. */
 export function labelNuclei(
   nucleiPred: Uint8Array, nuclei: Uint16Array, options: { width: number; height: number; threads: number; tieBreak?: 'heap' | 'fifo' },

@@ -59,8 +59,8 @@ export interface Contender {
   note?: string;
   /** images per call of fn: the row reports ms per image */
   images?: number;
-  /** appended to the note after timing (e.g. the CUDA phases seen) */
-  after?: () => string;
+  /** appended to the note after timing (e.g. the CUDA phases seen), given the row's ms per image */
+  after?: (msPerImage: number) => string;
 }
 
 /** Adds rows for one case; the 'ts' contender (if any) is the ratio reference. */
@@ -70,13 +70,39 @@ export async function runCase(kernel: string, size: number, contenders: Contende
     if (!selected(opts, c.impl)) continue;
     const m = await measure(c.fn, { minTimeMs: opts.minTimeMs, minIters: opts.minIters, maxIters: c.impl === 'ts' ? 20 : 1000 });
     const ms = m.medianMs / (c.images ?? 1);
-    const note = [c.note, c.after?.()].filter(Boolean).join('; ') || undefined;
+    const note = [c.note, c.after?.(ms)].filter(Boolean).join('; ') || undefined;
     rows.push({ kernel, size, impl: c.impl, medianMs: ms, mpixPerS: (size * size) / 1e6 / (ms / 1000), vsTs: null, iterations: m.iterations, note });
   }
   return withRatios(rows);
 }
 
 export const BATCH = 16;
+
+/** The device's copy bandwidth in bytes per second (cudaCopyBandwidth), measured once by main.ts for the CUDA rows. */
+let deviceBandwidth: number | null = null;
+export function setDeviceBandwidth(bytesPerSecond: number | null): void {
+  deviceBandwidth = bytesPerSecond;
+}
+
+/**
+ * Issue 6's memory-bandwidth floor of a call that must read and write `bytes` on the device
+ * (inputs once, outputs once): bytes / bandwidth, and the fraction of it that each measured time
+ * reaches (floor / time; 100 % would be a kernel that only streams its bytes once).
+ */
+export function floorNote(bytes: number, bytesPerSecond: number, times: Record<string, number>): string {
+  const floorMs = (bytes / bytesPerSecond) * 1000;
+  const pct = (ms: number) => {
+    const p = (100 * floorMs) / ms;
+    return `${p >= 10 ? p.toFixed(0) : p >= 0.1 ? p.toFixed(1) : p.toPrecision(1)} %`;
+  };
+  const parts = Object.entries(times).filter(([, ms]) => ms > 0).map(([what, ms]) => `${pct(ms)} (${what})`);
+  return `floor ${(floorMs * 1000).toFixed(1)} µs (${(bytes / 1e6).toFixed(1)} MB at ${(bytesPerSecond / 1e9).toFixed(0)} GB/s)${parts.length ? `, reached ${parts.join(', ')}` : ''}`;
+}
+
+/** floorNote for a contender's measured ms per image, when the bandwidth is known. */
+export function floorAfter(bytesPerImage: number): (msPerImage: number) => string {
+  return (ms) => (deviceBandwidth ? floorNote(bytesPerImage, deviceBandwidth, { 'with copies': ms }) : '');
+}
 
 /**
  * The CUDA rows of one kernel: one image per call, with the medians of its phases (host work,
@@ -88,6 +114,7 @@ export function cudaContenders(
   call: (device: 'cpu' | 'cuda', k: number) => Promise<{ timings?: CudaTimings } | undefined>,
   note: string,
   cudaNote?: string,
+  bytes?: number,
 ): Contender[] {
   const gpu = cudaNote ? `${note}; ${cudaNote}` : note;
   const seen: CudaTimings[] = [];
@@ -95,13 +122,15 @@ export function cudaContenders(
   const phases = () => {
     if (!seen.length) return '';
     const m = (k: keyof CudaTimings) => med(seen.map((t) => t[k])).toFixed(2);
-    return `ms host ${m('hostMs')} / upload ${m('uploadMs')} / kernels ${m('kernelMs')} / download ${m('downloadMs')}`;
+    const text = `ms host ${m('hostMs')} / upload ${m('uploadMs')} / kernels ${m('kernelMs')} / download ${m('downloadMs')}`;
+    if (bytes === undefined || !deviceBandwidth) return text;
+    return `${text}; ${floorNote(bytes, deviceBandwidth, { kernels: med(seen.map((t) => t.kernelMs)), 'with copies': med(seen.map((t) => t.totalMs)) })}`;
   };
   const batch = (device: 'cpu' | 'cuda') => Promise.all(Array.from({ length: BATCH }, (_, k) => call(device, k)));
   return [
     { impl: 'cuda', fn: async () => seen.push((await call('cuda', 0))!.timings!), note: `${gpu}; incl. copies`, after: phases },
     { impl: `native-Nt ×${BATCH} at once`, fn: () => batch('cpu'), images: BATCH, note: `${note}; ms per image, ${BATCH} in flight` },
-    { impl: `cuda ×${BATCH} at once`, fn: () => batch('cuda'), images: BATCH, note: `${gpu}; ms per image, ${BATCH} in flight, one stream each` },
+    { impl: `cuda ×${BATCH} at once`, fn: () => batch('cuda'), images: BATCH, note: `${gpu}; ms per image, ${BATCH} in flight, one stream each`, ...(bytes === undefined ? {} : { after: floorAfter(bytes) }) },
   ];
 }
 

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agreement, capabilities, labelCell, labelCellBatch, type LabelCellOptions } from '@cellcam/core';
 import { field, rng } from './data.js';
-import { BATCH, comparatorRow, cudaContenders, runCase, runPython, selected, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
+import { BATCH, comparatorRow, cudaContenders, floorAfter, runCase, runPython, selected, withRatios, type BenchOptions, type Contender, type Row } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const oracleDir = resolve(here, '..', '..', '..', 'tests', 'oracle');
@@ -106,9 +106,11 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       contenders.push({ impl: 'ts scale 0.25', fn: () => labelCell(nucleiPred, cellPred, { ...base, scale: 0.25, backend: 'js' }) });
     }
     if (opts.cuda) {
-      // The whole chain on the device ('fifo' ties): same labels as 'native-1t fifo'.
+      // The whole chain on the device ('fifo' ties): same labels as 'native-1t fifo'. The least it
+      // must move per image: the two 3-channel uint8 maps in, the two uint16 label images out.
+      const bytes = 10 * size * size;
       contenders.push(...cudaContenders(
-        (device) => labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device }), 'fifo ties',
+        (device) => labelCell(nucleiPred, cellPred, { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device }), 'fifo ties', undefined, bytes,
       ));
       // The same images as one stacked chain: one launch per step for all of them. Stacks of 64
       // are faster per image than 16 (the steps' latency is shared by more), but need about 36 GB
@@ -118,7 +120,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       const batchOpts = { ...base, tieBreak: 'fifo', backend: 'native', threads: 0, device: 'cuda' } as const;
       const items = stackOf(BATCH);
       contenders.push({
-        impl: `cuda labelCellBatch ×${BATCH}`, images: BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
+        impl: `cuda labelCellBatch ×${BATCH}`, images: BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies', after: floorAfter(bytes),
         fn: () => labelCellBatch(items, batchOpts),
       });
       // Rows that need about 36 GB of device memory at 2048²: each runs only where one call of it
@@ -138,14 +140,14 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       };
       const big = stackOf(4 * BATCH);
       await ifItRuns({
-        impl: `cuda labelCellBatch ×${4 * BATCH}`, images: 4 * BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies',
+        impl: `cuda labelCellBatch ×${4 * BATCH}`, images: 4 * BATCH, note: 'fifo ties; ms per image, one stacked chain, incl. copies', after: floorAfter(bytes),
         fn: () => labelCellBatch(big, batchOpts),
       });
       // Four stacked chains of 16 at once, one stream and one host loop each: one chain's copies
       // and round trips can overlap another's kernels (as 16 single calls in flight beat one
       // stacked call of 16 on gpu-check.mjs's maps). The same images and memory as the ×64 row.
       await ifItRuns({
-        impl: `cuda 4 × labelCellBatch ×${BATCH} at once`, images: 4 * BATCH, note: 'fifo ties; ms per image, four stacked chains in flight, incl. copies',
+        impl: `cuda 4 × labelCellBatch ×${BATCH} at once`, images: 4 * BATCH, note: 'fifo ties; ms per image, four stacked chains in flight, incl. copies', after: floorAfter(bytes),
         fn: () => Promise.all([0, 1, 2, 3].map(() => labelCellBatch(items, batchOpts))),
       });
     }

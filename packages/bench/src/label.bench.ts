@@ -47,7 +47,8 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     }
     if (opts.cuda) {
       const outs = Array.from({ length: BATCH }, () => new Int32Array(size * size));
-      contenders.push(...cudaContenders((device, k) => label(f.binary, { ...base, out: outs[k], backend: 'native', device, threads: 0 }), '8-conn binary'));
+      // The least a device must move: the uint8 image in, the int32 labels out.
+      contenders.push(...cudaContenders((device, k) => label(f.binary, { ...base, out: outs[k], backend: 'native', device, threads: 0 }), '8-conn binary', undefined, 5 * size * size));
     }
     const caseRows = await runCase('label', size, contenders, opts);
     if (opts.python && !opts.quick) {

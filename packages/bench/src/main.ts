@@ -10,8 +10,8 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { capabilities } from '@cellcam/core';
-import { findPython, table, type BenchOptions, type Row } from './harness.js';
+import { capabilities, cudaCopyBandwidth } from '@cellcam/core';
+import { findPython, setDeviceBandwidth, table, type BenchOptions, type Row } from './harness.js';
 
 // The batch rows keep 16 images in flight: one libuv thread (and CUDA stream) each. libuv sizes
 // its pool when it starts, before this module's first line runs, so the size can only come from
@@ -46,7 +46,17 @@ const opts: BenchOptions = { sizes, minTimeMs: quick ? 200 : 1000, minIters: qui
 
 console.log(`# cellcam bench — ${new Date().toISOString()}`);
 console.log(`host: ${hostname()}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}`);
-console.log(`native: ${caps.native ? 'yes' : 'no'}; CUDA: ${caps.cudaDevices > 0 ? caps.deviceNames.join(', ') : `no (${caps.reason})`}; python comparators: ${python ?? 'not installed'}\n`);
+console.log(`native: ${caps.native ? 'yes' : 'no'}; CUDA: ${caps.cudaDevices > 0 ? caps.deviceNames.join(', ') : `no (${caps.reason})`}; python comparators: ${python ?? 'not installed'}`);
+if (opts.cuda) {
+  // Issue 6's floor for the CUDA rows: the bytes a kernel must move over what the card moves.
+  const bw = await cudaCopyBandwidth().catch((err: Error) => {
+    console.log(`device bandwidth: not measured (${err.message}); the CUDA rows have no floor`);
+    return null;
+  });
+  if (bw) console.log(`device bandwidth: ${(bw.bytesPerSecond / 1e9).toFixed(0)} GB/s read + write, a device-to-device copy of ${bw.bytes / 2 ** 20} MiB × ${bw.reps} (${bw.device}); the CUDA rows' floor is their bytes over it`);
+  setDeviceBandwidth(bw?.bytesPerSecond ?? null);
+}
+console.log('');
 
 const all: Row[] = [];
 for (const k of kernels) {

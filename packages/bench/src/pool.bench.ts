@@ -33,7 +33,9 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       { impl: 'native-1t mean+max nuclei', fn: () => poolCells(f.cam, f.cells, { ...cpu, nuclei: f.nuclei, threads: 1 }), note: 'cell/nucleus/cytoplasm slots' },
     ];
     if (opts.cuda) {
-      contenders.push(...cudaContenders((device) => poolCells(f.cam, f.cells, { ...base, backend: 'native', device, threads: 0 }), 'mean+max'));
+      // The least a device must move: the map and the labels in, the means, maxima and areas out.
+      const bytes = f.cam.byteLength + f.cells.byteLength + f.cellCount * (2 * 19 + 1) * 4;
+      contenders.push(...cudaContenders((device) => poolCells(f.cam, f.cells, { ...base, backend: 'native', device, threads: 0 }), 'mean+max', undefined, bytes));
     }
     const caseRows = await runCase('pool', size, contenders, opts);
     if (opts.python && !opts.quick) {

@@ -51,7 +51,8 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       );
     }
     if (opts.cuda) {
-      contenders.push(...cudaContenders((device) => cellRle(f.cells16, { ...base, backend: 'native', device, threads: 0 }), note, 'runs on the GPU, strings on the CPU'));
+      // The least a device must move: the labels in (the runs out are a few kB).
+      contenders.push(...cudaContenders((device) => cellRle(f.cells16, { ...base, backend: 'native', device, threads: 0 }), note, 'runs on the GPU, strings on the CPU', f.cells16.byteLength));
     }
     const caseRows = await runCase('rle', size, contenders, opts);
     if (opts.python && !opts.quick) {

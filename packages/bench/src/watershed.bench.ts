@@ -55,6 +55,8 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       const outs = Array.from({ length: BATCH }, () => new Int32Array(size * size));
       contenders.push(...cudaContenders(
         (device, k) => watershed(f.elevation, f.markers, { ...base, out: outs[k], backend: 'native', device }), 'fifo, uint8, mask, 4-conn',
+        // The least a device must move: elevation, markers and mask in, the int32 labels out.
+        undefined, f.elevation.byteLength + f.markers.byteLength + f.mask.byteLength + 4 * size * size,
       ));
     }
     const caseRows = await runCase('watershed', size, contenders, opts);

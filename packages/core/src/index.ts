@@ -5,7 +5,7 @@
  * addon when it is built and on their TypeScript twins otherwise (or with `backend: 'js'`).
  */
 export * from './errors.js';
-export { capabilities, nativeLoadError, type Backend, type Device, type CudaTimings } from './native.js';
+export { capabilities, cudaCopyBandwidth, nativeLoadError, type Backend, type Device, type CudaTimings } from './native.js';
 export * from './kernels/watershed.js';
 export * from './kernels/label.js';
 export * from './kernels/pool.js';

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type * as NativeBinding from '@cellcam/native';
 import { CellcamError, nativeError, rangeError } from './errors.js';
+import { checkInt } from './util/validate.js';
 
 export type Native = typeof NativeBinding & { path?: string };
 export type Backend = 'auto' | 'native' | 'js';
@@ -92,6 +93,32 @@ export function capabilities(): {
   }
   const c = native.capabilities();
   return { native: true, nativePath: native.path ?? null, nativeError: null, ...c };
+}
+
+/**
+ * The CUDA device's memory bandwidth, as a device-to-device copy reaches it (each byte read and
+ * written counts): the floor under a kernel that must read and write B bytes is B / bytesPerSecond
+ * (`npm run bench` puts it in the CUDA rows' notes). Rejects with CELLCAM_E_CUDA and the reason
+ * when no device is usable or the addon is not loaded.
+ *
+ * @example
+ * ```ts
+ * const { bytesPerSecond, device } = await cudaCopyBandwidth();
+ * console.log(`${device}: ${(bytesPerSecond / 1e9).toFixed(0)} GB/s`); // NVIDIA H100 80GB HBM3: ~2 900 GB/s
+ * ```
+ */
+export async function cudaCopyBandwidth(options: { bytes?: number; reps?: number } = {}): Promise<{ bytesPerSecond: number; bytes: number; reps: number; device: string }> {
+  if (options === null || typeof options !== 'object') throw new CellcamError('CELLCAM_E_ARG', `Expected an object for options but received ${options === null ? 'null' : typeof options}`);
+  const bytes = checkInt('options.bytes', options.bytes ?? 256 * 2 ** 20, 1, 2 ** 34);
+  const reps = checkInt('options.reps', options.reps ?? 10, 1, 1000);
+  const { native, error } = loadOnce();
+  if (!native) throw new CellcamError('CELLCAM_E_CUDA', `cudaCopyBandwidth: the native addon is not loaded (${error?.message.split('\n')[0] ?? 'unknown'})`);
+  const stack = new Error();
+  try {
+    return await native.cudaCopyBandwidth({ bytes, reps });
+  } catch (err) {
+    throw nativeError(err, stack);
+  }
 }
 
 /**

@@ -107,6 +107,11 @@ int64_t LabelCellCore(const uint8_t* const* nucleiPreds, const uint8_t* const* c
                       const LabelCellConstants& constants, uint16_t* const* nuclei, uint16_t* const* cells, LabelCellStats* stats,
                       Timings* timings, std::string* error, int64_t images, int64_t* counts);
 
+// The device's memory bandwidth as a device-to-device copy reaches it: `reps` copies of `bytes`
+// after one warm-up, timed with events; *bytesPerSecond counts each byte read and written (the
+// bench's floor for a kernel is the bytes it must read and write divided by this).
+bool CopyBandwidth(int64_t bytes, int reps, double* bytesPerSecond, std::string* error);
+
 // Column-major runs of every cell of a U16/I32 label image, as rle.cc's encoder takes them: the runs
 // of cell id are [first[id], first[id + 1]) (first has cells + 2 entries), each a maximal span
 // [pos, pos + len) of linear column-major indices j = x*height + y, in increasing j. An id outside

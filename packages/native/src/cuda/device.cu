@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../gpu.h"
+#include "cuda_util.cuh"
 
 namespace cellcam {
 const GpuInfo& Gpu() {
@@ -42,4 +43,32 @@ const GpuInfo& Gpu() {
   });
   return info;
 }
+
+namespace gpu {
+bool CopyBandwidth(int64_t bytes, int reps, double* bytesPerSecond, std::string* error) {
+  cudaStream_t s;
+  if (!cudautil::Begin(&s, error)) return false;
+  cudautil::DeviceBuffer a, b;
+  const size_t size = static_cast<size_t>(bytes);
+  if (!cudautil::Alloc(a, size, s, "cudaMallocAsync(bandwidth)", error) || !cudautil::Alloc(b, size, s, "cudaMallocAsync(bandwidth)", error) ||
+      !cudautil::Ok(cudaMemsetAsync(a.ptr, 1, size, s), "cudaMemsetAsync(bandwidth)", error) ||
+      !cudautil::Ok(cudaMemcpyAsync(b.ptr, a.ptr, size, cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync(bandwidth warm-up)", error)) {
+    return false;
+  }
+  cudaEvent_t start = nullptr, stop = nullptr;
+  bool ok = cudautil::Ok(cudaEventCreate(&start), "cudaEventCreate", error) && cudautil::Ok(cudaEventCreate(&stop), "cudaEventCreate", error) &&
+            cudautil::Ok(cudaEventRecord(start, s), "cudaEventRecord", error);
+  for (int r = 0; ok && r < reps; ++r) {
+    ok = cudautil::Ok(cudaMemcpyAsync(r % 2 ? a.ptr : b.ptr, r % 2 ? b.ptr : a.ptr, size, cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync(bandwidth)", error);
+  }
+  float ms = 0;
+  ok = ok && cudautil::Ok(cudaEventRecord(stop, s), "cudaEventRecord", error) && cudautil::Ok(cudaEventSynchronize(stop), "cudaEventSynchronize", error) &&
+       cudautil::Ok(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime", error);
+  if (start) cudaEventDestroy(start);
+  if (stop) cudaEventDestroy(stop);
+  if (!ok) return false;
+  *bytesPerSecond = 2.0 * static_cast<double>(bytes) * reps / (ms / 1000.0);
+  return true;
+}
+}  // namespace gpu
 }  // namespace cellcam
