@@ -172,12 +172,14 @@ export function label(
 
 /**
  * CAM-to-cell pooling of a [C, h, w] map bilinearly upsampled (half-pixel centres) to H×W, on the fly.
- * Slots: s = 0 is the whole cell; with `regions`, s = 1 + r is region r.
+ * Slots: s = 0 is the whole cell; with `regions`, s = 1 + r is region r. `regions` may instead be a
+ * nucleus label image (Uint16Array or Int32Array, regionCount 2): region 0 where it is nonzero
+ * (nucleus), 1 elsewhere (cytoplasm), derived on the worker's threads.
  * mean/max: Float32Array [(1 + regionCount) * cells * C], index (s * cells + id - 1) * C + c.
  * area: Int32Array [(1 + regionCount) * cells]. Empty (cell, slot): area 0, mean and max NaN.
  */
 export function pool(
-  map: Float32Array, labels: LabelImage, regions: Uint8Array | null,
+  map: Float32Array, labels: LabelImage, regions: Uint8Array | LabelImage | null,
   mean: Float32Array, max: Float32Array | null, area: Int32Array, options: PoolOptions,
 ): Promise<{ device: 'cpu' | 'cuda'; timings?: CudaTimings }>;
 

@@ -247,11 +247,14 @@ describe('poolCellsJs equals a naive materialized reference', () => {
     const up = upsampleNaive(s.map, C, h, w, W, H);
     const regions = new Uint8Array(W * H);
     for (let k = 0; k < regions.length; k++) regions[k] = s.nuclei[k] !== 0 ? 0 : 1;
-    for (const withRegions of [false, true]) {
+    // The region map, or the nucleus labels that stand for it (the twin derives the same map).
+    for (const mode of ['none', 'regions', 'nuclei'] as const) {
+      const withRegions = mode !== 'none';
       const R = withRegions ? 2 : 0;
       const len = (1 + R) * s.cells * C;
       const mean = new Float32Array(len), max = new Float32Array(len), area = new Int32Array((1 + R) * s.cells);
-      poolCellsJs(s.map, s.labels, withRegions ? regions : null, mean, max, area, { channels: C, mapHeight: h, mapWidth: w, width: W, height: H, cells: s.cells, regionCount: R });
+      const given = mode === 'none' ? null : mode === 'regions' ? regions : s.nuclei;
+      poolCellsJs(s.map, s.labels, given, mean, max, area, { channels: C, mapHeight: h, mapWidth: w, width: W, height: H, cells: s.cells, regionCount: R });
       const ref = poolNaive(up, s.labels, withRegions ? regions : null, R, C, W, H, s.cells);
       expect(Array.from(area)).toEqual(Array.from(ref.area));
       expect(ref.area.some((a) => a === 0), 'scene has an empty cell').toBe(true);
@@ -337,6 +340,8 @@ describe.skipIf(!hasNative)('native vs TypeScript twin: bit-identical', () => {
           await poolCells(s.map, s.labels, { ...o, backend: 'native', device: 'cpu', threads: 1 }),
           await poolCells(s.map, s.labels, { ...o, backend: 'native', device: 'cpu', threads: 0 }),
           await poolCells(s.map, labels16, { ...o, backend: 'native', device: 'cpu', threads: 7 }),
+          // Uint16 nucleus labels, from which the addon derives the regions itself.
+          await poolCells(s.map, labels16, { ...o, ...(o.nuclei ? { nuclei: Uint16Array.from(o.nuclei) } : {}), backend: 'native', device: 'cpu', threads: 3 }),
         ];
         for (const [k, nat] of runs.entries()) {
           const what = `seed ${seed} ${cfg.name} run ${k}`;
@@ -492,7 +497,9 @@ describe('bad input names the argument', () => {
     { name: 'map length', args: [new Float32Array(23), s.labels, null, new Float32Array(n), null, new Int32Array(s.cells), raw()], ctor: RangeError, code: 'CELLCAM_E_SHAPE', msg: /channels\*mapHeight\*mapWidth = 24 for map/ },
     { name: 'labels dtype', args: [s.map, new Float32Array(80), null, new Float32Array(n), null, new Int32Array(s.cells), raw()], ctor: TypeError, code: 'CELLCAM_E_DTYPE', msg: /Uint16Array or Int32Array for labels but received Float32Array/ },
     { name: 'labels length', args: [s.map, new Int32Array(81), null, new Float32Array(n), null, new Int32Array(s.cells), raw()], ctor: RangeError, code: 'CELLCAM_E_SHAPE', msg: /for labels/ },
-    { name: 'regions dtype', args: [s.map, s.labels, new Int32Array(80), new Float32Array(n), null, new Int32Array(s.cells), raw()], ctor: TypeError, code: 'CELLCAM_E_DTYPE', msg: /for regions/ },
+    { name: 'regions dtype', args: [s.map, s.labels, new Float32Array(80), new Float32Array(n), null, new Int32Array(s.cells), raw()], ctor: TypeError, code: 'CELLCAM_E_DTYPE', msg: /Uint8Array \(a region map\), Uint16Array or Int32Array \(nucleus labels\) or null for regions but received Float32Array/ },
+    { name: 'nucleus labels with 3 regions', args: [s.map, s.labels, new Int32Array(80), new Float32Array(4 * s.cells * s.C), null, new Int32Array(4 * s.cells), raw({ regionCount: 3 })], ctor: RangeError, code: 'CELLCAM_E_RANGE', msg: /\[2, 2\] for options\.regionCount but received number 3/ },
+    { name: 'nucleus labels length', args: [s.map, s.labels, new Uint16Array(81), new Float32Array(3 * s.cells * s.C), null, new Int32Array(3 * s.cells), raw({ regionCount: 2 })], ctor: RangeError, code: 'CELLCAM_E_SHAPE', msg: /an array of length width\*height = 80 for regions/ },
     { name: 'regions without regionCount', args: [s.map, s.labels, new Uint8Array(80), new Float32Array(n), null, new Int32Array(s.cells), raw()], ctor: RangeError, code: 'CELLCAM_E_RANGE', msg: /options\.regionCount/ },
     { name: 'mean length', args: [s.map, s.labels, null, new Float32Array(n + 1), null, new Int32Array(s.cells), raw()], ctor: RangeError, code: 'CELLCAM_E_SHAPE', msg: /for mean/ },
     { name: 'max dtype', args: [s.map, s.labels, null, new Float32Array(n), new Float64Array(n), new Int32Array(s.cells), raw()], ctor: TypeError, code: 'CELLCAM_E_DTYPE', msg: /for max/ },

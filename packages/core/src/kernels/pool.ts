@@ -85,17 +85,20 @@ function axisTable(src: number, dst: number): { i0: Int32Array; i1: Int32Array; 
  * TypeScript twin of the native `pool` (bit-identical, single-threaded). Writes `mean`, `max` (when
  * not null) and `area` as laid out in {@link CellStats}. No argument validation beyond label ids
  * (> cells or < 0) and region values (>= regionCount), which are RangeErrors as in the addon.
+ * `regions` may be a nucleus label image (Uint16Array or Int32Array, regionCount 2), as in the
+ * addon: region 0 where it is nonzero, 1 elsewhere.
  */
 export function poolCellsJs(
   map: Float32Array,
   labels: Uint16Array | Int32Array,
-  regions: Uint8Array | null,
+  regionsOrNuclei: Uint8Array | Uint16Array | Int32Array | null,
   mean: Float32Array,
   max: Float32Array | null,
   area: Int32Array,
   o: PoolRawOptions,
 ): void {
   const { channels: C, mapHeight: h, mapWidth: w, width: W, height: H, cells } = o;
+  const regions = regionsOrNuclei === null || regionsOrNuclei instanceof Uint8Array ? regionsOrNuclei : nucleusRegions(regionsOrNuclei);
   const R = regions ? o.regionCount : 0;
   const yt = axisTable(h, H), xt = axisTable(w, W);
   const x0 = xt.i0, x1 = xt.i1, lx = xt.l, wx0 = xt.w0;
@@ -213,6 +216,13 @@ export function poolCellsJs(
   }
 }
 
+/** The region map that a nucleus label image stands for: 0 (nucleus) where it is nonzero, 1 (cytoplasm) elsewhere. */
+function nucleusRegions(nuclei: Uint16Array | Int32Array): Uint8Array {
+  const r = new Uint8Array(nuclei.length);
+  for (let i = 0; i < r.length; i++) r[i] = nuclei[i] !== 0 ? 0 : 1;
+  return r;
+}
+
 function rangeErrorAt(message: string): RangeError {
   const err = new RangeError(message);
   Object.defineProperty(err, 'code', { value: 'CELLCAM_E_RANGE', enumerable: true });
@@ -248,16 +258,15 @@ export async function poolCells(map: Float32Array, labels: Uint16Array | Int32Ar
   checkArray('map', map, [Float32Array], C * h * w, 'channels*mapHeight*mapWidth');
   checkArray('labels', labels, [Uint16Array, Int32Array], W * H, 'width*height');
 
-  let regions: Uint8Array | null = null;
+  // The native kernel takes the nucleus labels themselves and derives the regions on its threads.
+  let regions: Uint8Array | Uint16Array | Int32Array | null = null;
   let slots = ['cell'];
   const nuclei = options.nuclei ?? null;
   if (nuclei !== null && options.regions !== undefined) {
     throw rangeError('options.regions', 'undefined when options.nuclei is given (not both)', options.regions, 'CELLCAM_E_ARG');
   }
   if (nuclei !== null) {
-    checkArray('options.nuclei', nuclei, [Uint16Array, Int32Array], W * H, 'width*height');
-    regions = new Uint8Array(W * H);
-    for (let i = 0; i < regions.length; i++) regions[i] = nuclei[i] !== 0 ? 0 : 1;
+    regions = checkArray<Uint16Array | Int32Array>('options.nuclei', nuclei, [Uint16Array, Int32Array], W * H, 'width*height');
     slots = ['cell', 'nucleus', 'cytoplasm'];
   } else if (options.regions !== undefined) {
     const rg = options.regions as unknown;
