@@ -287,6 +287,19 @@ export function labelCell(
  */
 export function cudaCopyBandwidth(options: { bytes?: number; reps?: number }): Promise<{ bytesPerSecond: number; bytes: number; reps: number; device: string }>;
 
+/**
+ * Model-free prediction maps (channel 2 of two width × height × 3 uint8 maps) from the red, blue and
+ * yellow stains, the same bytes as core's TypeScript twin `modelFreeMaps`. Stains are Uint8Array
+ * (bitDepth 8) or Uint16Array (16); every option is required (core fills in the defaults).
+ */
+export function modelFreeMaps(
+  red: Uint8Array | Uint16Array, blue: Uint8Array | Uint16Array, yellow: Uint8Array | Uint16Array, nucleiPred: Uint8Array, cellPred: Uint8Array,
+  options: {
+    width: number; height: number; bitDepth: 8 | 16; lengthScale: number; nucleusSigma: number; cellSigma: number; decay: number;
+    intensityWeight: number; threads: number;
+  },
+): Promise<void>;
+
 /** hpacellseg label_nuclei on an H×W×3 uint8 prediction. */
 export function labelNuclei(
   nucleiPred: Uint8Array, nuclei: Uint16Array, options: { width: number; height: number; threads: number; tieBreak?: 'heap' | 'fifo' },

@@ -1,11 +1,13 @@
 // `segmentFolder` end to end, ms per image: PNG decoding, model-free maps, labelCell, two 16-bit
 // PNGs written. Four synthetic 16-bit fields per size (two with --quick), segmented again on each
 // iteration (force). Rows: exact heap ties with the maps on the main thread (the default before
-// 2026-11-26), fifo ties likewise, and the default (fifo ties on model-free maps, maps in workers).
+// 2026-11-26), fifo ties likewise, and the default (fifo ties on model-free maps, maps off the main
+// thread). Then the model-free maps alone on one 16-bit field: the TypeScript twin against the
+// native kernel on 1 and on all threads (the same bytes).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { segmentFolder, synthesize, type SegmentFolderOptions } from '@cellcam/core';
+import { modelFreeMaps, modelFreeMapsAsync, segmentFolder, synthImage, synthesize, type SegmentFolderOptions } from '@cellcam/core';
 import { runCase, type BenchOptions, type Row } from './harness.js';
 
 export async function run(opts: BenchOptions): Promise<Row[]> {
@@ -22,8 +24,15 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       rows.push(...(await runCase('segment', size, [
         { impl: 'heap ties, maps inline', fn: seg({ ties: 'heap', mapsInWorkers: false }), images, note: `${images} images, ms per image, --jobs = cores` },
         { impl: 'fifo ties, maps inline', fn: seg({ ties: 'fifo', mapsInWorkers: false }), images },
-        { impl: 'default (auto = fifo, maps in workers)', fn: seg({}), images, note: 'cellcam segment DIR --out OUT' },
+        { impl: 'default (auto = fifo, maps off the main thread)', fn: seg({}), images, note: 'cellcam segment DIR --out OUT' },
       ], { ...opts, minIters: 3, minTimeMs: 0 })));
+      const s = synthImage('maps', size, 7, [0, 3, 14], { bitDepth: 16 });
+      const img = { width: size, height: size, bitDepth: 16 as const, channels: { red: s.red, blue: s.blue, yellow: s.yellow } };
+      rows.push(...(await runCase('model-free maps', size, [
+        { impl: 'ts', fn: () => modelFreeMaps(img), note: 'one 16-bit field' },
+        { impl: 'native-1t', fn: () => modelFreeMapsAsync(img, { backend: 'native', threads: 1 }), note: 'same bytes' },
+        { impl: 'native-Nt', fn: () => modelFreeMapsAsync(img, { backend: 'native', threads: 0 }) },
+      ], opts)));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -31,7 +31,7 @@ export * from './model/session.js';
 export { rescale, rescalePlane, rescaledSize, imgAsFloat, floatToUbyte, padReflect, hpaPadding, resizeArea } from './segment/resize.js';
 export * from './segment/unet.js';
 export { readRgb8 } from './io/png.js';
-export { modelFreeMaps, normalizeStain, gaussianBlur, distanceTo, type ModelFreeChannels, type ModelFreeOptions } from './segment/model-free.js';
+export { modelFreeMaps, modelFreeMapsAsync, type ModelFreeRunOptions, normalizeStain, gaussianBlur, distanceTo, type ModelFreeChannels, type ModelFreeOptions } from './segment/model-free.js';
 export { segmentImage, segmentFolder, resolveTies, type SegmentTies, type SegmentOptions, type SegmentResult, type SegmentFolderOptions, type SegmentFolderSummary } from './segment/segment.js';
 export { segmentationScore, segmentationMatches, combineSegmentationScores, type SegmentationScore, type SegmentationMatches } from './metric/segmentation.js';
 export * from './segment/label-cell.js';

@@ -11,7 +11,7 @@ import { LabelCellBatcher } from '../src/segment/batcher.js';
 import { ModelFreePool } from '../src/segment/model-free-pool.js';
 import { labelCell } from '../src/segment/label-cell.js';
 import { field } from './label-cell-preds.js';
-import { rejection } from './helpers.js';
+import { hasNative, rejection } from './helpers.js';
 
 const same = (a: Uint16Array, b: Uint16Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -102,10 +102,15 @@ describe("ties: 'auto' is hpacellseg's heap order for U-Net maps, raster order f
   });
 });
 
-describe('ModelFreePool: the model-free maps in worker threads (segmentFolder)', () => {
+// Native calls where the addon loads; worker threads with the TypeScript twin otherwise (or with
+// backend 'js'). Both must give modelFreeMaps' bytes and the same contract.
+const poolModes: { mode: 'native' | 'workers'; backend: 'auto' | 'js' }[] = [...(hasNative ? [{ mode: 'native', backend: 'auto' } as const] : []), { mode: 'workers', backend: 'js' }];
+
+describe.each(poolModes)('ModelFreePool ($mode): the model-free maps off the main thread (segmentFolder)', ({ mode, backend }) => {
   it('gives the bytes of modelFreeMaps for several images at once, and leaves the callers\' channels alone', async () => {
-    const pool = ModelFreePool.create(2);
+    const pool = ModelFreePool.create(2, { backend });
     expect(pool, 'the worker entry is built with the package (npm run build)').not.toBeNull();
+    expect(pool!.mode).toBe(mode);
     try {
       const imgs = [imageSet(512, 5, 8).img, imageSet(512, 6, 16).img, imageSet(512, 7, 8).img];
       const options = [{}, { intensityWeight: 0.4 }, { cellSigma: 3 }];
@@ -122,10 +127,13 @@ describe('ModelFreePool: the model-free maps in worker threads (segmentFolder)',
   });
 
   it('a failing image rejects with its reason and the pool goes on; close() rejects what is queued', async () => {
-    const pool = ModelFreePool.create(1)!;
+    const pool = ModelFreePool.create(1, { backend })!;
     const { img } = imageSet(512, 8, 8);
     const broken = { ...img, channels: { ...img.channels, blue: undefined as unknown as Uint8Array } };
-    await expect(pool.maps(broken)).rejects.toMatchObject({ code: 'CELLCAM_E_INTERNAL', message: expect.stringMatching(/^model-free maps: /) });
+    // The native path names the argument (its own code); a worker's error comes back as text.
+    await expect(pool.maps(broken)).rejects.toMatchObject(mode === 'native'
+      ? { code: 'CELLCAM_E_DTYPE', message: expect.stringMatching(/^model-free maps: Expected Uint8Array for img\.channels\.blue but received undefined/) }
+      : { code: 'CELLCAM_E_INTERNAL', message: expect.stringMatching(/^model-free maps: /) });
     expect(Buffer.from((await pool.maps(img)).cellPred).equals(Buffer.from(modelFreeMaps(img).cellPred))).toBe(true);
     const running = pool.maps(img);
     const queued = pool.maps(img);

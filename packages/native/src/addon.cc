@@ -94,6 +94,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("labelCell", Napi::Function::New(env, LabelCell, "labelCell"));
   exports.Set("labelNuclei", Napi::Function::New(env, LabelNuclei, "labelNuclei"));
   exports.Set("resample", Napi::Function::New(env, Resample, "resample"));
+  exports.Set("modelFreeMaps", Napi::Function::New(env, ModelFree, "modelFreeMaps"));
   exports.Set("cudaCopyBandwidth", Napi::Function::New(env, CudaCopyBandwidth, "cudaCopyBandwidth"));
   return exports;
 }

@@ -23,4 +23,6 @@ Napi::Value LabelCell(const Napi::CallbackInfo& info);
 Napi::Value LabelNuclei(const Napi::CallbackInfo& info);
 // resample(src, out, opts) -> Promise<void>                                   (resample.cc)
 Napi::Value Resample(const Napi::CallbackInfo& info);
+// modelFreeMaps(red, blue, yellow, nucleiPred, cellPred, opts) -> Promise<void> (model_free.cc)
+Napi::Value ModelFree(const Napi::CallbackInfo& info);
 }  // namespace cellcam

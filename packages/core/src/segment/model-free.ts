@@ -9,7 +9,13 @@
  *   half way between their nuclei (the watershed in labelCell floods from the nuclei);
  * - borders (channel 1) stay 0: the post-processing splits cells by the watershed.
  * Lengths scale with the image side relative to the HPA's 2048 px.
+ *
+ * This file is also the TypeScript twin of the native kernel (native/src/model_free.cc), which
+ * gives the same bytes on the addon's threads ({@link modelFreeMapsAsync}).
  */
+import { nativeError, rangeError, typeError } from '../errors.js';
+import { resolveBackend, type Backend } from '../native.js';
+import { checkArray, checkInt, checkNumber } from '../util/validate.js';
 
 export interface ModelFreeChannels {
   width: number;
@@ -166,7 +172,41 @@ export function distanceTo(seed: Uint8Array, width: number, height: number): Flo
   return d;
 }
 
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+// exp in a fixed sequence of double operations, so that the native kernel (model_free.cc) gives
+// the same bits (Math.exp and the C library's exp may differ in the last bit): x = (64k + j) ln2/64
+// + r with |r| <= ln2/128, e^x = 2^k * 2^(j/64) * (Taylor series of e^r to r^6). The 64 table
+// entries are themselves Taylor series (to t^13 for t = j ln2/64 < ln2, relative error < 1e-13).
+const EXP_TABLE = Array.from({ length: 64 }, (_, j) => {
+  const t = (j * Math.LN2) / 64;
+  let p = 1 / 6227020800; // 1/13!
+  for (let n = 12; n >= 0; n--) {
+    let f = 1;
+    for (let k = 2; k <= n; k++) f *= k;
+    p = p * t + 1 / f;
+  }
+  return p;
+});
+const pow2Bits = new DataView(new ArrayBuffer(8));
+
+/** 2^k for an integer k in [-1022, 1023], built from its bits. */
+function pow2(k: number): number {
+  pow2Bits.setUint32(0, (k + 1023) * 2 ** 20);
+  pow2Bits.setUint32(4, 0);
+  return pow2Bits.getFloat64(0);
+}
+
+/** e^x, the same bits as model_free.cc's ExpFixed (relative error below 2e-13 for |x| <= 709). */
+export function expFixed(x: number): number {
+  if (x > 709) return Infinity;
+  if (x < -708) return 0;
+  const m = Math.floor(x * (64 * Math.LOG2E) + 0.5);
+  const r = x - m * (Math.LN2 / 64);
+  const j = m - 64 * Math.floor(m / 64);
+  const p = (((((r / 720 + 1 / 120) * r + 1 / 24) * r + 1 / 6) * r + 0.5) * r + 1) * r + 1;
+  return EXP_TABLE[j] * p * pow2((m - j) / 64);
+}
+
+const sigmoid = (x: number): number => 1 / (1 + expFixed(-x));
 
 /**
  * Builds nuclei and cell prediction maps (H×W×3 interleaved uint8) from the raw stains.
@@ -180,10 +220,11 @@ const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
  */
 export function modelFreeMaps(img: ModelFreeChannels, options: ModelFreeOptions = {}): { nucleiPred: Uint8Array; cellPred: Uint8Array } {
   const { width: W, height: H, bitDepth } = img;
-  const s = options.lengthScale ?? W / 2048;
+  const o = resolveOptions(W, options);
+  const s = o.lengthScale;
   const n = W * H;
   const blueRaw = normalizeStain(img.channels.blue, bitDepth);
-  const blue = gaussianBlur(blueRaw.slice(), W, H, (options.nucleusSigma ?? 3) * s);
+  const blue = gaussianBlur(blueRaw.slice(), W, H, o.nucleusSigma * s);
   const tb = otsu01(blue);
   const nucleiPred = new Uint8Array(n * 3);
   const nucMask = new Uint8Array(n);
@@ -198,12 +239,12 @@ export function modelFreeMaps(img: ModelFreeChannels, options: ModelFreeOptions 
   const red = normalizeStain(img.channels.red, bitDepth), yellow = normalizeStain(img.channels.yellow, bitDepth);
   const cyto = new Float32Array(n);
   for (let i = 0; i < n; i++) cyto[i] = Math.max(red[i], yellow[i], 0.5 * blueRaw[i]);
-  gaussianBlur(cyto, W, H, (options.cellSigma ?? 8) * s);
+  gaussianBlur(cyto, W, H, o.cellSigma * s);
   const tc = otsu01(cyto);
   const dist = distanceTo(nucMask, W, H);
-  const decay = (options.decay ?? 220) * s;
+  const decay = o.decay * s;
   const kc = 10 / Math.max(0.05, tc);
-  const wi = options.intensityWeight ?? 0;
+  const wi = o.intensityWeight;
   // Intensity relative to the bright end of the cells, so neighbouring cells of different
   // brightness meet at their brightness edge when the watershed floods from the nuclei.
   let hi = 0;
@@ -223,6 +264,58 @@ export function modelFreeMaps(img: ModelFreeChannels, options: ModelFreeOptions 
     const inten = Math.min(1, cyto[i] / hi);
     const level = 0.35 + 0.65 * ((1 - wi) * near + wi * inten * (0.5 + 0.5 * near));
     cellPred[i * 3 + 2] = Math.round(255 * fg * level);
+  }
+  return { nucleiPred, cellPred };
+}
+
+/** The options of {@link modelFreeMaps} with their defaults, checked (errors name options.<key>). */
+function resolveOptions(W: number, options: ModelFreeOptions) {
+  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  return {
+    lengthScale: checkNumber('options.lengthScale', options.lengthScale ?? W / 2048, 1e-6, 1e6),
+    nucleusSigma: checkNumber('options.nucleusSigma', options.nucleusSigma ?? 3, 0, 1e6),
+    cellSigma: checkNumber('options.cellSigma', options.cellSigma ?? 8, 0, 1e6),
+    decay: checkNumber('options.decay', options.decay ?? 220, 1e-9, 1e9),
+    intensityWeight: checkNumber('options.intensityWeight', options.intensityWeight ?? 0, 0, 1),
+  };
+}
+
+/** Options of {@link modelFreeMapsAsync}: the maps' own, and where they are computed. */
+export interface ModelFreeRunOptions extends ModelFreeOptions {
+  /** 'auto' (default): the native kernel when the addon loads, else the twin. */
+  backend?: Backend;
+  /** CPU threads of the native kernel, 0 (default) = all. The bytes do not depend on it. */
+  threads?: number;
+}
+
+/**
+ * {@link modelFreeMaps} on the native addon's threads: the same bytes, about 20× faster on one
+ * thread (docs/segmentation.md, "Model-free maps"), and off the calling thread. Without the addon
+ * (or with `backend: 'js'`) it runs the TypeScript twin.
+ *
+ * @example
+ * ```ts
+ * const img = await readImageSet('data/test', id);
+ * const { nucleiPred, cellPred } = await modelFreeMapsAsync(img, { threads: 4 });
+ * ```
+ */
+export async function modelFreeMapsAsync(img: ModelFreeChannels, options: ModelFreeRunOptions = {}): Promise<{ nucleiPred: Uint8Array; cellPred: Uint8Array }> {
+  if (img === null || typeof img !== 'object') throw typeError('img', 'an image set { width, height, bitDepth, channels }', img);
+  const W = checkInt('img.width', img.width, 1, 65536), H = checkInt('img.height', img.height, 1, 65536);
+  if (img.bitDepth !== 8 && img.bitDepth !== 16) throw rangeError('img.bitDepth', '8 or 16', img.bitDepth);
+  const o = resolveOptions(W, options);
+  const threads = options.threads === undefined ? 0 : checkInt('options.threads', options.threads, 0, 256);
+  const native = resolveBackend(options.backend);
+  if (native === null) return modelFreeMaps(img, options);
+  const ctor = img.bitDepth === 16 ? Uint16Array : Uint8Array;
+  const [red, blue, yellow] = (['red', 'blue', 'yellow'] as const).map((c) =>
+    checkArray<Uint8Array | Uint16Array>(`img.channels.${c}`, img.channels?.[c], [ctor], W * H, 'width*height'));
+  const nucleiPred = new Uint8Array(3 * W * H), cellPred = new Uint8Array(3 * W * H);
+  const stack = new Error();
+  try {
+    await native.modelFreeMaps(red, blue, yellow, nucleiPred, cellPred, { width: W, height: H, bitDepth: img.bitDepth, ...o, threads });
+  } catch (err) {
+    throw nativeError(err, stack);
   }
   return { nucleiPred, cellPred };
 }

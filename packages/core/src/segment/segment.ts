@@ -180,8 +180,9 @@ export interface SegmentFolderOptions extends SegmentOptions {
   /** dataset folder with cells/{ID}_cells.png: score each image against it */
   evalDir?: string;
   /**
-   * Build the model-free maps in worker threads, one per image in flight (default true); false
-   * builds them on the calling thread (the same bytes; for benchmarks and debugging).
+   * Build the model-free maps off the main thread (default true): one native call per image in
+   * flight, or worker threads without the addon (ModelFreePool); false builds them on the calling
+   * thread with the TypeScript twin (the same bytes; for benchmarks and debugging).
    */
   mapsInWorkers?: boolean;
   onProgress?: (event: { done: number; total: number; id: string; skipped: boolean; error?: Error; ms?: number; cells?: number }) => void;
@@ -277,7 +278,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   }
   // The model-free maps are TypeScript: in worker threads, one per image in flight, they use every
   // core instead of queueing on the main thread (inline when the worker entry is not built).
-  const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers);
+  const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers, { backend: options.backend });
   const imageOptions = { ...options, ties };
   const worker = async () => {
     try {

@@ -16,6 +16,13 @@ export function checkInt(name: string, v: unknown, min = 1, max = Number.MAX_SAF
   return v;
 }
 
+/** Checks a finite number in [min, max]. */
+export function checkNumber(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || Number.isNaN(v)) throw typeError(name, 'a number', v);
+  if (!(v >= min && v <= max)) throw rangeError(name, `a number in [${min}, ${max}]`, v);
+  return v;
+}
+
 /** Checks image width/height (1..65536 each, and at most 2^30 pixels). */
 export function checkSize(width: unknown, height: unknown, prefix = 'options'): { width: number; height: number } {
   const w = checkInt(`${prefix}.width`, width, 1, 65536);
