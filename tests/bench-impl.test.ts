@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { selected } from '../packages/bench/src/harness.js';
+import { capabilities } from '@cellcam/core';
 
 const root = resolve(__dirname, '..');
 const main = join(root, 'packages', 'bench', 'dist', 'main.js');
@@ -44,7 +45,7 @@ describe('bench --impl', () => {
 });
 
 describe('bench --kernels segment', () => {
-  it.skipIf(!existsSync(main))('times segmentFolder per image: heap and fifo ties with the maps inline, and the default', () => {
+  it.skipIf(!existsSync(main))('times segmentFolder per image (heap and fifo ties with the maps inline, and the default) and the maps alone', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cellcam-bench-segment-'));
     try {
       const out = join(dir, 'rows.json');
@@ -52,7 +53,8 @@ describe('bench --kernels segment', () => {
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const rows = JSON.parse(readFileSync(out, 'utf8')).rows as { kernel: string; impl: string; size: number; medianMs: number }[];
       expect(rows.map((row) => `${row.kernel} ${row.size} ${row.impl}`)).toEqual([
-        'segment 512 heap ties, maps inline', 'segment 512 fifo ties, maps inline', 'segment 512 default (auto = fifo, maps in workers)',
+        'segment 512 heap ties, maps inline', 'segment 512 fifo ties, maps inline', 'segment 512 default (auto = fifo, maps off the main thread)',
+        'model-free maps 512 ts', ...(capabilities().native ? ['model-free maps 512 native-1t', 'model-free maps 512 native-Nt'] : []),
       ]);
       for (const row of rows) expect(row.medianMs).toBeGreaterThan(0);
     } finally {

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { modelFreeMaps, modelFreeMapsAsync, segmentFolder, synthImage, synthesize, type SegmentFolderOptions } from '@cellcam/core';
+import { capabilities, modelFreeMaps, modelFreeMapsAsync, segmentFolder, synthImage, synthesize, type SegmentFolderOptions } from '@cellcam/core';
 import { runCase, type BenchOptions, type Row } from './harness.js';
 
 export async function run(opts: BenchOptions): Promise<Row[]> {
@@ -30,8 +30,10 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       const img = { width: size, height: size, bitDepth: 16 as const, channels: { red: s.red, blue: s.blue, yellow: s.yellow } };
       rows.push(...(await runCase('model-free maps', size, [
         { impl: 'ts', fn: () => modelFreeMaps(img), note: 'one 16-bit field' },
-        { impl: 'native-1t', fn: () => modelFreeMapsAsync(img, { backend: 'native', threads: 1 }), note: 'same bytes' },
-        { impl: 'native-Nt', fn: () => modelFreeMapsAsync(img, { backend: 'native', threads: 0 }) },
+        ...(capabilities().native ? [
+          { impl: 'native-1t', fn: () => modelFreeMapsAsync(img, { backend: 'native', threads: 1 }), note: 'same bytes' },
+          { impl: 'native-Nt', fn: () => modelFreeMapsAsync(img, { backend: 'native', threads: 0 }) },
+        ] : []),
       ], opts)));
     } finally {
       rmSync(dir, { recursive: true, force: true });
