@@ -1,7 +1,7 @@
 /**
  * ModelFreePool: the model-free prediction maps off the main thread, for a folder's images in
  * flight at once. With the native addon each image is one call of the native kernel (the same
- * bytes as {@link modelFreeMaps}, about 2× faster per thread, on the libuv pool); without it, one
+ * bytes as {@link modelFreeMaps}, 2.4× faster on one thread, on the libuv pool); without it, one
  * worker thread per image runs the TypeScript maps, so that they still get every core.
  */
 import { availableParallelism } from 'node:os';
@@ -66,7 +66,10 @@ export class ModelFreePool {
     return url ? new ModelFreePool(url, size) : null;
   }
 
-  /** The maps of one image set (its channels are copied to the worker; the caller keeps them). */
+  /**
+   * The maps of one image set. The caller keeps its channels: a worker gets a copy, and the native
+   * call reads them in place (leave them unchanged until the promise settles).
+   */
   maps(img: ModelFreeChannels, options: ModelFreeOptions = {}): Promise<Maps> {
     if (this.closed) return Promise.reject(new CellcamError('CELLCAM_E_INTERNAL', 'ModelFreePool is closed'));
     if (this.mode === 'native') {
