@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 const cli = resolve(__dirname, '..', 'packages', 'cli', 'dist', 'main.js');
@@ -9,6 +10,8 @@ const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], {
 const runEnv = (env: Record<string, string>, ...args: string[]) =>
   spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 const nativeBuilt = /^native addon: ok/m.test(run('doctor').stdout);
+// The installed command (package.json "bin"): a CommonJS entry that sizes libuv's pool first.
+const bin = resolve(__dirname, '..', 'packages', 'cli', 'bin', 'cellcam.cjs');
 
 describe.skipIf(!existsSync(cli))('cellcam doctor', () => {
   it.each([
@@ -48,5 +51,18 @@ describe.skipIf(!existsSync(cli))('cellcam doctor', () => {
     const r = run('doctr');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/unknown command 'doctr'/);
+  });
+
+  it.each([
+    { name: 'unset: the cores, at least 4', env: undefined, want: Math.min(1024, Math.max(4, availableParallelism())) },
+    { name: 'set: kept', env: '7', want: 7 },
+  ])('the cellcam command sizes libuv\'s thread pool before it starts ($name)', ({ env, want }) => {
+    const { UV_THREADPOOL_SIZE: _, ...rest } = process.env;
+    const r = spawnSync(process.execPath, [bin, 'doctor', '--json'], { encoding: 'utf8', env: { ...rest, ...(env ? { UV_THREADPOOL_SIZE: env } : {}) } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).threadPool).toBe(want);
+    // The ES module entry alone leaves the variable to its caller: libuv's own 4 when it is unset.
+    const direct = spawnSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8', env: rest });
+    expect(JSON.parse(direct.stdout).threadPool).toBe(4);
   });
 });

@@ -10,6 +10,11 @@ export interface DoctorReport {
   cellcam: string;
   node: string;
   platform: string;
+  /**
+   * libuv's thread pool, which the native kernels, sharp's decodes and file I/O share: the size it
+   * was given (UV_THREADPOOL_SIZE, else libuv's 4). The `cellcam` command sets it to the cores.
+   */
+  threadPool: number;
   native: ReturnType<typeof capabilities>;
   onnxruntime: { ok: boolean; version: string | null; backends: { name: string; bundled: boolean }[]; error: string | null };
   sharp: { ok: boolean; version: string | null; vips: string | null; inputFormats: string[]; error: string | null };
@@ -31,6 +36,7 @@ export async function doctor(): Promise<DoctorReport> {
     cellcam: VERSION,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    threadPool: Math.min(1024, Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4)),
     native: capabilities(),
     onnxruntime: { ok: false, version: null, backends: [], error: null },
     sharp: { ok: false, version: null, vips: null, inputFormats: [], error: null },

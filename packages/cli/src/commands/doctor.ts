@@ -15,7 +15,7 @@ export function registerDoctor(program: Command): void {
       }
       const n = r.native;
       const lines = [
-        `cellcam ${r.cellcam} on node ${r.node} (${r.platform})`,
+        `cellcam ${r.cellcam} on node ${r.node} (${r.platform}); libuv thread pool: ${r.threadPool} threads (UV_THREADPOOL_SIZE; native kernels, image decoding and file writes share it)`,
         n.native
           ? `native addon: ok (${n.nativePath}), ${n.threads} CPU threads, keeps up to ${n.scratch.limitBytes / 2 ** 20} MiB of scratch between calls (CELLCAM_SCRATCH_MB)`
           : `native addon: NOT LOADED — kernels use the TypeScript twins\n  ${(n.nativeError ?? '').split('\n').join('\n  ')}`,
