@@ -65,6 +65,9 @@ describe('segmentImage (model-free maps + labelCell)', () => {
     expect(s.ap).toBeGreaterThan(minAp);
     // nucleus ids are cell ids
     for (let i = 0; i < r.nuclei.length; i++) if (r.nuclei[i]) expect(r.nuclei[i]).toBe(r.cells[i]);
+    // The default (the native maps where the addon loads) and the twin inline give the same labels.
+    const inline = await segmentImage(img, {}, undefined, undefined, null);
+    expect(same(inline.cells, r.cells) && same(inline.nuclei, r.nuclei)).toBe(true);
   });
 });
 

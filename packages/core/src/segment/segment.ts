@@ -16,7 +16,7 @@ import { nativeOrNull, pickDevice, type Backend, type Device } from '../native.j
 import { combineSegmentationScores, segmentationMatches, type SegmentationMatches, type SegmentationScore } from '../metric/segmentation.js';
 import { LabelCellBatcher } from './batcher.js';
 import { labelCell, type LabelCellOptions, type LabelCellResult, type LabelCellScale } from './label-cell.js';
-import { modelFreeMaps } from './model-free.js';
+import { modelFreeMaps, modelFreeMapsAsync } from './model-free.js';
 import { ModelFreePool } from './model-free-pool.js';
 import { createUnetPool, predictMaps } from './unet.js';
 import type { OrtExecutionProvider, OrtPool } from '../model/session.js';
@@ -83,7 +83,8 @@ interface Models {
 type PostProcess = (nucleiPred: Uint8Array, cellPred: Uint8Array, options: LabelCellOptions) => Promise<LabelCellResult>;
 
 /**
- * Segments one decoded image set into cells and nuclei (nucleus id = cell id).
+ * Segments one decoded image set into cells and nuclei (nucleus id = cell id). Without U-Net
+ * models the maps are the model-free ones, from the native kernel where the addon is in use.
  *
  * @example
  * ```ts
@@ -103,7 +104,11 @@ export async function segmentImage(
     cellPred = m.cellPred;
     maps = 'unet';
   } else {
-    const m = freeMaps ? await freeMaps.maps(img) : modelFreeMaps(img);
+    // A pool (segmentFolder's), inline on this thread (null: segmentFolder's mapsInWorkers false), or
+    // by default the native kernel where the addon is in use (the same bytes either way).
+    const m = freeMaps ? await freeMaps.maps(img)
+      : freeMaps === null ? modelFreeMaps(img)
+        : await modelFreeMapsAsync(img, { backend: options.backend, threads: options.threads });
     nucleiPred = m.nucleiPred;
     cellPred = m.cellPred;
     maps = 'model-free';
