@@ -281,8 +281,8 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
     // Each worker waits on its image's batch, so a batch never holds more images than workers.
     summary.notes.push(`batch ${batch} > jobs ${workers}: a batch holds at most ${workers} image${workers > 1 ? 's' : ''} (each worker waits on its image's batch); give jobs >= batch to fill it`);
   }
-  // The model-free maps are TypeScript: in worker threads, one per image in flight, they use every
-  // core instead of queueing on the main thread (inline when the worker entry is not built).
+  // The model-free maps off the main thread for the images in flight: native calls, or worker
+  // threads with the twin (inline when neither the addon nor the worker entry is there).
   const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers, { backend: options.backend });
   const imageOptions = { ...options, ties };
   const worker = async () => {
