@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as NativeBinding from '@cellcam/native';
-import { CellcamError, nativeError, rangeError } from './errors.js';
+import { CellcamError, nativeError, rangeError, typeError } from './errors.js';
 import { checkInt } from './util/validate.js';
 
 export type Native = typeof NativeBinding & { path?: string };
@@ -108,7 +108,7 @@ export function capabilities(): {
  * ```
  */
 export async function cudaCopyBandwidth(options: { bytes?: number; reps?: number } = {}): Promise<{ bytesPerSecond: number; bytes: number; reps: number; device: string }> {
-  if (options === null || typeof options !== 'object') throw new CellcamError('CELLCAM_E_ARG', `Expected an object for options but received ${options === null ? 'null' : typeof options}`);
+  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const bytes = checkInt('options.bytes', options.bytes ?? 256 * 2 ** 20, 1, 2 ** 34);
   const reps = checkInt('options.reps', options.reps ?? 10, 1, 1000);
   const { native, error } = loadOnce();

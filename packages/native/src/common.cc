@@ -1,6 +1,7 @@
 // Implementation of the shared plumbing declared in common.h.
 #include "common.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace cellcam {
@@ -59,6 +60,35 @@ int64_t OptInt(const Napi::Object& o, const char* key, int64_t fallback) {
   Napi::Value v = o.Get(key);
   if (!v.IsNumber()) return fallback;
   return v.As<Napi::Number>().Int64Value();
+}
+
+double OptDouble(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+int64_t IntOption(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber() || std::floor(v.As<Napi::Number>().DoubleValue()) != v.As<Napi::Number>().DoubleValue()) {
+    throw MakeError(env, ErrorKind::TypeError, "CELLCAM_E_DTYPE",
+                    MakeString("Expected an integer for options.", key, " but received ", Describe(v)));
+  }
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
+    throw MakeError(env, ErrorKind::RangeError, "CELLCAM_E_RANGE",
+                    MakeString("Expected an integer in [", lo, ", ", hi, "] for options.", key, " but received ", Describe(v)));
+  }
+  return static_cast<int64_t>(d);
+}
+
+double NumberOption(Napi::Env env, const Napi::Object& o, const char* key, double lo, double hi) {
+  Napi::Value v = o.Get(key);
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
+  if (!(d >= lo && d <= hi)) {
+    throw MakeError(env, ErrorKind::RangeError, "CELLCAM_E_RANGE",
+                    MakeString("Expected a number in [", lo, ", ", hi, "] for options.", key, " but received ", Describe(v)));
+  }
+  return d;
 }
 
 bool OptBool(const Napi::Object& o, const char* key, bool fallback) {

@@ -54,8 +54,13 @@ bool IsIntIn(const Napi::Value& v, double lo, double hi);
 
 // Reads a numeric/boolean/string field of the flat options object.
 int64_t OptInt(const Napi::Object& o, const char* key, int64_t fallback);
+double OptDouble(const Napi::Object& o, const char* key, double fallback);
 bool OptBool(const Napi::Object& o, const char* key, bool fallback);
 std::string OptString(const Napi::Object& o, const char* key, const std::string& fallback);
+// A required option: an integer (or a number) in [lo, hi]; else throws a coded JS error naming
+// options.<key>, what was expected and what was received.
+int64_t IntOption(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi);
+double NumberOption(Napi::Env env, const Napi::Object& o, const char* key, double lo, double hi);
 
 // Number of worker threads to use: `requested` (>0) or all hardware threads.
 int ResolveThreads(int64_t requested);

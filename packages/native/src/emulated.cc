@@ -118,11 +118,6 @@ Napi::Value WatershedEmulated(const Napi::CallbackInfo& info) {
   return WatershedStatsObject(env, stats);
 }
 
-static double OptNumber(const Napi::Object& o, const char* key, double fallback) {
-  const Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
-}
-
 // _labelCellEmulated(nucleiPred, cellPred, nuclei, cells, {width, height, scale, order, images = 1, deviceBytes, planBytes})
 //   -> {cellCount, cellCounts, watersheds: [{phases, generations, lineRounds, burstGenerations, placedGenerations, oneBlockGenerations, levelRuns} x3], launches, reads, items,
 //       sites: [{site: 'file.h:line', launches, items, reads}] (by the line that launched or read them, most items first),
@@ -155,7 +150,7 @@ Napi::Value LabelCellEmulated(const Napi::CallbackInfo& info) {
 
   // The device's memory as the CUDA call plans with it (planBytes, default deviceBytes) and as it
   // ends (deviceBytes: an allocation past it fails as on a full device); both unlimited by default.
-  const double deviceBytes = OptNumber(o, "deviceBytes", -1), planBytes = OptNumber(o, "planBytes", deviceBytes);
+  const double deviceBytes = OptDouble(o, "deviceBytes", -1), planBytes = OptDouble(o, "planBytes", deviceBytes);
   CELLCAM_RANGE_CHECK(deviceBytes == -1 || deviceBytes >= 0, env, "Expected bytes >= 0 for options.deviceBytes but received ", Describe(o.Get("deviceBytes")));
 
   lcpar::ChainStats stats;

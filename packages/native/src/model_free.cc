@@ -84,6 +84,25 @@ struct Options {
   int threads = 1;
 };
 
+// The counts of binOf(i) over [0, n) (bins in [0, bins); -1 counts nowhere), from one histogram per
+// thread: integer counts, so their sum does not depend on the thread count.
+template <class BinOf>
+std::vector<uint64_t> Histogram(int64_t n, int bins, int threads, const BinOf& binOf) {
+  std::vector<std::vector<uint64_t>> parts(static_cast<size_t>(threads), std::vector<uint64_t>(static_cast<size_t>(bins), 0));
+  ParallelFor(n, threads, [&](int64_t b, int64_t e, int t) {
+    uint64_t* h = parts[static_cast<size_t>(t)].data();
+    for (int64_t i = b; i < e; ++i) {
+      const int k = binOf(i);
+      if (k >= 0) ++h[k];
+    }
+  });
+  std::vector<uint64_t> hist(static_cast<size_t>(bins), 0);
+  for (const auto& p : parts) {
+    for (size_t v = 0; v < hist.size(); ++v) hist[v] += p[v];
+  }
+  return hist;
+}
+
 // Index of the first bin whose cumulative count exceeds q * (n - 1) (normalizeStain's percentile).
 int64_t Percentile(const std::vector<uint64_t>& hist, int64_t n, double q) {
   const double target = q * static_cast<double>(n - 1);
@@ -98,15 +117,7 @@ int64_t Percentile(const std::vector<uint64_t>& hist, int64_t n, double q) {
 // normalizeStain: [0, 1] between the 0.5th and 99.8th percentiles of the stain's histogram.
 template <typename T>
 void NormalizeStain(const T* data, int64_t n, int bins, int threads, float* out) {
-  std::vector<std::vector<uint64_t>> parts(static_cast<size_t>(threads), std::vector<uint64_t>(static_cast<size_t>(bins), 0));
-  ParallelFor(n, threads, [&](int64_t b, int64_t e, int t) {
-    uint64_t* h = parts[static_cast<size_t>(t)].data();
-    for (int64_t i = b; i < e; ++i) ++h[data[i]];
-  });
-  std::vector<uint64_t> hist(static_cast<size_t>(bins), 0);
-  for (const auto& p : parts) {
-    for (int v = 0; v < bins; ++v) hist[static_cast<size_t>(v)] += p[static_cast<size_t>(v)];
-  }
+  const std::vector<uint64_t> hist = Histogram(n, bins, threads, [&](int64_t i) { return static_cast<int>(data[i]); });
   const int64_t lo = Percentile(hist, n, 0.005), hi = Percentile(hist, n, 0.998);
   const double span = static_cast<double>(std::max<int64_t>(1, hi - lo));
   ParallelFor(n, threads, [&](int64_t b, int64_t e, int) {
@@ -173,15 +184,10 @@ void GaussianBlur(float* a, int64_t w, int64_t h, double sigma, int threads) {
 
 // otsu01: the Otsu threshold of values in [0, 1] on 256 bins (bin centres).
 double Otsu01(const float* a, int64_t n, int threads) {
-  std::vector<std::vector<uint64_t>> parts(static_cast<size_t>(threads), std::vector<uint64_t>(256, 0));
-  ParallelFor(n, threads, [&](int64_t b, int64_t e, int t) {
-    uint64_t* h = parts[static_cast<size_t>(t)].data();
-    for (int64_t i = b; i < e; ++i) ++h[static_cast<int>(std::min(255.0, std::max(0.0, Floor(static_cast<double>(a[i]) * 256))))];
-  });
-  double hist[256] = {};
-  for (const auto& p : parts) {
-    for (int v = 0; v < 256; ++v) hist[v] += static_cast<double>(p[static_cast<size_t>(v)]);
-  }
+  const std::vector<uint64_t> counts =
+      Histogram(n, 256, threads, [&](int64_t i) { return static_cast<int>(std::min(255.0, std::max(0.0, Floor(static_cast<double>(a[i]) * 256)))); });
+  double hist[256];
+  for (int v = 0; v < 256; ++v) hist[v] = static_cast<double>(counts[static_cast<size_t>(v)]);
   double total = 0, sumAll = 0;
   for (int b = 0; b < 256; ++b) {
     total += hist[b];
@@ -290,24 +296,14 @@ void ModelFreeMaps(const T* red, const T* blue, const T* yellow, const Options& 
   // The bright end of the cells: the 98th percentile of the values above the threshold.
   double hi = 0;
   {
-    std::vector<std::vector<uint64_t>> parts(static_cast<size_t>(threads), std::vector<uint64_t>(1024, 0));
-    ParallelFor(n, threads, [&](int64_t b, int64_t e, int t) {
-      uint64_t* hh = parts[static_cast<size_t>(t)].data();
-      for (int64_t i = b; i < e; ++i) {
-        if (cyto[i] > tc) ++hh[static_cast<int>(std::min(1023.0, Floor(static_cast<double>(cyto[i]) * 1024)))];
-      }
+    const std::vector<uint64_t> hist = Histogram(n, 1024, threads, [&](int64_t i) {
+      return cyto[i] > tc ? static_cast<int>(std::min(1023.0, Floor(static_cast<double>(cyto[i]) * 1024))) : -1;
     });
-    std::vector<double> hist(1024, 0.0);
     double count = 0;
-    for (const auto& p : parts) {
-      for (int v = 0; v < 1024; ++v) {
-        hist[static_cast<size_t>(v)] += static_cast<double>(p[static_cast<size_t>(v)]);
-        count += static_cast<double>(p[static_cast<size_t>(v)]);
-      }
-    }
+    for (const uint64_t c : hist) count += static_cast<double>(c);
     double acc = 0;
     for (int b = 0; b < 1024; ++b) {
-      acc += hist[static_cast<size_t>(b)];
+      acc += static_cast<double>(hist[static_cast<size_t>(b)]);
       if (acc >= 0.98 * count) {
         hi = (b + 1) / 1024.0;
         break;
@@ -351,15 +347,6 @@ class ModelFreeWorker : public KernelWorker {
   }
 };
 
-double NumberOption(const Napi::Env& env, const Napi::Object& o, const char* key, double lo, double hi) {
-  const Napi::Value v = o.Get(key);
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
-  if (!(d >= lo && d <= hi)) {
-    throw MakeError(env, ErrorKind::RangeError, "CELLCAM_E_RANGE", MakeString("Expected a number in [", lo, ", ", hi, "] for options.", key, " but received ", Describe(v)));
-  }
-  return d;
-}
-
 }  // namespace
 
 // modelFreeMaps(red, blue, yellow, nucleiPred, cellPred, {width, height, bitDepth, lengthScale,
@@ -371,21 +358,17 @@ Napi::Value ModelFree(const Napi::CallbackInfo& info) {
   CELLCAM_TYPE_CHECK(vO.IsObject(), env, "Expected an object for options but received ", Describe(vO));
   const Napi::Object opts = vO.As<Napi::Object>();
   Options o;
-  o.W = static_cast<int64_t>(NumberOption(env, opts, "width", 1, 65536));
-  o.H = static_cast<int64_t>(NumberOption(env, opts, "height", 1, 65536));
-  const double bd = NumberOption(env, opts, "bitDepth", 8, 16);
-  CELLCAM_THROW_IF(bd != 8 && bd != 16, env, RangeError, "CELLCAM_E_RANGE", "Expected 8 or 16 for options.bitDepth but received ", Describe(opts.Get("bitDepth")));
-  CELLCAM_THROW_IF(static_cast<double>(o.W) != opts.Get("width").As<Napi::Number>().DoubleValue() ||
-                       static_cast<double>(o.H) != opts.Get("height").As<Napi::Number>().DoubleValue(),
-                   env, RangeError, "CELLCAM_E_RANGE", "Expected integers for options.width and options.height but received ", Describe(opts.Get("width")),
-                   " and ", Describe(opts.Get("height")));
-  o.bitDepth = static_cast<int>(bd);
+  o.W = IntOption(env, opts, "width", 1, 65536);
+  o.H = IntOption(env, opts, "height", 1, 65536);
+  o.bitDepth = static_cast<int>(IntOption(env, opts, "bitDepth", 8, 16));
+  CELLCAM_THROW_IF(o.bitDepth != 8 && o.bitDepth != 16, env, RangeError, "CELLCAM_E_RANGE", "Expected 8 or 16 for options.bitDepth but received ",
+                   Describe(opts.Get("bitDepth")));
   o.lengthScale = NumberOption(env, opts, "lengthScale", 1e-6, 1e6);
   o.nucleusSigma = NumberOption(env, opts, "nucleusSigma", 0, 1e6);
   o.cellSigma = NumberOption(env, opts, "cellSigma", 0, 1e6);
   o.decay = NumberOption(env, opts, "decay", 1e-9, 1e9);
   o.intensityWeight = NumberOption(env, opts, "intensityWeight", 0, 1);
-  o.threads = ResolveThreads(static_cast<int64_t>(NumberOption(env, opts, "threads", 0, 1 << 16)));
+  o.threads = ResolveThreads(IntOption(env, opts, "threads", 0, 1 << 16));
   const int64_t n = o.W * o.H;
   const napi_typedarray_type stain = o.bitDepth == 16 ? napi_uint16_array : napi_uint8_array;
   const char* const stainName = o.bitDepth == 16 ? "Uint16Array" : "Uint8Array";

@@ -294,17 +294,13 @@ class PoolWorker : public KernelWorker {
       const int64_t n = int64_t{plan.width} * plan.height;
       derived_.emplace(static_cast<size_t>(n));
       uint8_t* const r = derived_->get();
-      const void* const src = nuclei;
-      const bool u16 = nuclei16;
-      ParallelFor(n, threads, [=](int64_t b, int64_t e, int) {
-        if (u16) {
-          const uint16_t* s = static_cast<const uint16_t*>(src);
+      const auto derive = [&](const auto* s) {
+        ParallelFor(n, threads, [=](int64_t b, int64_t e, int) {
           for (int64_t i = b; i < e; ++i) r[i] = s[i] != 0 ? 0 : 1;
-        } else {
-          const int32_t* s = static_cast<const int32_t*>(src);
-          for (int64_t i = b; i < e; ++i) r[i] = s[i] != 0 ? 0 : 1;
-        }
-      });
+        });
+      };
+      if (nuclei16) derive(static_cast<const uint16_t*>(nuclei));
+      else derive(static_cast<const int32_t*>(nuclei));
       regions = r;
     }
     if (cuda) {
@@ -384,20 +380,6 @@ class PoolWorker : public KernelWorker {
 };
 
 
-// Reads an integer option in [lo, hi]; throws a coded JS error naming options.<key> otherwise.
-int64_t IntOption(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber() || std::floor(v.As<Napi::Number>().DoubleValue()) != v.As<Napi::Number>().DoubleValue()) {
-    throw MakeError(env, ErrorKind::TypeError, "CELLCAM_E_DTYPE",
-                    MakeString("Expected an integer for options.", key, " but received ", Describe(v)));
-  }
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-    throw MakeError(env, ErrorKind::RangeError, "CELLCAM_E_RANGE",
-                    MakeString("Expected an integer in [", lo, ", ", hi, "] for options.", key, " but received ", Describe(v)));
-  }
-  return static_cast<int64_t>(d);
-}
 
 }  // namespace
 

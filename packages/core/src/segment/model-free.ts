@@ -289,9 +289,9 @@ export interface ModelFreeRunOptions extends ModelFreeOptions {
 }
 
 /**
- * {@link modelFreeMaps} on the native addon's threads: the same bytes, about 20× faster on one
- * thread (docs/segmentation.md, "Model-free maps"), and off the calling thread. Without the addon
- * (or with `backend: 'js'`) it runs the TypeScript twin.
+ * {@link modelFreeMaps} on the native addon's threads: the same bytes, 2.4× faster on one thread
+ * (docs/kernels/model-free.md), and off the calling thread. Without the addon (or with
+ * `backend: 'js'`) it runs the TypeScript twin.
  *
  * @example
  * ```ts

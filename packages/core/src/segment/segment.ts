@@ -104,11 +104,12 @@ export async function segmentImage(
     cellPred = m.cellPred;
     maps = 'unet';
   } else {
-    // A pool (segmentFolder's), inline on this thread (null: segmentFolder's mapsInWorkers false), or
-    // by default the native kernel where the addon is in use (the same bytes either way).
-    const m = freeMaps ? await freeMaps.maps(img)
-      : freeMaps === null ? modelFreeMaps(img)
-        : await modelFreeMapsAsync(img, { backend: options.backend, threads: options.threads });
+    // segmentFolder's pool; null (its mapsInWorkers false): inline on this thread; by default the
+    // native kernel where the addon is in use. The same bytes either way.
+    let m: { nucleiPred: Uint8Array; cellPred: Uint8Array };
+    if (freeMaps) m = await freeMaps.maps(img);
+    else if (freeMaps === null) m = modelFreeMaps(img);
+    else m = await modelFreeMapsAsync(img, { backend: options.backend, threads: options.threads });
     nucleiPred = m.nucleiPred;
     cellPred = m.cellPred;
     maps = 'model-free';
