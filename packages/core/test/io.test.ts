@@ -54,6 +54,116 @@ describe('readGrey / writeGreyPng', () => {
   });
 });
 
+/**
+ * A one-strip, uncompressed, little-endian TIFF of one band: the float and signed-integer files
+ * sharp cannot write but microscopy tools do.
+ */
+function rawTiff(width: number, height: number, bits: 16 | 32, sampleFormat: 1 | 2 | 3, pixels: ArrayBufferView): Buffer {
+  const entries: Array<[number, number, number]> = [
+    // tag, type (3 SHORT, 4 LONG), value
+    [256, 4, width],
+    [257, 4, height],
+    [258, 3, bits],
+    [259, 3, 1],
+    [262, 3, 1],
+    [273, 4, 0], // strip offset, patched below
+    [277, 3, 1],
+    [278, 4, height],
+    [279, 4, pixels.byteLength],
+    [339, 3, sampleFormat],
+  ];
+  const ifdBytes = 2 + entries.length * 12 + 4;
+  const out = Buffer.alloc(8 + ifdBytes + pixels.byteLength);
+  out.write('II', 0, 'latin1');
+  out.writeUInt16LE(42, 2);
+  out.writeUInt32LE(8, 4);
+  out.writeUInt16LE(entries.length, 8);
+  entries.forEach(([tag, type, value], i) => {
+    const at = 10 + i * 12;
+    out.writeUInt16LE(tag, at);
+    out.writeUInt16LE(type, at + 2);
+    out.writeUInt32LE(1, at + 4);
+    out.writeUInt32LE(tag === 273 ? 8 + ifdBytes : value, at + 8);
+  });
+  Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength).copy(out, 8 + ifdBytes);
+  return out;
+}
+
+describe('readGrey on the files users have', () => {
+  const w = 9, h = 7, n = w * h;
+  const grey8 = Uint8Array.from({ length: n }, (_, i) => (i * 37) % 256);
+  const grey16 = Uint16Array.from({ length: n }, (_, i) => (i * 1031 + 7) % 65536);
+  /** `bands` interleaved bands of one value type with `plane` in band `at` and the rest zero (alpha full) */
+  const interleave = <T extends Uint8Array | Uint16Array>(plane: T, bands: number, at: number, alpha: boolean): T => {
+    const out = new (plane.constructor as new (n: number) => T)(n * bands);
+    const full = plane instanceof Uint16Array ? 65535 : 255;
+    for (let i = 0; i < n; i++) {
+      out[i * bands + at] = plane[i];
+      if (alpha) out[i * bands + bands - 1] = full;
+    }
+    return out;
+  };
+  const raw = (data: Uint8Array | Uint16Array, channels: 1 | 2 | 3 | 4) =>
+    sharp(data instanceof Uint16Array ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width: w, height: h, channels } });
+  type Case = [name: string, file: string, make: () => Promise<Buffer>, channel: number | undefined, expected: Uint8Array | Uint16Array];
+  // channel 1 is what readImageSet asks of a _green file: a grey file gives its grey whatever the band.
+  const cases: Case[] = [
+    ['8-bit grey PNG', 'g8.png', () => raw(grey8, 1).toColourspace('b-w').png().toBuffer(), 1, grey8],
+    ['16-bit grey PNG', 'g16.png', () => raw(grey16, 1).toColourspace('grey16').png().toBuffer(), 1, grey16],
+    ['16-bit grey + alpha PNG', 'ga16.png', () => raw(interleave(grey16, 2, 0, true), 2).toColourspace('grey16').png().toBuffer(), 1, grey16],
+    ['8-bit grey JPEG (a flat field, which JPEG keeps exact)', 'g8.jpg', () => raw(new Uint8Array(n).fill(77), 1).toColourspace('b-w').jpeg({ quality: 100 }).toBuffer(), 1, new Uint8Array(n).fill(77)],
+    ['8-bit grey TIFF', 'g8.tif', () => raw(grey8, 1).toColourspace('b-w').tiff({ compression: 'lzw' }).toBuffer(), 1, grey8],
+    ['16-bit grey TIFF', 'g16.tif', () => raw(grey16, 1).toColourspace('grey16').tiff({ compression: 'deflate' }).toBuffer(), 1, grey16],
+    ['16-bit grey + alpha TIFF', 'ga16.tif', () => raw(interleave(grey16, 2, 0, true), 2).toColourspace('grey16').tiff({ compression: 'lzw' }).toBuffer(), 3, grey16],
+    ['8-bit RGB PNG, stain in green', 'rgb8.png', () => raw(interleave(grey8, 3, 1, false), 3).png().toBuffer(), 1, grey8],
+    ['8-bit RGBA PNG, stain in blue', 'rgba8.png', () => raw(interleave(grey8, 4, 2, true), 4).png().toBuffer(), 2, grey8],
+    ['16-bit RGB PNG, stain in green', 'rgb16.png', () => raw(interleave(grey16, 3, 1, false), 3).toColourspace('rgb16').png().toBuffer(), 1, grey16],
+    ['palette PNG, stain in green', 'pal.png', () => raw(interleave(Uint8Array.from(grey8, (v) => v & 0xf0), 3, 1, false), 3).png({ palette: true, colours: 16, dither: 0 }).toBuffer(), 1, Uint8Array.from(grey8, (v) => v & 0xf0)],
+  ];
+  it.each(cases)('%s: exact values, bit depth kept', async (_name, file, make, channel, expected) => {
+    const f = join(dir, 'variants', file);
+    await writeFileAtomic(f, await make());
+    const g = await readGrey(f, channel);
+    expect(g).toMatchObject({ width: w, height: h, bitDepth: expected instanceof Uint16Array ? 16 : 8 });
+    expect(Array.from(g.data)).toEqual(Array.from(expected));
+  });
+
+  it.each([
+    ['32-bit float', 32, 3, new Float32Array(n).fill(0.5)],
+    ['16-bit signed', 16, 2, new Int16Array(n).fill(-3)],
+    ['32-bit unsigned', 32, 1, new Uint32Array(n).fill(70000)],
+  ] as const)('refuses %s TIFF pixels, naming the file and what it holds', async (kind, bits, format, pixels) => {
+    const f = join(dir, 'variants', `odd-${bits}-${format}.tif`);
+    await writeFileAtomic(f, rawTiff(w, h, bits, format, pixels));
+    const err = await readGrey(f, 1).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CELLCAM_E_FORMAT' });
+    expect((err as Error).message).toContain(f);
+    expect((err as Error).message).toContain(`expected 8- or 16-bit unsigned integer pixels but found ${kind} pixels`);
+  });
+
+  it('readImageSet takes a set of mixed grey and colour files, each stain from its band', async () => {
+    const sub = join(dir, 'variants-set'), id = 'mixed';
+    const flat = new Uint8Array(n).fill(90);
+    await writeFileAtomic(join(sub, `${id}_red.jpg`), await raw(flat, 1).toColourspace('b-w').jpeg({ quality: 100 }).toBuffer());
+    await writeFileAtomic(join(sub, `${id}_green.png`), await raw(interleave(grey8, 3, 1, false), 3).png().toBuffer());
+    await writeFileAtomic(join(sub, `${id}_blue.png`), await raw(interleave(grey16, 2, 0, true), 2).toColourspace('grey16').png().toBuffer());
+    await writeFileAtomic(join(sub, `${id}_yellow.tif`), await raw(grey8, 1).toColourspace('b-w').tiff({ compression: 'lzw' }).toBuffer());
+    const img = await readImageSet(sub, id, { allowNonSquare: true });
+    // the 16-bit blue widens the set; 8-bit planes are scaled by 257 so full scale stays full scale
+    expect(img).toMatchObject({ width: w, height: h, bitDepth: 16 });
+    expect(Array.from(img.channels.red)).toEqual(Array.from(flat, (v) => v * 257));
+    expect(Array.from(img.channels.green)).toEqual(Array.from(grey8, (v) => v * 257));
+    expect(Array.from(img.channels.blue)).toEqual(Array.from(grey16));
+    expect(Array.from(img.channels.yellow)).toEqual(Array.from(grey8, (v) => v * 257));
+  });
+
+  it('a colour file without the asked band is an error naming the band', async () => {
+    const f = join(dir, 'variants', 'rgb-band.png');
+    await writeFileAtomic(f, await raw(interleave(grey8, 3, 0, false), 3).png().toBuffer());
+    await expect(readGrey(f, 3)).rejects.toThrow(/rgb-band\.png: expected an image with a band 3 but it has 3 colour band\(s\)/);
+  });
+});
+
 describe('readImageSet', () => {
   it.each([
     ['png8', 8],
@@ -108,6 +218,32 @@ describe('readImageSet', () => {
       ['a', true, []],
       ['b', false, ['green', 'blue', 'yellow']],
     ]);
+  });
+
+  it.each([
+    // files of the red stain (the other stains are PNG), the file both listing and reading take
+    [['png', 'jpg'], 'png'],
+    [['jpg', 'tif'], 'tif'],
+    [['jpeg', 'JPG'], 'jpeg'],
+    [['Png'], 'Png'],
+    [['TIFF', 'Jpg'], 'TIFF'],
+  ])('a stain in %j: listing and reading both take .%s', async (exts, chosen) => {
+    const sub = join(dir, `ext-${exts.join('-')}`), id = 'e';
+    const plane = randomPlane(16, 255, 5);
+    for (const c of CHANNELS.slice(1)) await writeGreyPng(join(sub, `${id}_${c}.png`), Uint8Array.from(plane), 4, 4);
+    // each candidate file holds a different flat value, so the values show which file was read
+    for (const [i, ext] of exts.entries()) {
+      const flat = Buffer.alloc(16, 40 * (i + 1));
+      const img = sharp(flat, { raw: { width: 4, height: 4, channels: 1 } }).toColourspace('b-w');
+      const buf = /^jpe?g$/i.test(ext) ? await img.jpeg({ quality: 100 }).toBuffer() : /^tiff?$/i.test(ext) ? await img.tiff({ compression: 'lzw' }).toBuffer() : await img.png().toBuffer();
+      await writeFileAtomic(join(sub, `${id}_red.${ext}`), buf);
+    }
+    const [listed] = await listImageSets(sub);
+    expect(listed).toMatchObject({ id, complete: true });
+    expect(listed.files.red).toBe(join(sub, `${id}_red.${chosen}`));
+    const img = await readImageSet(sub, id);
+    expect(img.files.red).toBe(join(sub, `${id}_red.${chosen}`));
+    expect(img.channels.red[0]).toBe(40 * (exts.indexOf(chosen) + 1));
   });
 
   describe('errors name the file', () => {

@@ -12,6 +12,15 @@ import { readGrey } from './png.js';
 export const CHANNELS = ['red', 'green', 'blue', 'yellow'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 const FILE_RE = /^(.+)_(red|green|blue|yellow)\.(png|jpe?g|tiff?)$/i;
+/**
+ * When one stain has several files, the first extension here wins, in listing and reading alike:
+ * lossless before lossy, lower case before upper.
+ */
+const EXTENSIONS = ['png', 'tif', 'tiff', 'jpg', 'jpeg', 'PNG', 'TIF', 'TIFF', 'JPG', 'JPEG'];
+const extRank = (name: string) => {
+  const r = EXTENSIONS.indexOf(name.slice(name.lastIndexOf('.') + 1));
+  return r < 0 ? EXTENSIONS.length : r; // mixed case (.Png) last
+};
 
 export interface ImageSetFiles {
   id: string;
@@ -42,7 +51,8 @@ export async function listImageSets(dir: string): Promise<ImageSetFiles[]> {
     if (!m) continue;
     const id = m[1], ch = m[2].toLowerCase() as ChannelName;
     const files = byId.get(id) ?? {};
-    if (!files[ch]) files[ch] = join(dir, name); // png sorts before tif: first format wins
+    const had = files[ch];
+    if (!had || extRank(name) < extRank(had)) files[ch] = join(dir, name);
     byId.set(id, files);
   }
   return [...byId.entries()]
@@ -77,9 +87,10 @@ export interface ImageSet {
   sourceHeight?: number;
 }
 
-// Public HPA JPEGs are RGB: each stain is read from its own colour band (yellow = red + green,
-// where the red band carries it best).
-const JPEG_BAND: Record<ChannelName, 0 | 1 | 2> = { red: 0, green: 1, blue: 2, yellow: 0 };
+// Public HPA JPEGs are RGB, and so is any stain file a converter saved in colour: each stain is
+// read from its own colour band (yellow = red + green, where the red band carries it best). Grey
+// files, the Kaggle PNGs among them, have one band and ignore this.
+const STAIN_BAND: Record<ChannelName, 0 | 1 | 2> = { red: 0, green: 1, blue: 2, yellow: 0 };
 
 /**
  * Reads the four channels of image `id` from `dir`. Errors name the file: a missing channel, an
@@ -100,7 +111,7 @@ export async function readImageSet(dir: string, id: string, options: { allowNonS
   const decoded = await Promise.all(
     CHANNELS.map((c) => {
       const f = files[c];
-      return readGrey(f, /\.jpe?g$/i.test(f) ? JPEG_BAND[c] : undefined, { maxSide: options.maxSide }).then((g) => ({ c, f, g }));
+      return readGrey(f, STAIN_BAND[c], { maxSide: options.maxSide }).then((g) => ({ c, f, g }));
     }),
   );
   const first = decoded[0];
@@ -125,7 +136,7 @@ async function listImageSetsFor(dir: string, id: string): Promise<ImageSetFiles>
   // Probe the expected names directly: listing a 10k-file folder per image would be quadratic.
   const files: Partial<Record<ChannelName, string>> = {};
   for (const c of CHANNELS) {
-    for (const ext of ['png', 'tif', 'tiff', 'jpg', 'jpeg', 'PNG', 'TIF', 'TIFF', 'JPG', 'JPEG']) {
+    for (const ext of EXTENSIONS) {
       const f = join(dir, `${id}_${c}.${ext}`);
       if (existsSync(f)) {
         files[c] = f;
@@ -134,5 +145,7 @@ async function listImageSetsFor(dir: string, id: string): Promise<ImageSetFiles>
     }
   }
   const missing = CHANNELS.filter((c) => !files[c]);
-  return { id, files, complete: missing.length === 0, missing };
+  // Names the probe cannot guess (.Png, .Tif) are found by listing, as listImageSets finds them.
+  if (missing.length) return (await listImageSets(dir)).find((set) => set.id === id) ?? { id, files, complete: false, missing };
+  return { id, files, complete: true, missing };
 }

@@ -80,8 +80,11 @@ export async function writeGreyPng(path: string, data: Uint8Array | Uint16Array,
 }
 
 /**
- * Reads a single-channel image with its original bit depth (8 or 16). For multi-channel files,
- * `channel` picks the band (e.g. the stain's own colour in public HPA RGB JPEGs).
+ * Reads a single-channel image with its original bit depth (8 or 16). `channel` picks the band of
+ * a colour file (e.g. the stain's own colour in public HPA RGB JPEGs); a grey file, with or without
+ * alpha, has one band and gives it whatever `channel` says. Alpha is dropped. Pixels other than
+ * 8- or 16-bit unsigned integers (float or 32-bit TIFFs, signed 16-bit) are refused with an error
+ * that names the file and what it holds, rather than silently rescaled.
  *
  * @example
  * ```ts
@@ -96,11 +99,16 @@ export async function readGrey(path: string, channel?: number, options: ReadGrey
     throw new CellcamError('CELLCAM_E_IO', `${path}: cannot read image (${(err as Error).message})`, { cause: err });
   }
   const width = meta.width ?? 0, height = meta.height ?? 0;
-  const sixteen = meta.depth === 'ushort';
+  const depth = meta.depth ?? 'uchar';
+  if (depth !== 'uchar' && depth !== 'ushort') {
+    throw new CellcamError('CELLCAM_E_FORMAT', `${path}: expected 8- or 16-bit unsigned integer pixels but found ${PIXEL_KINDS[depth] ?? depth} pixels; convert the file to 16-bit unsigned (e.g. scale to 0–65535)`);
+  }
+  const sixteen = depth === 'ushort';
   const channels = meta.channels ?? 1;
-  const band = (channel ?? 0) as 0 | 1 | 2 | 3;
-  if (band >= channels) {
-    throw new CellcamError('CELLCAM_E_FORMAT', `${path}: expected an image with a channel ${band} but it has ${channels} channel(s)`);
+  const colourBands = channels - (meta.hasAlpha ? 1 : 0);
+  const band = colourBands >= 3 ? ((channel ?? 0) as 0 | 1 | 2 | 3) : 0;
+  if (band >= colourBands) {
+    throw new CellcamError('CELLCAM_E_FORMAT', `${path}: expected an image with a band ${band} but it has ${colourBands} colour band(s)`);
   }
   const size = options.maxSide === undefined ? { width, height } : fitSize(width, height, options.maxSide);
   const source = { sourceWidth: width, sourceHeight: height };
@@ -110,7 +118,9 @@ export async function readGrey(path: string, channel?: number, options: ReadGrey
     // costs ~60 % more for no visible gain at display size.
     if (size.width !== width || size.height !== height) img = img.resize(size.width, size.height, { fit: 'fill', kernel: 'linear' });
     if (sixteen) {
-      img = channels >= 3 ? img.toColourspace('rgb16').extractChannel(band) : img.toColourspace('grey16');
+      // extractChannel after the colourspace: grey16 keeps an alpha band, and rgb16 is needed
+      // for sharp to keep 16 bits in a colour file.
+      img = (colourBands >= 3 ? img.toColourspace('rgb16') : img.toColourspace('grey16')).extractChannel(band);
       const { data, info } = await img.raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
       const u16 = data.byteOffset % 2 === 0 ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint16Array(new Uint8Array(data).buffer);
       if (info.channels !== 1 || u16.length !== size.width * size.height) throw new Error(`decoded ${info.channels} channels`);
@@ -126,6 +136,18 @@ export async function readGrey(path: string, channel?: number, options: ReadGrey
     throw new CellcamError('CELLCAM_E_IO', `${path}: cannot decode image (${(err as Error).message}); is the file truncated?`, { cause: err });
   }
 }
+
+/** libvips band formats in words, for the error on pixels cellcam does not read. */
+const PIXEL_KINDS: Record<string, string> = {
+  char: '8-bit signed',
+  short: '16-bit signed',
+  uint: '32-bit unsigned',
+  int: '32-bit signed',
+  float: '32-bit float',
+  double: '64-bit float',
+  complex: 'complex',
+  dpcomplex: 'double complex',
+};
 
 /**
  * Reads an 8-bit RGB image as interleaved H×W×3 bytes (the U-Net prediction-map format).
