@@ -1,9 +1,11 @@
 // The challenge metric on hand-computed cases: IoU exactly 0.6, duplicates, ignored classes,
-// empty masks, classes without GT, score ties (file order), no fallback, box mode.
+// empty masks, classes without GT, score ties (file order), no fallback, box mode; the true labels
+// of another segmentation's cells.
 import { describe, expect, it } from 'vitest';
 import { encodeBinaryMask } from '../src/submit/encode.js';
 import { averagePrecision, evaluate, type ImageDetections, type ImageTruth } from '../src/metric/evaluate.js';
 import { boxIou, maskIou, rleIntersection, rleMask } from '../src/metric/rle-iou.js';
+import { truthLabelsForMasks } from '../src/metric/truth-match.js';
 import { rleCounts } from '../src/kernels/rle.js';
 import { rng } from './helpers.js';
 
@@ -165,5 +167,34 @@ describe('RLE geometry equals dense computation', () => {
       expect(maskIou(ma, mb)).toBeCloseTo(iou, 12);
       expect(boxIou(ma, ma)).toBe(areaA ? 1 : 0);
     }
+  });
+});
+
+describe('truthLabelsForMasks: the true labels of any segmentation', () => {
+  const t: ImageTruth = {
+    id: 'img',
+    width: W,
+    height: H,
+    cells: [
+      { mask: rect(0, 0, 5, 10), labels: [1] },
+      { mask: rect(5, 0, 10, 5), labels: [2, 7] },
+    ],
+  };
+  it.each([
+    // name, predicted mask, minIou, expected labels
+    ['the identical mask', rect(0, 0, 5, 10), 0.9, [1]],
+    ['the most-overlapping true cell', rect(4, 0, 10, 5), 0, [2, 7]],
+    ['overlap below minIou', rect(5, 0, 7, 5), 0.5, null], // IoU 10/25 = 0.4
+    ['overlap at minIou', rect(5, 0, 7, 5), 0.4, [2, 7]],
+    ['no true cell under it', rect(5, 5, 10, 10), 0, null],
+  ] as const)('%s', (_name, mask, minIou, expected) => {
+    expect(truthLabelsForMasks(t, [mask], minIou, { width: W, height: H })).toEqual([expected]);
+  });
+
+  it('masks of another size: the error names the image and both sizes', () => {
+    const big = encodeBinaryMask(new Uint8Array(12 * 12).fill(1), 12, 12);
+    expect(() => truthLabelsForMasks(t, [big], 0, { width: 12, height: 12 })).toThrow(/image img: the cell masks are 12x12 but the truth is 10x10/);
+    // without the size, the decode error still names the image
+    expect(() => truthLabelsForMasks(t, [big])).toThrow(/image img: a cell mask: mask runs sum to 144, expected width\*height = 10\*10 = 100/);
   });
 });

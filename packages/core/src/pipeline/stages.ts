@@ -560,7 +560,7 @@ export async function pseudoLabelStage(ctx: StageContext, cycle: number, oofKey:
     if (t) {
       const rec = await readJson<CellRecord>(join(d.features, `${id}.json`), `features of ${id}`);
       allPseudo.push(...labels);
-      allTruth.push(...truthLabelsForMasks(t, rec.masks, 0.5));
+      allTruth.push(...truthOfCells(data.truthPath!, t, rec, 0.5));
     }
   }
   if (allPseudo.length) res.stats.quality = pseudoLabelQuality(allPseudo, allTruth);
@@ -803,8 +803,11 @@ export interface EvaluationSummary {
   rows: { name: string; mAP: number; file: string }[];
 }
 
-/** Writes broadcast (true image labels, confidence 1), image-only and oracle submissions for ids. */
-export async function writeReferences(out: string, ids: readonly string[], truth: Map<string, ImageTruth>, split: string): Promise<Record<string, string>> {
+/**
+ * Writes broadcast (true image labels, confidence 1), image-only and oracle submissions for ids.
+ * `truthPath` names the truth in errors.
+ */
+export async function writeReferences(out: string, ids: readonly string[], truth: Map<string, ImageTruth>, split: string, truthPath = 'truth'): Promise<Record<string, string>> {
   const d = dirs(out);
   const files: Record<string, string> = {
     broadcast: join(d.evaluate, `${split}-broadcast.csv`),
@@ -819,7 +822,7 @@ export async function writeReferences(out: string, ids: readonly string[], truth
       const t = truth.get(id);
       if (!t) continue;
       const imageLabels = [...new Set(t.cells.flatMap((c) => c.labels))].sort((a, b) => a - b);
-      const oracle = truthLabelsForMasks(t, rec.masks);
+      const oracle = truthOfCells(truthPath, t, rec);
       const pi = cam.logits.map(sigmoid);
       await writers.broadcast.addImage(id, rec.width, rec.height, rec.masks.map((mask) => ({ mask, scores: imageLabels.map((label) => ({ label, confidence: 1 })) })));
       await writers['image-only'].addImage(id, rec.width, rec.height, rec.masks.map((mask) => ({ mask, scores: pi })));
@@ -851,7 +854,7 @@ export async function evaluateStage(ctx: StageContext, predictions: PredictRepor
   for (const split of ['val', 'test'] as const) {
     const ids = split === 'val' ? data.val : data.test;
     if (!ids.length || !ids.some((id) => truth.has(id))) continue;
-    const refs = await writeReferences(out, ids, truth, split);
+    const refs = await writeReferences(out, ids, truth, split, data.truthPath);
     const rows: EvaluationSummary['rows'] = [];
     const score = async (name: string, file: string) => {
       // The cycles' files keep their PR curves (thinned) for the report.
@@ -881,3 +884,12 @@ export async function publishSubmission(out: string, p: PredictReport): Promise<
   return dst;
 }
 
+/** The true labels of a record's cells; a truth that does not fit the images is named with its file. */
+function truthOfCells(truthPath: string, t: ImageTruth, rec: CellRecord, minIou = 0): (number[] | null)[] {
+  try {
+    return truthLabelsForMasks(t, rec.masks, minIou, rec);
+  } catch (err) {
+    if (err instanceof CellcamError) throw new CellcamError(err.code, `${truthPath}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}

@@ -14,7 +14,6 @@ import { CellcamError, rangeError, typeError } from '../errors.js';
 import { readImageSet, CHANNELS, type ImageSet } from '../io/imageset.js';
 import { readGrey } from '../io/png.js';
 import { NUM_CLASSES } from '../metric/evaluate.js';
-import { truthLabelsForMasks } from '../metric/truth-match.js';
 import { IMAGE_CLASSIFIER_CONTRACT } from '../model/contracts.js';
 import { OrtPool } from '../model/session.js';
 import { dirs, modelInputSize, openCamMaps, type CamRecord, type CellRecord } from '../pipeline/stages.js';

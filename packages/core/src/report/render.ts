@@ -152,7 +152,15 @@ export async function renderImage(ctx: ImageContext, id: string): Promise<Render
   }
   if (pseudo && pseudo.length !== n) notes.push(`pseudo-labels have ${pseudo.length} cells but the masks ${n}`);
   if (!masks && t && labels) masks = await encodeCells(labels, W, H).then((m) => cellIds.map((c) => m[c - 1]));
-  const truthCells = t && masks ? truthLabelsForMasks(t, masks, 0.5) : null;
+  let truthCells: (number[] | null)[] | null = null;
+  if (t && masks) {
+    const size = masks === rec?.masks ? rec : { width: W, height: H };
+    try {
+      truthCells = truthLabelsForMasks(t, masks, 0.5, size);
+    } catch (e) {
+      notes.push(`true labels not shown: ${(e as Error).message}`);
+    }
+  }
 
   const rows: CellRow[] = [];
   const sprite = urlPath('img', name, 'cells.jpg');
