@@ -84,6 +84,38 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(stage(rec, 'cam').counts).toMatchObject({ computed: 0, reused: 20 });
   }, 300_000);
 
+  it('remeasures the pseudo-labels against a changed --truth without relabelling, and names a truth of another size', () => {
+    const out = join(dir, 'full');
+    const labelsFile = join(out, 'pseudo-label/cycle-1/labels.json');
+    const before = JSON.parse(readFileSync(labelsFile, 'utf8'));
+    const lines = readFileSync(join(data, 'truth.csv'), 'utf8').trimEnd().split('\n');
+    // every true cell of class 18 only: the pseudo-labels (image labels) are now mostly wrong
+    const relabelled = join(dir, 'truth-18.csv');
+    writeFileSync(relabelled, [lines[0], ...lines.slice(1).map((l) => {
+      const [id, w, h, pred] = l.split(',');
+      return [id, w, h, pred.split(' ').map((v, i) => (i % 3 === 0 ? '18' : v)).join(' ')].join(',');
+    })].join('\n') + '\n');
+    const r = run(['pseudo-label', ...io(out), '--cycles', '1', '--truth', relabelled]);
+    expect(r.status, r.stderr).toBe(0);
+    const after = JSON.parse(readFileSync(labelsFile, 'utf8'));
+    expect(after.labels).toEqual(before.labels);
+    expect(after.stats.quality.precision).toBeLessThan(before.stats.quality.precision);
+    expect(readRun(out).pseudoLabels[0].quality.precision).toBe(after.stats.quality.precision);
+    // back to the dataset's truth: the first measurement again
+    expect(run(['pseudo-label', ...io(out), '--cycles', '1']).status).toBe(0);
+    expect(JSON.parse(readFileSync(labelsFile, 'utf8')).stats.quality).toEqual(before.stats.quality);
+    // a truth whose images are 1024² while the images are 512²: the file, the image and both sizes
+    const trainId = Object.keys(before.labels)[0];
+    const resized = join(dir, 'truth-1024.csv');
+    writeFileSync(resized, [lines[0], ...lines.slice(1).map((l) => {
+      const [id, , , pred] = l.split(',');
+      return id === trainId ? `${id},1024,1024,` : `${id},512,512,${pred}`;
+    })].join('\n') + '\n');
+    const bad = run(['pseudo-label', ...io(out), '--cycles', '1', '--truth', resized]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain(`${resized}: image ${trainId}: the cell masks are 512x512 but the truth is 1024x1024`);
+  }, 300_000);
+
   it.skipIf(caps.cudaDevices > 0)('--device cuda without a usable GPU fails at once with the reason, before creating --out', () => {
     const out = join(dir, 'cuda');
     const r = run(['run', ...io(out), '--device', 'cuda']);

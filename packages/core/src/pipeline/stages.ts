@@ -501,6 +501,8 @@ export interface PseudoLabels {
     unknown: number;
     perClass: number[];
     quality: PseudoLabelQuality | null;
+    /** sha256 of the truth file `quality` was measured against (null: none) */
+    truthKey?: string | null;
   };
 }
 
@@ -539,11 +541,17 @@ export async function pseudoLabelStage(ctx: StageContext, cycle: number, oofKey:
   const key = hashValue(['pseudo', cycle, pl, oofKey, data.train.map((id) => [id, data.labels.get(id), cams.get(id)!.key])]);
   const path = join(d.pseudo(cycle), 'labels.json');
   const old = ctx.force ? null : await readJsonOrNull<PseudoLabels>(path);
-  if (old && old.key === key) return old;
+  // The quality is a report, not an input: a changed truth file remeasures it, labels reused.
+  const truthKey = data.truthPath ? await hashFile(data.truthPath) : null;
+  if (old && old.key === key) {
+    if ((old.stats.truthKey ?? null) === truthKey) return old;
+    old.stats.quality = await pseudoLabelQualityOf(ctx, old.labels);
+    old.stats.truthKey = truthKey;
+    await writeJson(path, old);
+    return old;
+  }
   const oof = cycle > 1 ? await readJson<{ probs: Record<string, number[]> }>(join(d.trainCell(cycle - 1), 'oof.json'), `cycle ${cycle - 1} out-of-fold predictions`) : null;
-  const truth = data.truthPath ? await readTruth(data.truthPath) : null;
-  const res: PseudoLabels = { key, cycle, labels: {}, stats: { images: data.train.length, cells: 0, labelled: 0, unknown: 0, perClass: new Array(NUM_CLASSES).fill(0), quality: null } };
-  const allPseudo: number[][] = [], allTruth: (number[] | null)[] = [];
+  const res: PseudoLabels = { key, cycle, labels: {}, stats: { images: data.train.length, cells: 0, labelled: 0, unknown: 0, perClass: new Array(NUM_CLASSES).fill(0), quality: null, truthKey } };
   for (const id of data.train) {
     const cam = cams.get(id)!;
     const n = cam.mean.length / NUM_CLASSES;
@@ -556,14 +564,8 @@ export async function pseudoLabelStage(ctx: StageContext, cycle: number, oofKey:
       else res.stats.unknown++;
       for (const c of l) res.stats.perClass[c]++;
     }
-    const t = truth?.get(id);
-    if (t) {
-      const rec = await readJson<CellRecord>(join(d.features, `${id}.json`), `features of ${id}`);
-      allPseudo.push(...labels);
-      allTruth.push(...truthOfCells(data.truthPath!, t, rec, 0.5));
-    }
   }
-  if (allPseudo.length) res.stats.quality = pseudoLabelQuality(allPseudo, allTruth);
+  res.stats.quality = await pseudoLabelQualityOf(ctx, res.labels);
   await writeJson(path, res);
   ctx.onEvent({ stage: `pseudo-label ${cycle}`, done: 1, total: 1 });
   return res;
@@ -882,6 +884,22 @@ export async function publishSubmission(out: string, p: PredictReport): Promise<
   await copyFile(p.submissions.test, tmp);
   await rename(tmp, dst);
   return dst;
+}
+
+/** Precision and recall of pseudo-labels against the truth file, over the train images it covers (null: no truth). */
+async function pseudoLabelQualityOf(ctx: StageContext, labels: PseudoLabels['labels']): Promise<PseudoLabelQuality | null> {
+  const { data } = ctx;
+  if (!data.truthPath) return null;
+  const truth = await readTruth(data.truthPath);
+  const allPseudo: number[][] = [], allTruth: (number[] | null)[] = [];
+  for (const id of data.train) {
+    const t = truth.get(id);
+    if (!t || !labels[id]) continue;
+    const rec = await readJson<CellRecord>(join(dirs(ctx.out).features, `${id}.json`), `features of ${id}`);
+    allPseudo.push(...labels[id]);
+    allTruth.push(...truthOfCells(data.truthPath, t, rec, 0.5));
+  }
+  return allPseudo.length ? pseudoLabelQuality(allPseudo, allTruth) : null;
 }
 
 /** The true labels of a record's cells; a truth that does not fit the images is named with its file. */
