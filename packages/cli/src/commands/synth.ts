@@ -1,5 +1,5 @@
 /** `cellcam synth`: writes a synthetic HPA-like benchmark with per-cell ground truth. */
-import type { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { prepareSynthOut, resolveSynthOptions, synthesize, type SynthOptions } from '@cellcam/core';
 import { parseChoice, parseFloatOption, parseIntOption } from '../options.js';
 
@@ -16,7 +16,7 @@ const FLAGS: Record<string, string> = {
 };
 const toFlags = (msg: string) => msg.replace(/options\.[A-Za-z]+/g, (m) => FLAGS[m] ?? m);
 
-/** Exit status for bad arguments (commander's own parse errors included). */
+/** Exit status for bad arguments, as the program gives commander's own parse errors. */
 const EXIT_USAGE = 2;
 
 interface SynthCliOptions {
@@ -83,9 +83,4 @@ export function registerSynth(program: Command): void {
           `cells lacking one of their image's labels: ${(100 * s.fractionCellsMissingALabel).toFixed(1)} %\n`,
       );
     });
-  // Commander's own argument errors: same `cellcam: ...` shape and exit status as ours.
-  cmd.configureOutput({ outputError: (str, write) => write(`cellcam: ${str.replace(/^error: /, '')}`) });
-  cmd.exitOverride((err: CommanderError) => {
-    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
-  });
 }
