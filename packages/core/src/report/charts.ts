@@ -2,8 +2,13 @@
  * The report's charts as static SVG, made at build time: Vega-Lite specifications compiled to
  * Vega and rendered headless by a Vega View (renderer 'none' + toSVG: no canvas, no browser).
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+
+// Vega loads on the first chart, not with @cellcam/core: it takes about half a second to import,
+// which every `cellcam` command paid, and vega-canvas's top-level await made the whole library
+// impossible to require() from CommonJS.
+let vegaModules: Promise<[typeof import('vega'), typeof import('vega-lite')]> | null = null;
+const loadVega = () => (vegaModules ??= Promise.all([import('vega'), import('vega-lite')]));
 
 const FONT = 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif';
 const CONFIG = {
@@ -16,6 +21,7 @@ const CONFIG = {
 
 /** Renders a Vega-Lite spec to an SVG string. */
 export async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, { compile }] = await loadVega();
   const vg = compile({ config: CONFIG, ...spec } as TopLevelSpec).spec;
   const view = new vega.View(vega.parse(vg), { renderer: 'none' });
   try {
