@@ -69,6 +69,33 @@ describe('segmentImage (model-free maps + labelCell)', () => {
     const inline = await segmentImage(img, {}, undefined, undefined, null);
     expect(same(inline.cells, r.cells) && same(inline.nuclei, r.nuclei)).toBe(true);
   });
+
+  /** The top-left w×h window of a square synthetic set and of its truth. */
+  const crop = (src: { img: ImageSet; truth: Uint16Array }, w: number, h: number) => {
+    const S = src.img.width;
+    const cut = <T extends Uint8Array | Uint16Array>(a: T): T => {
+      const out = new (a.constructor as new (n: number) => T)(w * h);
+      for (let y = 0; y < h; y++) out.set(a.subarray(y * S, y * S + w), y * w);
+      return out;
+    };
+    const c = src.img.channels;
+    const channels = { red: cut(c.red), green: cut(c.green), blue: cut(c.blue), yellow: cut(c.yellow) };
+    return { img: { ...src.img, width: w, height: h, channels }, truth: cut(src.truth) };
+  };
+
+  it.each([
+    // the square fields above score 0.8 (1024², full-size constants) and 0.5 (512², scaled ×4)
+    [1024, 640, 0.7],
+    [640, 1024, 0.7],
+    [600, 400, 0.4],
+  ])('segments a non-square %i×%i field as well as a square one (AP@0.6 above %f), native maps equal to the twin', async (w, h, minAp) => {
+    const { img, truth } = crop(imageSet(1024, 77, 16), w, h);
+    const r = await segmentImage(img);
+    expect(r.cells.length).toBe(w * h);
+    expect(segmentationScore(r.cells, truth).ap).toBeGreaterThan(minAp);
+    const inline = await segmentImage(img, {}, undefined, undefined, null);
+    expect(same(inline.cells, r.cells) && same(inline.nuclei, r.nuclei)).toBe(true);
+  });
 });
 
 describe("ties: 'auto' is hpacellseg's heap order for U-Net maps, raster order for the model-free maps", () => {

@@ -92,9 +92,19 @@ export interface ImageSet {
 // files, the Kaggle PNGs among them, have one band and ignore this.
 const STAIN_BAND: Record<ChannelName, 0 | 1 | 2> = { red: 0, green: 1, blue: 2, yellow: 0 };
 
+export interface ReadImageSetOptions {
+  /** refuse an image whose width and height differ (default false) */
+  requireSquare?: boolean;
+  /** @deprecated every shape is read now; ignored */
+  allowNonSquare?: boolean;
+  /** downscale for display so that the longer side is at most this (see readGrey) */
+  maxSide?: number;
+}
+
 /**
- * Reads the four channels of image `id` from `dir`. Errors name the file: a missing channel, an
- * unreadable or truncated file, channels of different sizes or bit depths, a non-square image.
+ * Reads the four channels of image `id` from `dir`, of any size and shape (HPA fields are square;
+ * other microscopes' need not be). Errors name the file: a missing channel, an unreadable or
+ * truncated file, channels of different sizes, and with `requireSquare` a non-square image.
  *
  * @example
  * ```ts
@@ -102,7 +112,7 @@ const STAIN_BAND: Record<ChannelName, 0 | 1 | 2> = { red: 0, green: 1, blue: 2, 
  * img.channels.green; // Uint8Array or Uint16Array, img.width * img.height
  * ```
  */
-export async function readImageSet(dir: string, id: string, options: { allowNonSquare?: boolean; maxSide?: number } = {}): Promise<ImageSet> {
+export async function readImageSet(dir: string, id: string, options: ReadImageSetOptions = {}): Promise<ImageSet> {
   const sets = await listImageSetsFor(dir, id);
   if (!sets.complete) {
     throw new CellcamError('CELLCAM_E_IO', `${join(dir, id)}: missing channel file(s) ${sets.missing.map((c) => `${id}_${c}.png`).join(', ')} (expected {ID}_{red,green,blue,yellow}.{png,jpg,tif})`);
@@ -120,7 +130,7 @@ export async function readImageSet(dir: string, id: string, options: { allowNonS
       throw new CellcamError('CELLCAM_E_FORMAT', `${f}: ${g.sourceWidth}x${g.sourceHeight} but ${first.f} is ${first.g.sourceWidth}x${first.g.sourceHeight}; the channels of one image must have the same size`);
     }
   }
-  if (!options.allowNonSquare && first.g.sourceWidth !== first.g.sourceHeight) {
+  if (options.requireSquare && first.g.sourceWidth !== first.g.sourceHeight) {
     throw new CellcamError('CELLCAM_E_FORMAT', `${first.f}: expected a square image but found ${first.g.sourceWidth}x${first.g.sourceHeight}`);
   }
   // Mixed depths (e.g. 16-bit PNG beside an 8-bit JPEG) are widened to 16 bits.

@@ -34,7 +34,7 @@ export async function trainImageExternal(ctx: StageContext, modelPath: string): 
   const rows = ['ID,red,green,blue,yellow,labels,split'];
   for (const [split, ids] of [['train', data.train], ['val', data.val]] as const) {
     for (const id of ids) {
-      const img = await readImageSet(data.trainDir, id, { allowNonSquare: true });
+      const img = await readImageSet(data.trainDir, id);
       rows.push([id, ...CHANNELS.map((c) => resolve(img.files[c])), data.labels.get(id)!.join('|'), split].map(csvField).join(','));
     }
   }
@@ -71,7 +71,7 @@ export async function trainCellExternal(ctx: StageContext, cycle: number, pseudo
     async function* items(): AsyncGenerator<CellCropItem> {
       for (const id of data.train) {
         const rec = await readJson<CellRecord>(join(dirs(out).features, `${id}.json`), `features of ${id}`);
-        const image = await readImageSet(data.trainDir, id, { allowNonSquare: true });
+        const image = await readImageSet(data.trainDir, id);
         const cells = (await readGrey(join(dirs(out).segment(splitOf(data, id)), `${id}_cells.png`))).data;
         const index = new Map(rec.cellIds.map((c, i) => [c, i]));
         yield {

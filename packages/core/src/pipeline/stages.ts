@@ -256,7 +256,7 @@ export async function featuresStage(ctx: StageContext, ids: readonly string[]): 
       } else {
         poolP ??= OrtPool.create(featureModel(size), { name: 'feature bank', executionProviders: ['cpu'] });
         const pool = await poolP;
-        const img = await readImageSet(imageDir, id, { allowNonSquare: true });
+        const img = await readImageSet(imageDir, id);
         const [lab, nuc] = await Promise.all([readGrey(cellsPng), readGrey(nucleiPng)]);
         if (lab.width !== img.width || lab.height !== img.height) {
           throw new CellcamError('CELLCAM_E_FORMAT', `${cellsPng}: ${lab.width}x${lab.height} but the image is ${img.width}x${img.height}`);
@@ -448,7 +448,7 @@ export async function camStage(ctx: StageContext, ids: readonly string[], modelP
       if (old && old.key === key && old.maps && existsSync(join(d.cam, old.maps.file))) reused++;
       else {
         const split = splitOf(data, id);
-        const img = await readImageSet(split === 'train' ? data.trainDir : data.testDir, id, { allowNonSquare: true });
+        const img = await readImageSet(split === 'train' ? data.trainDir : data.testDir, id);
         const res = await p.run({ image: { dtype: 'float32', dims: [1, 4, size, size], data: await imageTensorAsync(img, size) } }, { outputs: ['logits', 'cam'] });
         const [, C, h, w] = res.cam.dims;
         if (C !== NUM_CLASSES) throw new CellcamError('CELLCAM_E_MODEL', `${modelPath}: cam has ${C} channels but ${NUM_CLASSES} are required`);
@@ -764,7 +764,7 @@ export async function predictStage(ctx: StageContext, cycle: number, cellModel: 
             let feeds: Record<string, OrtTensorData>;
             if (crops) {
               const imageDir = split === 'test' ? data.testDir : data.trainDir;
-              const img = await readImageSet(imageDir, id, { allowNonSquare: true });
+              const img = await readImageSet(imageDir, id);
               const labels = toU16((await readGrey(join(d.segment(splitOf(data, id)), `${id}_cells.png`))).data);
               const c = cellCrops(img, labels, { size: cropSize, ids: rec.cellIds });
               feeds = { crop: { dtype: 'float32', dims: [n, 4, cropSize, cropSize], data: c.data } };

@@ -183,7 +183,7 @@ export async function renderImage(ctx: ImageContext, id: string): Promise<Render
   let img: ImageSet | null = null;
   // The channels are decoded and downscaled to display size by sharp (libvips threads), so the
   // composite and everything drawn on it are computed at display size only.
-  if (dirOf) img = await readImageSet(dirOf, id, { allowNonSquare: true, maxSide: ctx.maxSide }).catch((e) => (notes.push(`image files unreadable: ${(e as Error).message}`), null));
+  if (dirOf) img = await readImageSet(dirOf, id, { maxSide: ctx.maxSide }).catch((e) => (notes.push(`image files unreadable: ${(e as Error).message}`), null));
   const sameSize = !!img && img.sourceWidth === W && img.sourceHeight === H;
   if (img && labels && !sameSize) {
     notes.push(`image is ${img.sourceWidth}×${img.sourceHeight} but its masks ${W}×${H}: outlines not drawn`);
@@ -221,7 +221,7 @@ export async function renderImage(ctx: ImageContext, id: string): Promise<Render
       if (stored) ({ classes: C, h, w } = stored), (channel = (c) => stored.channel(c));
       else {
         // The model's input comes from the full-size channels, as in the cam stage (`img` is display size).
-        const full = await readImageSet(dirOf!, id, { allowNonSquare: true });
+        const full = await readImageSet(dirOf!, id);
         const res = await ctx.pool!.run({ image: { dtype: 'float32', dims: [1, 4, ctx.camSize, ctx.camSize], data: await imageTensorAsync(full, ctx.camSize) } }, { outputs: ['logits', 'cam'] });
         [, C, h, w] = res.cam.dims;
         const camData = res.cam.data as Float32Array;
