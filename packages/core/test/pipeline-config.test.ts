@@ -374,6 +374,20 @@ describe('loadRunDataset', () => {
     });
   });
 
+  it.each([
+    // sample rows (id,ImageWidth,ImageHeight) over 4×4 test images, and what loading says
+    ['sizes that match', 'x0,4,4,\nx1,4,4,\n', null],
+    ['no size columns (ID only)', null, null],
+    ['a resized image', 'x0,4,4,\nx1,8,8,\n', /sample_submission\.csv: 1 test image\(s\) are not the size the sample gives, and Kaggle scores masks at the sample's size; use the original images\. line 3: x1 is 8x8 there but .*x1_red\.png is 4x4$/],
+    ['every image resized, first lines first', 'x0,2048,2048,\nx1,3072,3072,\n', /2 test image\(s\) .* line 2: x0 is 2048x2048 there .*; line 3: x1 is 3072x3072 there/],
+    ['a size that is not a number', 'x0,4,4,\nx1,wide,4,\n', /sample_submission\.csv line 3: expected a positive integer ImageWidth but found 'wide'/],
+  ])('checks the test images against the sizes in sample_submission.csv: %s', async (_name, rows, error) => {
+    const { root, opts } = await makeTree({ train: labelled(ids(3)), test: ['x0', 'x1'] });
+    writeFileSync(join(root, 'sample_submission.csv'), rows === null ? 'ID\nx1\nx0\n' : `ID,ImageWidth,ImageHeight,PredictionString\n${rows}`);
+    if (error === null) expect((await loadRunDataset(opts)).test).toEqual(rows === null ? ['x1', 'x0'] : ['x0', 'x1']);
+    else await expect(loadRunDataset(opts)).rejects.toMatchObject({ code: 'CELLCAM_E_FORMAT', message: expect.stringMatching(error) });
+  });
+
   it('rejects a test folder without complete sets', async () => {
     const { opts } = await makeTree({ train: labelled(ids(3)), test: [] });
     await writeSet(opts.testDir, 'half', ['red', 'green']);

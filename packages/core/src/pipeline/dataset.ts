@@ -6,9 +6,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CellcamError } from '../errors.js';
-import { listImageSets } from '../io/imageset.js';
+import { imageSize, listImageSets } from '../io/imageset.js';
 import { NUM_CLASSES } from '../metric/evaluate.js';
 import { mulberry32 } from '../util/random.js';
+import { forEachLimit } from '../util/concurrency.js';
 
 /**
  * Reads `ID,Label` rows ('|'-separated class ids 0..18). Errors name the file and line.
@@ -91,14 +92,27 @@ export async function loadRunDataset(o: DatasetOptions): Promise<RunDataset> {
     [order[i], order[j]] = [order[j], order[i]];
   }
   const valSet = new Set(order.slice(0, nVal));
-  let test = (await listImageSets(o.testDir)).filter((s) => s.complete).map((s) => s.id).sort();
+  const testSets = new Map((await listImageSets(o.testDir)).filter((s) => s.complete).map((s) => [s.id, s.files.red!]));
+  let test = [...testSets.keys()].sort();
   const sample = join(dirname(o.testDir), 'sample_submission.csv');
   if (existsSync(sample)) {
-    const rows = (await readFile(sample, 'utf8')).split(/\r?\n/).slice(1).map((l) => l.split(',')[0].trim()).filter(Boolean);
-    const testHave = new Set(test);
-    const missing = rows.filter((id) => !testHave.has(id));
+    const rows = await readSampleRows(sample);
+    const missing = rows.filter((r) => !testSets.has(r.id)).map((r) => r.id);
     if (missing.length) throw new CellcamError('CELLCAM_E_FORMAT', `${sample}: ${missing.length} id(s) have no complete image set in ${o.testDir}: ${missing.slice(0, 5).join(', ')}`);
-    test = [...new Set(rows)];
+    // Kaggle scores masks at the sample's sizes: resized test images would give a submission it
+    // rejects, found only after the whole run.
+    const wrong: { line: number; text: string }[] = [];
+    await forEachLimit(rows, 8, async (r) => {
+      if (r.width === null || r.height === null) return;
+      const file = testSets.get(r.id)!;
+      const { width, height } = await imageSize(file);
+      if (width !== r.width || height !== r.height) wrong.push({ line: r.line, text: `line ${r.line}: ${r.id} is ${r.width}x${r.height} there but ${file} is ${width}x${height}` });
+    });
+    if (wrong.length) {
+      const first = wrong.sort((a, b) => a.line - b.line).slice(0, 5).map((w) => w.text);
+      throw new CellcamError('CELLCAM_E_FORMAT', `${sample}: ${wrong.length} test image(s) are not the size the sample gives, and Kaggle scores masks at the sample's size; use the original images. ${first.join('; ')}`);
+    }
+    test = [...new Set(rows.map((r) => r.id))];
   }
   if (test.length === 0) throw new CellcamError('CELLCAM_E_IO', `${o.testDir}: no complete test image sets ({ID}_{red,green,blue,yellow}.png|.jpg|.tif)`);
   const trainSet = new Set(ids);
@@ -114,4 +128,25 @@ export async function loadRunDataset(o: DatasetOptions): Promise<RunDataset> {
     train: ids.filter((id) => !valSet.has(id)), val: ids.filter((id) => valSet.has(id)), test, labels,
     unlabelled: trainSets.filter((id) => !labels.has(id)),
   };
+}
+
+/** The rows of a sample_submission.csv: id, the size it gives (null without those columns) and the line. */
+async function readSampleRows(path: string): Promise<{ id: string; width: number | null; height: number | null; line: number }[]> {
+  const lines = (await readFile(path, 'utf8')).split(/\r?\n/);
+  const header = lines[0].split(',').map((h) => h.trim());
+  const wi = header.indexOf('ImageWidth'), hi = header.indexOf('ImageHeight');
+  const rows: { id: string; width: number | null; height: number | null; line: number }[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const f = lines[i].split(',');
+    const id = f[0].trim();
+    if (!id) continue;
+    const num = (k: number) => {
+      if (k < 0) return null;
+      const v = Number(f[k]);
+      if (!Number.isInteger(v) || v < 1) throw new CellcamError('CELLCAM_E_FORMAT', `${path} line ${i + 1}: expected a positive integer ${header[k]} but found '${f[k] ?? ''}'`);
+      return v;
+    };
+    rows.push({ id, width: num(wi), height: num(hi), line: i + 1 });
+  }
+  return rows;
 }
