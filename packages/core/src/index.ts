@@ -15,7 +15,7 @@ export { VERSION } from './version.js';
 export { doctor, type DoctorReport } from './doctor.js';
 export { HPA_CLASS_NAMES } from './classes.js';
 export { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles } from './io/atomic.js';
-export { readGrey, writeGreyPng, encodeGreyPng, type GreyImage } from './io/png.js';
+export { readGrey, readLabels, writeGreyPng, encodeGreyPng, type GreyImage } from './io/png.js';
 export { listImageSets, imageSize, readImageSet, CHANNELS, type ChannelName, type ImageSetFiles, type ImageSet, type ReadImageSetOptions } from './io/imageset.js';
 export * from './submit/encode.js';
 export * from './submit/writer.js';

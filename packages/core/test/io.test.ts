@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { listImageSets, readImageSet, CHANNELS } from '../src/io/imageset.js';
-import { encodeGreyPng, readGrey, writeGreyPng } from '../src/io/png.js';
+import { encodeGreyPng, readGrey, readLabels, writeGreyPng } from '../src/io/png.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { rng } from './helpers.js';
 
@@ -155,6 +155,27 @@ describe('readGrey on the files users have', () => {
     expect(Array.from(img.channels.green)).toEqual(Array.from(grey8, (v) => v * 257));
     expect(Array.from(img.channels.blue)).toEqual(Array.from(grey16));
     expect(Array.from(img.channels.yellow)).toEqual(Array.from(grey8, (v) => v * 257));
+  });
+
+  it.each([
+    ['8-bit grey', 'l8.png', () => raw(grey8, 1).toColourspace('b-w').png().toBuffer(), Uint16Array.from(grey8)],
+    ['16-bit grey', 'l16.png', () => raw(grey16, 1).toColourspace('grey16').png().toBuffer(), grey16],
+    ['16-bit grey TIFF', 'l16.tif', () => raw(grey16, 1).toColourspace('grey16').tiff({ compression: 'lzw' }).toBuffer(), grey16],
+    // a palette of greys (what some tools write for ≤ 256 labels): the greys are the ids
+    ['grey palette', 'lgpal.png', () => raw(Uint8Array.from({ length: n * 3 }, (_, i) => grey8[Math.floor(i / 3)] & 0xf0), 3).png({ palette: true, colours: 16, dither: 0 }).toBuffer(), Uint16Array.from(grey8, (v) => v & 0xf0)],
+    ['16-bit RGB with equal bands', 'lrgb16.png', () => raw(Uint16Array.from({ length: n * 3 }, (_, i) => grey16[Math.floor(i / 3)]), 3).toColourspace('rgb16').png().toBuffer(), grey16],
+    ['colour palette (a lookup table)', 'lpal.png', () => raw(interleave(Uint8Array.from(grey8, (v) => v & 0xf0), 3, 0, false), 3).png({ palette: true, colours: 16, dither: 0 }).toBuffer(), /lpal\.png: expected a label image \(one grey value per object\) but found colours \(pixel 1,0 is 32,0,0\); save the labels as 16-bit greyscale$/],
+    ['RGB', 'lrgb.png', () => raw(interleave(grey8, 3, 2, false), 3).png().toBuffer(), /lrgb\.png: .* found colours \(pixel 1,0 is 0,0,37\)/],
+  ] as const)('readLabels: %s label image', async (_name, file, make, expected) => {
+    const f = join(dir, 'variants', file);
+    await writeFileAtomic(f, await make());
+    if (expected instanceof RegExp) {
+      await expect(readLabels(f)).rejects.toMatchObject({ code: 'CELLCAM_E_FORMAT', message: expect.stringMatching(expected) });
+    } else {
+      const l = await readLabels(f);
+      expect(l.data).toBeInstanceOf(Uint16Array);
+      expect(Array.from(l.data)).toEqual(Array.from(expected));
+    }
   });
 
   it('a colour file without the asked band is an error naming the band', async () => {

@@ -19,6 +19,8 @@ export interface GreyImage {
   /** size of the file itself when it was read downscaled (`maxSide`), else width/height */
   sourceWidth?: number;
   sourceHeight?: number;
+  /** colour bands of the file, alpha not counted: 1 for grey, 3 for RGB and palette files */
+  fileBands?: number;
 }
 
 export interface ReadGreyOptions {
@@ -111,7 +113,7 @@ export async function readGrey(path: string, channel?: number, options: ReadGrey
     throw new CellcamError('CELLCAM_E_FORMAT', `${path}: expected an image with a band ${band} but it has ${colourBands} colour band(s)`);
   }
   const size = options.maxSide === undefined ? { width, height } : fitSize(width, height, options.maxSide);
-  const source = { sourceWidth: width, sourceHeight: height };
+  const source = { sourceWidth: width, sourceHeight: height, fileBands: colourBands };
   try {
     let img = sharp(path);
     // libvips scales the linear kernel to the reduction (a triangle filter, anti-aliased); lanczos3
@@ -135,6 +137,32 @@ export async function readGrey(path: string, channel?: number, options: ReadGrey
   } catch (err) {
     throw new CellcamError('CELLCAM_E_IO', `${path}: cannot decode image (${(err as Error).message}); is the file truncated?`, { cause: err });
   }
+}
+
+/**
+ * Reads a label image (0 = background, 1..n = objects) as Uint16Array: a grey 8- or 16-bit file,
+ * or a colour or palette file whose every pixel is grey (some tools save labels so). Labels in
+ * colour (a lookup table) are refused: libvips expands a palette, so the ids are lost, and one
+ * band of the colours would give wrong ids without a word.
+ *
+ * @example
+ * ```ts
+ * const { data: cells, width, height } = await readLabels('seg/abc_cells.png');
+ * ```
+ */
+export async function readLabels(path: string): Promise<{ width: number; height: number; data: Uint16Array }> {
+  const g = await readGrey(path);
+  const data = g.data instanceof Uint16Array ? g.data : Uint16Array.from(g.data);
+  if (g.fileBands === 1) return { width: g.width, height: g.height, data };
+  const n = g.width * g.height;
+  const bands = await Promise.all([1, 2].map(async (b) => (await readGrey(path, b)).data));
+  for (let i = 0; i < n; i++) {
+    if (bands[0][i] !== data[i] || bands[1][i] !== data[i]) {
+      const x = i % g.width, y = Math.floor(i / g.width);
+      throw new CellcamError('CELLCAM_E_FORMAT', `${path}: expected a label image (one grey value per object) but found colours (pixel ${x},${y} is ${data[i]},${bands[0][i]},${bands[1][i]}); save the labels as 16-bit greyscale`);
+    }
+  }
+  return { width: g.width, height: g.height, data };
 }
 
 /** libvips band formats in words, for the error on pixels cellcam does not read. */

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
 import { listImageSets } from '../io/imageset.js';
-import { readGrey } from '../io/png.js';
+import { readLabels } from '../io/png.js';
 import { compressRleString, encodeCells } from '../submit/encode.js';
 import { truthLabelsForMasks } from './truth-match.js';
 import { rleToString } from '../kernels/rle.js';
@@ -61,11 +61,11 @@ export async function writeBaseline(options: BaselineOptions): Promise<{ images:
       const t = truth.get(id);
       if (!t) throw new CellcamError('CELLCAM_E_FORMAT', `${truthPath}: no row for test image ${id}`);
       const labelFile = join(cellsDir, `${id}_cells.png`);
-      const lab = await readGrey(labelFile);
+      const lab = await readLabels(labelFile);
       if (lab.width !== t.width || lab.height !== t.height) {
         throw new CellcamError('CELLCAM_E_FORMAT', `${labelFile}: ${lab.width}x${lab.height} but truth.csv says ${t.width}x${t.height}`);
       }
-      const labels = lab.data instanceof Uint16Array ? lab.data : Uint16Array.from(lab.data);
+      const labels = lab.data;
       const masks = await encodeCells(labels, lab.width, lab.height);
       const oracle = kind === 'oracle' ? truthLabelsForMasks(t, masks) : null;
       const imageLabels = [...new Set(t.cells.flatMap((c) => c.labels))].sort((a, b) => a - b);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CellcamError, rangeError } from '../errors.js';
 import { checkInt } from '../util/validate.js';
 import { listImageSets, readImageSet, type ImageSet } from '../io/imageset.js';
-import { readGrey, writeGreyPng } from '../io/png.js';
+import { readLabels, writeGreyPng } from '../io/png.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { nativeOrNull, pickDevice, type Backend, type Device } from '../native.js';
 import { combineSegmentationScores, segmentationMatches, type SegmentationMatches, type SegmentationScore } from '../metric/segmentation.js';
@@ -305,8 +305,8 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
             options.onProgress?.({ done: ++done, total: ids.length, id, skipped: true });
             continue;
           }
-          const g = await readGrey(cellsPng);
-          cells = g.data instanceof Uint16Array ? g.data : Uint16Array.from(g.data);
+          const g = await readLabels(cellsPng);
+          cells = g.data;
           width = g.width;
           height = g.height;
         } else {
@@ -327,7 +327,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
         }
         if (options.evalDir) {
           const truthFile = join(options.evalDir, 'cells', `${id}_cells.png`);
-          const t = await readGrey(truthFile);
+          const t = await readLabels(truthFile);
           if (t.width !== width || t.height !== height) throw new CellcamError('CELLCAM_E_FORMAT', `${truthFile}: ${t.width}x${t.height} but the image is ${width}x${height}`);
           matches.push(segmentationMatches(cells, t.data));
         }
