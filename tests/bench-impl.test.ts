@@ -9,7 +9,8 @@ import { selected } from '../packages/bench/src/harness.js';
 import { capabilities } from '@cellcam/core';
 
 const root = resolve(__dirname, '..');
-const main = join(root, 'packages', 'bench', 'dist', 'main.js');
+// The entry `npm run bench` runs (it sizes libuv's pool, so the bench does not start itself again).
+const main = join(root, 'packages', 'bench', 'bin', 'bench.cjs');
 const addon = join(root, 'packages', 'native', 'build', 'Release', 'cellcam_native.node');
 
 describe('bench --impl', () => {
@@ -35,9 +36,17 @@ describe('bench --impl', () => {
       const r = spawnSync(process.execPath, [main, '--kernels', 'rle,label', '--sizes', '64', '--quick', '--impl', 'native-1t', '--out', out], { encoding: 'utf8' });
       expect(r.status, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/python comparators: not installed/);
-      const rows = JSON.parse(readFileSync(out, 'utf8')).rows as { kernel: string; impl: string; vsTs: number | null }[];
+      const result = JSON.parse(readFileSync(out, 'utf8'));
+      const rows = result.rows as { kernel: string; impl: string; vsTs: number | null }[];
       expect(rows.map((row) => `${row.kernel} ${row.impl}`)).toEqual(['rle native-1t', 'label native-1t']);
       expect(rows.every((row) => row.vsTs === null)).toBe(true); // no TS row to compare with
+      // the entry gives libuv's pool the 16 threads of the batch rows, and keeps a size that is set
+      expect(result.threadPool).toBe(16);
+      const env = { ...process.env, UV_THREADPOOL_SIZE: '3' };
+      const set = spawnSync(process.execPath, [main, '--kernels', 'rle', '--sizes', '64', '--quick', '--impl', 'native-1t', '--out', out], { encoding: 'utf8', env });
+      expect(set.status, set.stderr).toBe(0);
+      expect(JSON.parse(readFileSync(out, 'utf8')).threadPool).toBe(3);
+      expect(set.stdout).toMatch(/libuv pool 3$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -15,7 +15,8 @@ import { findPython, setDeviceBandwidth, table, type BenchOptions, type Row } fr
 
 // The batch rows keep 16 images in flight: one libuv thread (and CUDA stream) each. libuv sizes
 // its pool when it starts, before this module's first line runs, so the size can only come from
-// the environment: without it, run again with it.
+// the environment. bin/bench.cjs (npm run bench) sets it; run directly, this file runs itself
+// again with it.
 if (process.env.UV_THREADPOOL_SIZE === undefined) {
   const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: '16' } });
   process.exit(r.status ?? 1);
@@ -45,7 +46,7 @@ const python = process.argv.includes('--no-python') || (impl !== null && !impl.i
 const opts: BenchOptions = { sizes, minTimeMs: quick ? 200 : 1000, minIters: quick ? 3 : 5, quick, cuda: caps.cudaDevices > 0, python, impl };
 
 console.log(`# cellcam bench — ${new Date().toISOString()}`);
-console.log(`host: ${hostname()}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}`);
+console.log(`host: ${hostname()}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.version}, libuv pool ${process.env.UV_THREADPOOL_SIZE}`);
 console.log(`native: ${caps.native ? 'yes' : 'no'}; CUDA: ${caps.cudaDevices > 0 ? caps.deviceNames.join(', ') : `no (${caps.reason})`}; python comparators: ${python ?? 'not installed'}`);
 if (opts.cuda) {
   // Issue 6's floor for the CUDA rows: the bytes a kernel must move over what the card moves.
@@ -70,6 +71,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(arg('out') ?? join(here, '..', 'results', `bench-${hostname()}.json`));
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp-${process.pid}`;
-writeFileSync(tmp, JSON.stringify({ date: new Date().toISOString(), host: hostname(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, capabilities: caps, rows: all }, null, 2));
+writeFileSync(tmp, JSON.stringify({ date: new Date().toISOString(), host: hostname(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, threadPool: Number(process.env.UV_THREADPOOL_SIZE), capabilities: caps, rows: all }, null, 2));
 renameSync(tmp, out);
 console.log(`results written to ${out}`);
