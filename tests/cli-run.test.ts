@@ -148,8 +148,11 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     const featuresDir = join(out, 'features');
     let killed = false;
+    let busy: ReturnType<typeof run> | null = null;
     const poll = setInterval(() => {
       if (!killed && existsSync(featuresDir) && readdirSync(featuresDir).filter((f) => f.endsWith('.json') && !f.startsWith('.cellcam-tmp')).length >= 3) {
+        // While it runs, a second run on the same folder stops at once, naming it.
+        busy = run(['run', ...io(out), '--cycles', '1', '--resume']);
         killed = true;
         child.kill('SIGKILL');
       }
@@ -157,6 +160,8 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     await exited;
     clearInterval(poll);
     expect(killed, 'the run finished before it could be killed').toBe(true);
+    expect(busy!.status).toBe(1);
+    expect(busy!.stderr).toMatch(new RegExp(`^cellcam: ${out}: cellcam run \\(pid ${child.pid}, since .*\\) is writing here; wait for it to finish or stop it \\[CELLCAM_E_BUSY\\]$`, 'm'));
     expect(readRun(out).status).toBe('running');
     const refused = run(['run', ...io(out), '--cycles', '1']);
     expect(refused.status).toBe(1);
@@ -169,7 +174,7 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(features.reused).toBeGreaterThanOrEqual(3);
     expect(features.reused + features.computed).toBe(20);
     // Half-written temp files of the killed process are gone.
-    const leftovers = (readdirSync(out, { recursive: true }) as string[]).filter((f) => /(^|\/)\.cellcam-tmp-/.test(f));
+    const leftovers = (readdirSync(out, { recursive: true }) as string[]).filter((f) => /(^|\/)\.cellcam-(tmp-|lock)/.test(f));
     expect(leftovers).toEqual([]);
     expect(stage(rec, 'segment (train)').counts.reused).toBe(15);
   }, 300_000);

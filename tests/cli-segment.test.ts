@@ -2,9 +2,9 @@
 // one broken image reported without stopping the others, --eval against the synthetic truth,
 // --ties / --device for the post-processing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { field } from '../packages/core/test/label-cell-preds.js';
@@ -149,6 +149,26 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     const bad = run('label-cells', '--nuclei-pred', np, '--cell-pred', cp, '--out', join(dir, 'lc2'), '--device', 'cuda');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr + bad.stdout).toMatch(/--device cuda needs --ties fifo: exact \(heap\) ties have no CUDA version/);
+  });
+
+  it('refuses an --out folder another command is writing, and takes one whose writer is gone', () => {
+    const busy = join(dir, 'busy');
+    mkdirSync(busy);
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(busy, '.cellcam.lock'), JSON.stringify({ pid: holder.pid, host: hostname(), command: 'cellcam run', startedAt: 'then' }));
+      const r = run('segment', join(data, 'train'), '--out', busy, '--quiet');
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`cellcam: ${busy}: cellcam run (pid ${holder.pid}, since then) is writing here; wait for it to finish or stop it [CELLCAM_E_BUSY]\n`);
+      expect(readdirSync(busy)).toEqual(['.cellcam.lock']);
+    } finally {
+      holder.kill();
+    }
+    const gone = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout);
+    writeFileSync(join(busy, '.cellcam.lock'), JSON.stringify({ pid: gone, host: hostname(), command: 'cellcam segment', startedAt: 'then' }));
+    const r = run('segment', join(data, 'train'), '--out', busy, '--ids', ids[0], '--quiet');
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(busy).sort()).toEqual([`${ids[0]}_cells.png`, `${ids[0]}_nuclei.png`, 'segmentation.csv']);
   });
 
   it.each([

@@ -19,6 +19,7 @@ export type CellcamErrorCode =
   | 'CELLCAM_E_NOMEM'
   | 'CELLCAM_E_TRAINER'
   | 'CELLCAM_E_CONFIG'
+  | 'CELLCAM_E_BUSY'
   | 'CELLCAM_E_INTERNAL';
 
 /** An error raised by cellcam outside argument checking (I/O, native failures, CUDA, models). */

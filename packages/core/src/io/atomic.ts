@@ -68,15 +68,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
 export async function removeStaleTempFiles(dir: string, depth = 3): Promise<string[]> {
   const { readdir, unlink } = await import('node:fs/promises');
   const removed: string[] = [];
-  const alive = (pid: number) => {
-    if (pid === process.pid) return true;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-    }
-  };
+  const alive = processAlive;
   const walk = async (d: string, level: number): Promise<void> => {
     let entries;
     try {
@@ -99,4 +91,15 @@ export async function removeStaleTempFiles(dir: string, depth = 3): Promise<stri
   };
   await walk(dir, 0);
   return removed;
+}
+
+/** Whether a process of this machine with that pid exists (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }

@@ -3,7 +3,6 @@
  * cam → (pseudo-label → train-cell → predict) × cycles → submission.csv → evaluate — with every
  * stage's outputs under OUT/<stage>/, reused when up to date, and OUT/run.json as the record.
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { readJson, readJsonOrNull, writeJson } from './store.js';
 import { sigmoid } from '../train/optim.js';
 import { averagePrecision, NUM_CLASSES } from '../metric/evaluate.js';
 import { removeStaleTempFiles } from '../io/atomic.js';
+import { lockFolder } from '../io/lock.js';
 
 export interface RunOptions {
   train: string;
@@ -117,92 +117,99 @@ export async function runPipeline(o: RunOptions): Promise<RunRecord> {
   const data = await loadRunDataset({ trainDir: o.train, testDir: o.test, labels: o.labels, truth: o.truth, valFraction: config.valFraction, seed: config.seed });
   const runPath = join(o.out, 'run.json');
   const previous = await readJsonOrNull<RunRecord>(runPath);
-  if (existsSync(o.out) && !o.resume && !o.force && previous && previous.status !== 'finished') {
-    throw new CellcamError('CELLCAM_E_ARG', `${o.out}: holds an unfinished run (status '${previous.status}'); pass --resume to continue it or --force to start over`);
-  }
   await mkdir(o.out, { recursive: true });
-  // A killed run can leave half-written temp files; they are never read, but should not pile up.
-  await removeStaleTempFiles(o.out);
-  const onEvent = o.onEvent ?? (() => {});
-  if (device !== 'cpu') {
-    const where = kernels.run === 'cuda' ? `CUDA (${capabilities().deviceNames[0] ?? 'device 0'})` : kernels.run === 'js' ? 'TypeScript' : 'CPU';
-    onEvent({ stage: 'kernels', done: -1, total: 0, notice: true, message: `pooling and cell RLE: ${where}${kernels.note ? ` (${kernels.note})` : ''}` });
-  }
-  // A CUDA failure under 'auto' falls back to the CPU per call; the user hears of each reason once.
-  const noted = new Set<string>();
-  const kernelNote = (note: string | undefined) => {
-    if (note === undefined || note === kernels.note || noted.has(note)) return;
-    noted.add(note);
-    onEvent({ stage: 'kernels', done: -1, total: 0, notice: true, message: note });
-  };
-  const ctx: StageContext = {
-    out: o.out, config, data, jobs: o.jobs ?? Math.max(1, Math.min(2, availableParallelism())), force: !!o.force, onEvent, device, kernelNote,
-  };
-  const record: RunRecord = {
-    tool: 'cellcam', version: VERSION, status: 'running', startedAt: new Date().toISOString(), config,
-    inputs: { train: data.trainDir, test: data.testDir, labels: data.labelsPath, truth: data.truthPath },
-    versions: await versions(),
-    split: { train: data.train.length, val: data.val.length, test: data.test.length },
-    stages: [], pseudoLabels: [], validation: { imageMAP: null, imageF1: null }, evaluation: null, submission: null,
-    kernels: { device: kernels.run, ...(kernels.note ? { note: kernels.note } : {}) },
-  };
-  const save = () => writeJson(runPath, record);
-  await save();
-  const stage = async <T>(name: string, fn: () => Promise<T>, counts: (r: T) => Record<string, number>, base = name, cycle = 0): Promise<T> => {
-    const t0 = performance.now();
-    onEvent({ stage: name, done: 0, total: 1, message: 'start' });
-    const r = await fn();
-    record.stages.push({ stage: name, ms: Math.round(performance.now() - t0), counts: counts(r) });
-    await save();
-    if (o.until === base && (cycle === 0 || cycle === untilCycle)) {
-      record.stoppedAfter = name;
-      throw new StopAfter(name);
-    }
-    return r;
-  };
+  // One writer per folder: a second run (or stage command) on OUT stops here, naming the one that
+  // is writing, before it can take the unfinished run.json for a stopped run.
+  const lock = await lockFolder(o.out, 'cellcam run');
   try {
-    const trainIds = [...data.train, ...data.val];
-    for (const [split, ids] of [['train', trainIds], ['test', data.test]] as const) {
-      await stage(`segment (${split})`, () => segmentStage(ctx, split, ids), (s) => ({ images: s.total, segmented: s.segmented, reused: s.skipped, changed: s.changed }),
-        split === 'test' ? 'segment' : 'segment (train)');
+    if (!o.resume && !o.force && previous && previous.status !== 'finished') {
+      throw new CellcamError('CELLCAM_E_ARG', `${o.out}: holds an unfinished run (status '${previous.status}'); pass --resume to continue it or --force to start over`);
     }
-    const all = [...trainIds, ...data.test];
-    await stage('features', () => featuresStage(ctx, all), (r) => r);
-    const img = await stage('train-image', () => trainImageStage(ctx), (r) => ({ images: r.images }));
-    await stage('cam', async () => {
-      const r = await camStage(ctx, all, img.model);
-      record.validation = await imageValidation(ctx);
-      return r;
-    }, (r) => r);
-    let oofKey: string | null = null;
-    const predictions: PredictReport[] = [];
-    for (let k = 1; k <= config.cycles; k++) {
-      const pl = await stage(`pseudo-label ${k}`, () => pseudoLabelStage(ctx, k, oofKey).then((r) => (record.pseudoLabels.push(r.stats), r)),
-        (r) => ({ cells: r.stats.cells, labelled: r.stats.labelled, unknown: r.stats.unknown }), 'pseudo-label', k);
-      const cell = await stage(`train-cell ${k}`, () => trainCellStage(ctx, k, pl), (r) => ({ cells: r.cells }), 'train-cell', k);
-      oofKey = cell.key;
-      predictions.push(await stage(`predict ${k}`, async () => {
-        const p = await predictStage(ctx, k, cell.model);
-        record.submission = await publishSubmission(o.out, p);
-        return p;
-      }, (r) => ({ images: r.images, cells: r.cells }), 'predict', k));
+    // A killed run can leave half-written temp files; they are never read, but should not pile up.
+    await removeStaleTempFiles(o.out);
+    const onEvent = o.onEvent ?? (() => {});
+    if (device !== 'cpu') {
+      const where = kernels.run === 'cuda' ? `CUDA (${capabilities().deviceNames[0] ?? 'device 0'})` : kernels.run === 'js' ? 'TypeScript' : 'CPU';
+      onEvent({ stage: 'kernels', done: -1, total: 0, notice: true, message: `pooling and cell RLE: ${where}${kernels.note ? ` (${kernels.note})` : ''}` });
     }
-    record.evaluation = await stage('evaluate', () => evaluateStage(ctx, predictions), (r) => ({ splits: r?.length ?? 0 }));
-    record.status = 'finished';
-    record.finishedAt = new Date().toISOString();
+    // A CUDA failure under 'auto' falls back to the CPU per call; the user hears of each reason once.
+    const noted = new Set<string>();
+    const kernelNote = (note: string | undefined) => {
+      if (note === undefined || note === kernels.note || noted.has(note)) return;
+      noted.add(note);
+      onEvent({ stage: 'kernels', done: -1, total: 0, notice: true, message: note });
+    };
+    const ctx: StageContext = {
+      out: o.out, config, data, jobs: o.jobs ?? Math.max(1, Math.min(2, availableParallelism())), force: !!o.force, onEvent, device, kernelNote,
+    };
+    const record: RunRecord = {
+      tool: 'cellcam', version: VERSION, status: 'running', startedAt: new Date().toISOString(), config,
+      inputs: { train: data.trainDir, test: data.testDir, labels: data.labelsPath, truth: data.truthPath },
+      versions: await versions(),
+      split: { train: data.train.length, val: data.val.length, test: data.test.length },
+      stages: [], pseudoLabels: [], validation: { imageMAP: null, imageF1: null }, evaluation: null, submission: null,
+      kernels: { device: kernels.run, ...(kernels.note ? { note: kernels.note } : {}) },
+    };
+    const save = () => writeJson(runPath, record);
     await save();
-    return record;
-  } catch (e) {
-    if (e instanceof StopAfter) {
+    const stage = async <T>(name: string, fn: () => Promise<T>, counts: (r: T) => Record<string, number>, base = name, cycle = 0): Promise<T> => {
+      const t0 = performance.now();
+      onEvent({ stage: name, done: 0, total: 1, message: 'start' });
+      const r = await fn();
+      record.stages.push({ stage: name, ms: Math.round(performance.now() - t0), counts: counts(r) });
+      await save();
+      if (o.until === base && (cycle === 0 || cycle === untilCycle)) {
+        record.stoppedAfter = name;
+        throw new StopAfter(name);
+      }
+      return r;
+    };
+    try {
+      const trainIds = [...data.train, ...data.val];
+      for (const [split, ids] of [['train', trainIds], ['test', data.test]] as const) {
+        await stage(`segment (${split})`, () => segmentStage(ctx, split, ids), (s) => ({ images: s.total, segmented: s.segmented, reused: s.skipped, changed: s.changed }),
+          split === 'test' ? 'segment' : 'segment (train)');
+      }
+      const all = [...trainIds, ...data.test];
+      await stage('features', () => featuresStage(ctx, all), (r) => r);
+      const img = await stage('train-image', () => trainImageStage(ctx), (r) => ({ images: r.images }));
+      await stage('cam', async () => {
+        const r = await camStage(ctx, all, img.model);
+        record.validation = await imageValidation(ctx);
+        return r;
+      }, (r) => r);
+      let oofKey: string | null = null;
+      const predictions: PredictReport[] = [];
+      for (let k = 1; k <= config.cycles; k++) {
+        const pl = await stage(`pseudo-label ${k}`, () => pseudoLabelStage(ctx, k, oofKey).then((r) => (record.pseudoLabels.push(r.stats), r)),
+          (r) => ({ cells: r.stats.cells, labelled: r.stats.labelled, unknown: r.stats.unknown }), 'pseudo-label', k);
+        const cell = await stage(`train-cell ${k}`, () => trainCellStage(ctx, k, pl), (r) => ({ cells: r.cells }), 'train-cell', k);
+        oofKey = cell.key;
+        predictions.push(await stage(`predict ${k}`, async () => {
+          const p = await predictStage(ctx, k, cell.model);
+          record.submission = await publishSubmission(o.out, p);
+          return p;
+        }, (r) => ({ images: r.images, cells: r.cells }), 'predict', k));
+      }
+      record.evaluation = await stage('evaluate', () => evaluateStage(ctx, predictions), (r) => ({ splits: r?.length ?? 0 }));
       record.status = 'finished';
       record.finishedAt = new Date().toISOString();
       await save();
       return record;
+    } catch (e) {
+      if (e instanceof StopAfter) {
+        record.status = 'finished';
+        record.finishedAt = new Date().toISOString();
+        await save();
+        return record;
+      }
+      record.status = 'failed';
+      record.error = (e as Error).message;
+      await save();
+      throw e;
     }
-    record.status = 'failed';
-    record.error = (e as Error).message;
-    await save();
-    throw e;
+  } finally {
+    await lock.release();
   }
 }
 

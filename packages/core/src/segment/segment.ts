@@ -11,6 +11,7 @@ import { CellcamError, rangeError } from '../errors.js';
 import { checkInt } from '../util/validate.js';
 import { listImageSets, readImageSet, type ImageSet } from '../io/imageset.js';
 import { readLabels, writeGreyPng } from '../io/png.js';
+import { lockFolder } from '../io/lock.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { nativeOrNull, pickDevice, type Backend, type Device } from '../native.js';
 import { combineSegmentationScores, segmentationMatches, type SegmentationMatches, type SegmentationScore } from '../metric/segmentation.js';
@@ -254,100 +255,107 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
     ids = options.ids;
   }
   await mkdir(outDir, { recursive: true });
-  const csvPath = join(outDir, 'segmentation.csv');
-  const rows = readCsvRows(csvPath);
-  let models: Models | undefined;
-  if (options.nucleiModel && options.cellModel) {
-    const device = options.device ?? 'auto';
-    const executionProviders: OrtExecutionProvider[] = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : ['cuda', 'cpu'];
-    models = {
-      nuclei: await createUnetPool(options.nucleiModel, { executionProviders }),
-      cell: await createUnetPool(options.cellModel, { executionProviders }),
-    };
-  }
-  const summary: SegmentFolderSummary = { total: ids.length, segmented: 0, skipped: 0, failed: [], csv: csvPath, score: null, ties, devices: {}, notes: [] };
-  const matches: SegmentationMatches[] = [];
-  let done = 0;
-  let csvWrite: Promise<void> = Promise.resolve();
-  const flushCsv = () => {
-    // Serialised, whole-file atomic rewrites: a kill leaves either the old or the new CSV.
-    const text = [CSV_HEADER, ...[...rows.values()]].join('\n') + '\n';
-    csvWrite = csvWrite.then(() => writeFileAtomic(csvPath, text));
-    return csvWrite;
-  };
-  const queue = [...ids];
-  const workers = Math.min(jobs, Math.max(1, ids.length));
-  const batcher = batch > 1 ? new LabelCellBatcher(batch, workers) : null;
-  if (batcher && batch > workers && ids.length > workers) {
-    // Each worker waits on its image's batch, so a batch never holds more images than workers.
-    summary.notes.push(`batch ${batch} > jobs ${workers}: a batch holds at most ${workers} image${workers > 1 ? 's' : ''} (each worker waits on its image's batch); give jobs >= batch to fill it`);
-  }
-  // The model-free maps off the main thread for the images in flight: native calls, or worker
-  // threads with the twin (inline when neither the addon nor the worker entry is there).
-  const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers, { backend: options.backend });
-  const imageOptions = { ...options, ties };
-  const worker = async () => {
-    try {
-      await segmentQueued();
-    } finally {
-      batcher?.workerDone();
-    }
-  };
-  const segmentQueued = async () => {
-    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-      const cellsPng = join(outDir, `${id}_cells.png`), nucleiPng = join(outDir, `${id}_nuclei.png`);
-      const isDone = !options.force && rows.has(id) && existsSync(cellsPng) && existsSync(nucleiPng);
-      try {
-        let cells: Uint16Array, width: number, height: number, ms: number | undefined, count: number | undefined;
-        if (isDone) {
-          summary.skipped++;
-          if (!options.evalDir) {
-            options.onProgress?.({ done: ++done, total: ids.length, id, skipped: true });
-            continue;
-          }
-          const g = await readLabels(cellsPng);
-          cells = g.data;
-          width = g.width;
-          height = g.height;
-        } else {
-          const t0 = performance.now();
-          const img = await readImageSet(imageDir, id);
-          const r = await segmentImage(img, imageOptions, models, batcher?.labelCell, freeMaps);
-          ({ width, height } = img);
-          cells = r.cells;
-          await writeGreyPng(nucleiPng, r.nuclei, width, height);
-          await writeGreyPng(cellsPng, r.cells, width, height);
-          ms = Math.round(performance.now() - t0);
-          count = r.cellCount;
-          if (r.device) summary.devices[r.device] = (summary.devices[r.device] ?? 0) + 1;
-          if (r.deviceNote && !summary.notes.includes(r.deviceNote)) summary.notes.push(r.deviceNote);
-          rows.set(id, `${id},${width},${height},${r.cellCount},${ms}`);
-          await flushCsv();
-          summary.segmented++;
-        }
-        if (options.evalDir) {
-          const truthFile = join(options.evalDir, 'cells', `${id}_cells.png`);
-          const t = await readLabels(truthFile);
-          if (t.width !== width || t.height !== height) throw new CellcamError('CELLCAM_E_FORMAT', `${truthFile}: ${t.width}x${t.height} but the image is ${width}x${height}`);
-          matches.push(segmentationMatches(cells, t.data));
-        }
-        options.onProgress?.({ done: ++done, total: ids.length, id, skipped: isDone, ms, cells: count });
-      } catch (err) {
-        summary.failed.push({ id, error: (err as Error).message });
-        options.onProgress?.({ done: ++done, total: ids.length, id, skipped: false, error: err as Error });
-      }
-    }
-  };
+  // One writer per folder: a second `cellcam segment` (or a run's segment stage) on the same
+  // folder stops here, naming the holder, instead of racing on the same outputs.
+  const lock = await lockFolder(outDir, 'cellcam segment');
   try {
-    await Promise.all(Array.from({ length: workers }, worker));
-    await csvWrite;
-    if (rows.size === 0) await flushCsv();
+    const csvPath = join(outDir, 'segmentation.csv');
+    const rows = readCsvRows(csvPath);
+    let models: Models | undefined;
+    if (options.nucleiModel && options.cellModel) {
+      const device = options.device ?? 'auto';
+      const executionProviders: OrtExecutionProvider[] = device === 'cpu' ? ['cpu'] : device === 'cuda' ? ['cuda'] : ['cuda', 'cpu'];
+      models = {
+        nuclei: await createUnetPool(options.nucleiModel, { executionProviders }),
+        cell: await createUnetPool(options.cellModel, { executionProviders }),
+      };
+    }
+    const summary: SegmentFolderSummary = { total: ids.length, segmented: 0, skipped: 0, failed: [], csv: csvPath, score: null, ties, devices: {}, notes: [] };
+    const matches: SegmentationMatches[] = [];
+    let done = 0;
+    let csvWrite: Promise<void> = Promise.resolve();
+    const flushCsv = () => {
+      // Serialised, whole-file atomic rewrites: a kill leaves either the old or the new CSV.
+      const text = [CSV_HEADER, ...[...rows.values()]].join('\n') + '\n';
+      csvWrite = csvWrite.then(() => writeFileAtomic(csvPath, text));
+      return csvWrite;
+    };
+    const queue = [...ids];
+    const workers = Math.min(jobs, Math.max(1, ids.length));
+    const batcher = batch > 1 ? new LabelCellBatcher(batch, workers) : null;
+    if (batcher && batch > workers && ids.length > workers) {
+      // Each worker waits on its image's batch, so a batch never holds more images than workers.
+      summary.notes.push(`batch ${batch} > jobs ${workers}: a batch holds at most ${workers} image${workers > 1 ? 's' : ''} (each worker waits on its image's batch); give jobs >= batch to fill it`);
+    }
+    // The model-free maps off the main thread for the images in flight: native calls, or worker
+    // threads with the twin (inline when neither the addon nor the worker entry is there).
+    const freeMaps = models || options.mapsInWorkers === false ? null : ModelFreePool.create(workers, { backend: options.backend });
+    const imageOptions = { ...options, ties };
+    const worker = async () => {
+      try {
+        await segmentQueued();
+      } finally {
+        batcher?.workerDone();
+      }
+    };
+    const segmentQueued = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        const cellsPng = join(outDir, `${id}_cells.png`), nucleiPng = join(outDir, `${id}_nuclei.png`);
+        const isDone = !options.force && rows.has(id) && existsSync(cellsPng) && existsSync(nucleiPng);
+        try {
+          let cells: Uint16Array, width: number, height: number, ms: number | undefined, count: number | undefined;
+          if (isDone) {
+            summary.skipped++;
+            if (!options.evalDir) {
+              options.onProgress?.({ done: ++done, total: ids.length, id, skipped: true });
+              continue;
+            }
+            const g = await readLabels(cellsPng);
+            cells = g.data;
+            width = g.width;
+            height = g.height;
+          } else {
+            const t0 = performance.now();
+            const img = await readImageSet(imageDir, id);
+            const r = await segmentImage(img, imageOptions, models, batcher?.labelCell, freeMaps);
+            ({ width, height } = img);
+            cells = r.cells;
+            await writeGreyPng(nucleiPng, r.nuclei, width, height);
+            await writeGreyPng(cellsPng, r.cells, width, height);
+            ms = Math.round(performance.now() - t0);
+            count = r.cellCount;
+            if (r.device) summary.devices[r.device] = (summary.devices[r.device] ?? 0) + 1;
+            if (r.deviceNote && !summary.notes.includes(r.deviceNote)) summary.notes.push(r.deviceNote);
+            rows.set(id, `${id},${width},${height},${r.cellCount},${ms}`);
+            await flushCsv();
+            summary.segmented++;
+          }
+          if (options.evalDir) {
+            const truthFile = join(options.evalDir, 'cells', `${id}_cells.png`);
+            const t = await readLabels(truthFile);
+            if (t.width !== width || t.height !== height) throw new CellcamError('CELLCAM_E_FORMAT', `${truthFile}: ${t.width}x${t.height} but the image is ${width}x${height}`);
+            matches.push(segmentationMatches(cells, t.data));
+          }
+          options.onProgress?.({ done: ++done, total: ids.length, id, skipped: isDone, ms, cells: count });
+        } catch (err) {
+          summary.failed.push({ id, error: (err as Error).message });
+          options.onProgress?.({ done: ++done, total: ids.length, id, skipped: false, error: err as Error });
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: workers }, worker));
+      await csvWrite;
+      if (rows.size === 0) await flushCsv();
+    } finally {
+      await models?.nuclei.close();
+      await models?.cell.close();
+      await freeMaps?.close();
+    }
+    for (const note of batcher?.notes ?? []) summary.notes.push(note);
+    if (options.evalDir) summary.score = combineSegmentationScores(matches);
+    return summary;
   } finally {
-    await models?.nuclei.close();
-    await models?.cell.close();
-    await freeMaps?.close();
+    await lock.release();
   }
-  for (const note of batcher?.notes ?? []) summary.notes.push(note);
-  if (options.evalDir) summary.score = combineSegmentationScores(matches);
-  return summary;
 }
