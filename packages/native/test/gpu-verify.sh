@@ -74,7 +74,7 @@ grep -a -E "Tests  |Test Files|FAIL|AssertionError|Error:" "$OUT/vitest.log" 2>/
 # scikit-image replica (issue 6's "500x").
 for size in ${BENCH_SIZES:-2048 3072}; do
   impl=native-1t,cuda; [ "$size" = 2048 ] && impl=$impl,python
-  step bench 150 node packages/bench/dist/main.js --kernels watershed,label-cell --sizes "$size" --impl $impl --out "$OUT/bench-$size.json"
+  step bench 150 node packages/bench/bin/bench.cjs --kernels watershed,label-cell --sizes "$size" --impl $impl --out "$OUT/bench-$size.json"
 done
 grep -a -E "^\| (watershed|label-cell) " "$OUT/bench.log" 2>/dev/null | grep -a -E "cuda|replica|skimage" | head -30
 for tool in ${SANITIZERS:-memcheck racecheck synccheck initcheck}; do
