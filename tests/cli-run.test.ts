@@ -3,10 +3,10 @@
 // that fails with a clear error while the earlier stages' outputs are kept.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { capabilities } from '@cellcam/core';
+import { capabilities, writeGreyPng } from '@cellcam/core';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'packages', 'cli', 'dist', 'main.js');
@@ -177,6 +177,59 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     const leftovers = (readdirSync(out, { recursive: true }) as string[]).filter((f) => /(^|\/)\.cellcam-(tmp-|lock)/.test(f));
     expect(leftovers).toEqual([]);
     expect(stage(rec, 'segment (train)').counts.reused).toBe(15);
+  }, 300_000);
+
+  it('takes the cells of --masks instead of segmenting: the same masks give the same submission', () => {
+    const full = join(dir, 'full'), masks = join(dir, 'masks');
+    mkdirSync(masks);
+    for (const split of ['train', 'test']) {
+      for (const f of readdirSync(join(full, 'segment', split)).filter((f) => /_(cells|nuclei)\.png$/.test(f))) copyFileSync(join(full, 'segment', split, f), join(masks, f));
+    }
+    const out = join(dir, 'masked');
+    const r = run(['run', ...io(out), '--masks', masks]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const rec = readRun(out);
+    expect(rec.config.segment.masks).toBe(masks);
+    expect(stage(rec, 'segment (train)').counts).toMatchObject({ images: 15, segmented: 15, reused: 0 });
+    expect(readFileSync(join(out, 'submission.csv')).equals(readFileSync(join(full, 'submission.csv')))).toBe(true);
+    // Rerun: every mask reused. A nucleus file gone: that image again, with an empty nucleus, said once.
+    const testId = readdirSync(join(full, 'segment', 'test')).find((f) => f.endsWith('_nuclei.png'))!.replace('_nuclei.png', '');
+    rmSync(join(masks, `${testId}_nuclei.png`));
+    const again = run(['run', ...io(out).filter((a) => a !== '--quiet'), '--masks', masks]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(stage(readRun(out), 'segment (train)').counts).toMatchObject({ segmented: 0, reused: 15, changed: 0 });
+    expect(stage(readRun(out), 'segment (test)').counts).toMatchObject({ segmented: 1, reused: 4, changed: 1 });
+    expect(again.stderr.split('\n').filter((l) => l.includes('{ID}_nuclei.png'))).toEqual([
+      `segment.masks: 1 of 5 test image(s) have no {ID}_nuclei.png in ${masks}: their nucleus is empty and the cytoplasm is the whole cell`,
+    ]);
+  }, 300_000);
+
+  it.each([
+    // argv beyond --train/--test/--out, and the error
+    [['--nuclei-model', 'n.onnx'], 'cellcam: give both --nuclei-model and --cell-model, or neither (the model-free maps) [CELLCAM_E_ARG]'],
+    [['--masks', 'm', '--nuclei-model', 'n.onnx', '--cell-model', 'c.onnx'], 'cellcam: --masks replaces the segmentation: give it without --nuclei-model and --cell-model [CELLCAM_E_ARG]'],
+    [['--masks', 'no-such-dir'], 'cellcam: no-such-dir: segment.masks folder not found [CELLCAM_E_IO]'],
+    [['--nuclei-model', 'n.onnx', '--cell-model', 'c.onnx'], 'cellcam: n.onnx: segment.nucleiModel not found [CELLCAM_E_IO]'],
+  ])('segmentation flags %j: %s', (argv, error) => {
+    const r = spawnSync(process.execPath, [cli, 'run', ...io(join(dir, `flags-${argv.length}-${argv[0]}`)), ...argv], { encoding: 'utf8', cwd: dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe(error);
+  });
+
+  it('a --masks folder that lacks an image, or holds one of another size, is named', async () => {
+    const masks = join(dir, 'masks-bad');
+    mkdirSync(masks);
+    const testDir = join(dir, 'full', 'segment', 'test');
+    const cells = readdirSync(testDir).filter((f) => f.endsWith('_cells.png')).sort();
+    for (const f of cells.slice(1)) copyFileSync(join(testDir, f), join(masks, f));
+    for (const f of readdirSync(join(dir, 'full', 'segment', 'train')).filter((f) => f.endsWith('_cells.png'))) copyFileSync(join(dir, 'full', 'segment', 'train', f), join(masks, f));
+    const lacking = run(['run', ...io(join(dir, 'masks-lacking')), '--masks', masks]);
+    expect(lacking.status).toBe(1);
+    expect(lacking.stderr).toContain(`${masks}: segment.masks has no {ID}_cells.png for 1 test image(s): ${cells[0]}`);
+    await writeGreyPng(join(masks, cells[0]), new Uint16Array(256 * 256), 256, 256);
+    const wrong = run(['run', ...io(join(dir, 'masks-wrong')), '--masks', masks]);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain(`${join(masks, cells[0])}: 256x256 but the image is 512x512`);
   }, 300_000);
 
   it('hands both training stages to an external trainer (cell-features contract)', () => {

@@ -1,7 +1,7 @@
 // Tests of the run configuration (defaults, merging, per-key validation, config files) and of the
 // run dataset (train.csv parsing, image-set agreement, the seeded validation split, test ids, truth),
 // and the run's kernel device.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,9 @@ import { loadRunDataset, readImageLabels, type DatasetOptions } from '../src/pip
 import { writeGreyPng } from '../src/io/png.js';
 import { CHANNELS } from '../src/io/imageset.js';
 import { runPipeline } from '../src/pipeline/run.js';
+import { segmentFolder } from '../src/segment/segment.js';
+import { synthImage } from '../src/synth/index.js';
+import { tinyUnet } from './fixtures/onnx-models.js';
 import { capabilities } from '../src/native.js';
 import { hasCuda, hasNative, rejection } from './helpers.js';
 
@@ -62,6 +65,8 @@ describe('resolveConfig', () => {
     { partial: { valFraction: 0 }, check: { valFraction: 0 } },
     { partial: { segment: { scale: 0.25 } }, check: { segment: { scale: 0.25, ties: 'auto' } } },
     { partial: { segment: { ties: 'fifo' } }, check: { segment: { scale: 1, ties: 'fifo' } } },
+    { partial: { segment: { nucleiModel: 'n.onnx', cellModel: 'c.onnx' } }, check: { segment: { ...DEFAULT_CONFIG.segment, nucleiModel: 'n.onnx', cellModel: 'c.onnx' } } },
+    { partial: { segment: { masks: 'hpa-masks' } }, check: { segment: { ...DEFAULT_CONFIG.segment, masks: 'hpa-masks' } } },
     { partial: { image: { inputSize: 64, model: 'm.onnx' } }, check: { image: { ...DEFAULT_CONFIG.image, inputSize: 64, model: 'm.onnx' } } },
     { partial: { pseudoLabel: { relative: 0.6 } }, check: { pseudoLabel: { ...DEFAULT_CONFIG.pseudoLabel, relative: 0.6 } } },
     { partial: { pseudoLabel: { mode: 'multi', negative: 'unknown' }, cell: { mode: 'multi' } }, check: { pseudoLabel: { ...DEFAULT_CONFIG.pseudoLabel, mode: 'multi', negative: 'unknown' } } },
@@ -157,6 +162,15 @@ describe('resolveConfig', () => {
   it('replaces trainerParams whole (no merging into the default)', () => {
     expect(resolveConfig({ trainerParams: { a: 1 } }).trainerParams).toEqual({ a: 1 });
     expect(resolveConfig({ trainerParams: {} }).trainerParams).toEqual({});
+  });
+
+  it.each([
+    [{ segment: { nucleiModel: 'n.onnx' } }, 'give both segment.nucleiModel and segment.cellModel, or neither (the model-free maps)'],
+    [{ segment: { cellModel: 'c.onnx' } }, 'give both segment.nucleiModel and segment.cellModel, or neither (the model-free maps)'],
+    [{ segment: { masks: 'm', nucleiModel: 'n.onnx', cellModel: 'c.onnx' } }, 'segment.masks replaces the segmentation, so it takes no segment.nucleiModel or segment.cellModel'],
+    [{ segment: { masks: '' } }, "expected a folder or null for 'segment.masks' but found \"\""],
+  ])('the ways to segment: %j is refused', (partial, message) => {
+    expect(thrown(() => resolveConfig(partial, 'cfg'))).toMatchObject({ code: 'CELLCAM_E_CONFIG', message: `cfg: ${message}` });
   });
 
   it.each([
@@ -431,4 +445,35 @@ describe("runPipeline's device (where pooling and cell RLE run)", () => {
     expect(err.code).toBe('CELLCAM_E_ARG');
     expect(err.message).toBe("Expected 'auto', 'cpu' or 'cuda' for device but received string 'gpu'");
   });
+});
+
+describe('runPipeline segments with the U-Nets of segment.nucleiModel / cellModel', () => {
+  it("gives segmentFolder's labels with those models (hpacellseg's heap ties), and says which models in the config", async () => {
+    const root = freshDir('unet-run');
+    const trainDir = join(root, 'train'), testDir = join(root, 'test');
+    const sets: [string, string][] = [['a', trainDir], ['b', trainDir], ['c', trainDir], ['t', testDir]];
+    for (const [k, [id, d]] of sets.entries()) {
+      const img = synthImage(id, 512, 40 + k, [k % 19]);
+      for (const c of CHANNELS) await writeGreyPng(join(d, `${id}_${c}.png`), img[c], 512, 512);
+    }
+    writeFileSync(join(root, 'train.csv'), 'ID,Label\na,0\nb,1\nc,2\n');
+    const nm = join(root, 'nuclei.onnx'), cm = join(root, 'cell.onnx');
+    writeFileSync(nm, tinyUnet());
+    writeFileSync(cm, tinyUnet());
+    const out = join(root, 'out');
+    const rec = await runPipeline({ train: trainDir, test: testDir, out, config: { segment: { nucleiModel: nm, cellModel: cm } }, until: 'segment', device: 'cpu' });
+    expect(rec.config.segment).toMatchObject({ nucleiModel: nm, cellModel: cm, masks: null });
+    const ref = join(root, 'ref');
+    const s = await segmentFolder({ imageDir: trainDir, outDir: ref, nucleiModel: nm, cellModel: cm, ties: 'heap', device: 'cpu' });
+    expect(s.failed).toEqual([]);
+    for (const id of ['a', 'b', 'c']) {
+      for (const k of ['cells', 'nuclei']) {
+        expect(readFileSync(join(out, 'segment', 'train', `${id}_${k}.png`)).equals(readFileSync(join(ref, `${id}_${k}.png`))), `${id} ${k}`).toBe(true);
+      }
+    }
+    // the model-free maps give other labels on the same images: the models were used
+    const free = await segmentFolder({ imageDir: trainDir, outDir: join(root, 'free'), ids: ['a'], ties: 'heap' });
+    expect(free.failed).toEqual([]);
+    expect(readFileSync(join(root, 'free', 'a_cells.png')).equals(readFileSync(join(ref, 'a_cells.png')))).toBe(false);
+  }, 120_000);
 });

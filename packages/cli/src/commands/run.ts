@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { readConfigFile, resolveConfig, runPipeline, type PipelineStage, type RunEvent, type RunRecord } from '@cellcam/core';
+import { readConfigFile, resolveConfig, runPipeline, CellcamError, type PipelineStage, type RunEvent, type RunRecord } from '@cellcam/core';
 import { parseChoice, parseIntOption } from '../options.js';
 import { progress, type Progress } from '../progress.js';
 
@@ -25,6 +25,9 @@ interface RunCliOptions {
   quiet?: boolean;
   verbose?: boolean;
   device?: 'auto' | 'cpu' | 'cuda';
+  nucleiModel?: string;
+  cellModel?: string;
+  masks?: string;
 }
 
 /** Progress bars per stage (stderr), trainer lines with --verbose. */
@@ -79,10 +82,22 @@ export function summaryTable(r: RunRecord): string {
 
 async function action(opts: RunCliOptions, until?: PipelineStage): Promise<void> {
   const base = opts.config ? readConfigFile(opts.config) : resolveConfig({});
+  if ((opts.nucleiModel === undefined) !== (opts.cellModel === undefined)) {
+    throw new CellcamError('CELLCAM_E_ARG', 'give both --nuclei-model and --cell-model, or neither (the model-free maps)');
+  }
+  if (opts.masks !== undefined && opts.nucleiModel !== undefined) {
+    throw new CellcamError('CELLCAM_E_ARG', '--masks replaces the segmentation: give it without --nuclei-model and --cell-model');
+  }
   const config = {
     ...base,
     ...(opts.cycles !== undefined ? { cycles: opts.cycles } : {}),
     ...(opts.trainer !== undefined ? { trainer: opts.trainer } : {}),
+    segment: {
+      ...base.segment,
+      // A flag replaces the config's way of segmenting as a whole.
+      ...(opts.nucleiModel !== undefined ? { nucleiModel: opts.nucleiModel, cellModel: opts.cellModel!, masks: null } : {}),
+      ...(opts.masks !== undefined ? { masks: opts.masks, nucleiModel: null, cellModel: null } : {}),
+    },
   };
   if (opts.cycle !== undefined && opts.cycle > config.cycles) config.cycles = opts.cycle;
   const rep = stageReporter(opts.quiet, opts.verbose);
@@ -109,6 +124,9 @@ function common(cmd: Command, perCycle: boolean): Command {
     .option('--trainer <command>', "external trainer command (docs/trainer-protocol.md), e.g. 'python train.py'")
     .option('--labels <file>', 'image-level labels (default: train.csv beside the train folder)')
     .option('--truth <file>', 'per-cell truth in submission format (default: truth.csv beside the test folder, when present)')
+    .option('--nuclei-model <file.onnx>', 'HPA nuclei U-Net (ONNX, docs/model-contract.md) for the segmentation, with --cell-model, in place of the model-free maps (config segment.nucleiModel)')
+    .option('--cell-model <file.onnx>', 'HPA cell U-Net (ONNX) for the segmentation, with --nuclei-model (config segment.cellModel)')
+    .option('--masks <dir>', "use this folder's {ID}_cells.png and {ID}_nuclei.png (16-bit labels, e.g. from HPA-Cell-Segmentation or cellcam segment) instead of segmenting (config segment.masks)")
     .option('--jobs <n>', 'images in parallel (default: min(2, cores))', parseIntOption('--jobs', 1, 256))
     .option('--device <d>', 'auto | cpu | cuda: where cell pooling, cell RLE and, with fifo ties (the default segment.ties auto), the segmentation post-processing run (auto: CUDA when usable, else the CPU, said once; cuda fails with the reason when unusable)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
     .option('--resume', 'continue an interrupted run in --out')

@@ -18,9 +18,12 @@ export interface RunConfig {
   /**
    * scale: post-processing resolution; ties: watershed seed ties, 'heap' (exact, CPU) or 'fifo'
    * (4–6× faster, a few tied pixels differ; runs where --device says, the CUDA labelCell on a
-   * GPU); 'auto' is 'fifo' here, as the pipeline segments from the model-free maps (resolveTies)
+   * GPU); 'auto' is 'heap' with U-Net models and 'fifo' on the model-free maps (resolveTies).
+   * nucleiModel + cellModel: the HPA U-Nets as ONNX (docs/model-contract.md) in place of the
+   * model-free maps. masks: a folder of {ID}_cells.png (and {ID}_nuclei.png) for every image, made
+   * elsewhere (HPA-Cell-Segmentation, `cellcam segment`, another tool), used instead of segmenting.
    */
-  segment: { scale: 1 | 0.5 | 0.25; ties: 'heap' | 'fifo' | 'auto' };
+  segment: { scale: 1 | 0.5 | 0.25; ties: 'heap' | 'fifo' | 'auto'; nucleiModel: string | null; cellModel: string | null; masks: string | null };
   image: {
     /** square input side of the image classifier */
     inputSize: number;
@@ -66,7 +69,7 @@ export const DEFAULT_CONFIG: RunConfig = Object.freeze({
   seed: 1,
   cycles: 2,
   valFraction: 0.1,
-  segment: { scale: 1, ties: 'auto' },
+  segment: { scale: 1, ties: 'auto', nucleiModel: null, cellModel: null, masks: null },
   image: { inputSize: DEFAULT_INPUT_SIZE, model: null, l2: 1e-2, epochs: 400, lr: 0.05 },
   pseudoLabel: { ...DEFAULT_PSEUDO_LABEL_RULES, statistic: 'mean', region: 'cell', fuse: 0.5 },
   cell: { mode: 'single', hidden: 64, epochs: 60, lr: 3e-3, l2: 1e-4, folds: 3, input: 'features', cropSize: 128 },
@@ -87,6 +90,9 @@ const SCHEMA: Record<string, [Check, string]> = {
   valFraction: [num(0, 0.5), 'a number in [0, 0.5]'],
   'segment.scale': [oneOf(1, 0.5, 0.25), '1, 0.5 or 0.25'],
   'segment.ties': [oneOf('heap', 'fifo', 'auto'), "'heap', 'fifo' or 'auto'"],
+  'segment.nucleiModel': [strOrNull, 'a model path or null'],
+  'segment.cellModel': [strOrNull, 'a model path or null'],
+  'segment.masks': [strOrNull, 'a folder or null'],
   'image.inputSize': [(v) => int(64, 2048)(v) && (v as number) % 4 === 0, 'a multiple of 4 in 64..2048'],
   'image.model': [strOrNull, 'a model path or null'],
   'image.l2': [num(0, 10), 'a number in [0, 10]'],
@@ -143,6 +149,12 @@ export function resolveConfig(partial: unknown, source = 'config'): RunConfig {
   };
   walk(partial, out, '');
   const cfg = out as unknown as RunConfig;
+  if ((cfg.segment.nucleiModel === null) !== (cfg.segment.cellModel === null)) {
+    throw new CellcamError('CELLCAM_E_CONFIG', `${source}: give both segment.nucleiModel and segment.cellModel, or neither (the model-free maps)`);
+  }
+  if (cfg.segment.masks !== null && cfg.segment.nucleiModel !== null) {
+    throw new CellcamError('CELLCAM_E_CONFIG', `${source}: segment.masks replaces the segmentation, so it takes no segment.nucleiModel or segment.cellModel`);
+  }
   if (cfg.pseudoLabel.statistic === 'max' && cfg.pseudoLabel.region !== 'cell') {
     throw new CellcamError('CELLCAM_E_CONFIG', `${source}: pseudoLabel.statistic 'max' is taken over the whole cell; set pseudoLabel.region 'cell' or use 'mean'`);
   }

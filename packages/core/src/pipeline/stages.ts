@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
-import { listImageSets, readImageSet, CHANNELS } from '../io/imageset.js';
-import { resolveTies, segmentFolder, type SegmentFolderSummary } from '../segment/segment.js';
-import { readGrey } from '../io/png.js';
+import { imageSize, listImageSets, readImageSet, CHANNELS } from '../io/imageset.js';
+import { resolveTies, segmentFolder } from '../segment/segment.js';
+import { readGrey, readLabels, writeGreyPng } from '../io/png.js';
 import { poolCells } from '../kernels/pool.js';
 import type { Device } from '../native.js';
 import { encodeCells } from '../submit/encode.js';
@@ -178,18 +178,32 @@ async function imageFilesHasher(dir: string): Promise<(id: string) => Promise<st
   };
 }
 
+/** What the segment stage did for one split (segmentFolder's summary, or the masks imported). */
+export interface SegmentStageSummary {
+  total: number;
+  /** images segmented (or, with segment.masks, imported) now */
+  segmented: number;
+  /** images whose outputs were up to date */
+  skipped: number;
+  /** images whose inputs changed since the last run */
+  changed: number;
+  notes: string[];
+}
+
 /**
- * Segments the images of one split into OUT/segment/<split>/ (segment/segment.ts). A manifest
- * records the hash of each image's channel files; an image whose files changed is segmented again,
- * the others are reused.
+ * Segments the images of one split into OUT/segment/<split>/ (segment/segment.ts): from the
+ * model-free maps, or from the U-Nets of segment.nucleiModel/cellModel; with segment.masks, takes
+ * the folder's label images instead. A manifest records the hash of each image's inputs; an image
+ * whose inputs changed is done again, the others are reused.
  *
  * @example
  * ```ts
  * const s = await segmentStage(ctx, 'test', ctx.data.test);
  * ```
  */
-export async function segmentStage(ctx: StageContext, split: 'train' | 'test', ids: readonly string[]): Promise<SegmentFolderSummary & { changed: number }> {
+export async function segmentStage(ctx: StageContext, split: 'train' | 'test', ids: readonly string[]): Promise<SegmentStageSummary> {
   const { data, config, out } = ctx;
+  if (config.segment.masks !== null) return importMasks(ctx, split, ids, config.segment.masks);
   const imageDir = split === 'train' ? data.trainDir : data.testDir;
   const outDir = dirs(out).segment(split);
   const manifestPath = join(outDir, 'manifest.json');
@@ -197,11 +211,16 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   const hashOf = await imageFilesHasher(imageDir);
   const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
   let changed = 0;
-  // The pipeline segments from the model-free maps, so 'auto' means fifo ties here.
-  const ties = resolveTies(config.segment.ties, false);
+  const { nucleiModel, cellModel } = config.segment;
+  for (const [key, file] of [['segment.nucleiModel', nucleiModel], ['segment.cellModel', cellModel]] as const) {
+    if (file !== null && !existsSync(file)) throw new CellcamError('CELLCAM_E_IO', `${file}: ${key} not found`);
+  }
+  const models = nucleiModel !== null && cellModel !== null ? [await hashFile(nucleiModel), await hashFile(cellModel)] : null;
+  // 'auto' ties: hpacellseg's heap order with the U-Nets, fifo on the model-free maps.
+  const ties = resolveTies(config.segment.ties, models !== null);
   for (const id of ids) {
-    // 'heap' keeps the key it had before ties could be chosen, so existing runs stay up to date.
-    const h = hashValue(ties === 'heap' ? [config.segment.scale, await hashOf(id)] : [config.segment.scale, ties, await hashOf(id)]);
+    // Without models, 'heap' keeps the key it had before ties could be chosen, so existing runs stay up to date.
+    const h = hashValue(models ? ['unet', config.segment.scale, ties, models, await hashOf(id)] : ties === 'heap' ? [config.segment.scale, await hashOf(id)] : [config.segment.scale, ties, await hashOf(id)]);
     // Only a recorded, different hash means stale; an unrecorded image is left to segmentFolder's own resume.
     if (old?.inputs[id] !== undefined && old.inputs[id] !== h) {
       changed++;
@@ -212,11 +231,67 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   await writeJson(manifestPath, { stage: 'segment', split, inputs });
   const s = await segmentFolder({
     imageDir, outDir, ids: [...ids], scale: config.segment.scale, ties, device: ctx.device, jobs: ctx.jobs, force: ctx.force,
+    ...(nucleiModel !== null && cellModel !== null ? { nucleiModel, cellModel } : {}),
     onProgress: (e) => ctx.onEvent({ stage: `segment (${split})`, done: e.done, total: e.total, id: e.id }),
   });
   for (const note of s.notes) ctx.kernelNote(note);
   if (s.failed.length) throw new CellcamError('CELLCAM_E_IO', `segmentation failed for ${s.failed.length} image(s): ${s.failed.slice(0, 3).map((f) => `${f.id}: ${f.error}`).join('; ')}`);
   return { ...s, changed };
+}
+
+/**
+ * segment.masks: each image's {ID}_cells.png (and {ID}_nuclei.png, optional) from `masksDir`,
+ * checked (label images, the image's size) and written to OUT/segment/<split>/ as 16-bit PNGs, so
+ * that every later stage reads them as it reads its own segmentation. Without a nucleus file the
+ * nucleus is empty and the cytoplasm is the whole cell (said once).
+ */
+async function importMasks(ctx: StageContext, split: 'train' | 'test', ids: readonly string[], masksDir: string): Promise<SegmentStageSummary> {
+  const { data, out } = ctx;
+  if (!existsSync(masksDir)) throw new CellcamError('CELLCAM_E_IO', `${masksDir}: segment.masks folder not found`);
+  const imageDir = split === 'train' ? data.trainDir : data.testDir;
+  const outDir = dirs(out).segment(split);
+  await mkdir(outDir, { recursive: true });
+  const manifestPath = join(outDir, 'manifest.json');
+  const old = await readJsonOrNull<{ inputs: Record<string, string> }>(manifestPath);
+  const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
+  const sets = new Map((await listImageSets(imageDir)).map((x) => [x.id, x]));
+  const summary: SegmentStageSummary = { total: ids.length, segmented: 0, skipped: 0, changed: 0, notes: [] };
+  const missing = ids.filter((id) => !existsSync(join(masksDir, `${id}_cells.png`)));
+  if (missing.length) {
+    throw new CellcamError('CELLCAM_E_IO', `${masksDir}: segment.masks has no {ID}_cells.png for ${missing.length} ${split} image(s): ${missing.slice(0, 5).map((id) => `${id}_cells.png`).join(', ')}`);
+  }
+  let withoutNuclei = 0, done = 0;
+  await forEachLimit(ids, ctx.jobs, async (id) => {
+    const cellsSrc = join(masksDir, `${id}_cells.png`), nucleiSrc = join(masksDir, `${id}_nuclei.png`);
+    const hasNuclei = existsSync(nucleiSrc);
+    if (!hasNuclei) withoutNuclei++;
+    const key = hashValue(['masks', await hashFile(cellsSrc), hasNuclei ? await hashFile(nucleiSrc) : null]);
+    const cellsOut = join(outDir, `${id}_cells.png`), nucleiOut = join(outDir, `${id}_nuclei.png`);
+    if (!ctx.force && old?.inputs[id] === key && existsSync(cellsOut) && existsSync(nucleiOut)) summary.skipped++;
+    else {
+      if (old?.inputs[id] !== undefined && old.inputs[id] !== key) summary.changed++;
+      const { width, height } = await imageSize(sets.get(id)!.files.red!);
+      const cells = await readLabels(cellsSrc);
+      if (cells.width !== width || cells.height !== height) {
+        throw new CellcamError('CELLCAM_E_FORMAT', `${cellsSrc}: ${cells.width}x${cells.height} but the image is ${width}x${height}`);
+      }
+      let nuclei: Uint16Array = new Uint16Array(width * height);
+      if (hasNuclei) {
+        const n = await readLabels(nucleiSrc);
+        if (n.width !== width || n.height !== height) throw new CellcamError('CELLCAM_E_FORMAT', `${nucleiSrc}: ${n.width}x${n.height} but the image is ${width}x${height}`);
+        nuclei = n.data;
+      }
+      await Promise.all([writeGreyPng(cellsOut, cells.data, width, height), writeGreyPng(nucleiOut, nuclei, width, height)]);
+      summary.segmented++;
+    }
+    inputs[id] = key;
+    ctx.onEvent({ stage: `segment (${split})`, done: ++done, total: ids.length, id });
+  });
+  await writeJson(manifestPath, { stage: 'segment', split, masks: masksDir, inputs });
+  if (withoutNuclei) {
+    ctx.kernelNote(`segment.masks: ${withoutNuclei} of ${ids.length} ${split} image(s) have no {ID}_nuclei.png in ${masksDir}: their nucleus is empty and the cytoplasm is the whole cell`);
+  }
+  return summary;
 }
 
 const nz = (v: number) => (Number.isFinite(v) ? v : 0);
