@@ -183,7 +183,9 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     const full = join(dir, 'full'), masks = join(dir, 'masks');
     mkdirSync(masks);
     for (const split of ['train', 'test']) {
-      for (const f of readdirSync(join(full, 'segment', split)).filter((f) => /_(cells|nuclei)\.png$/.test(f))) copyFileSync(join(full, 'segment', split, f), join(masks, f));
+      // the training masks under the HPA segmentator's names, the test masks under cellcam's
+      const rename = (f: string) => (split === 'train' ? f.replace('_cells.png', '_cellmask.png').replace('_nuclei.png', '_nucleimask.png') : f);
+      for (const f of readdirSync(join(full, 'segment', split)).filter((f) => /_(cells|nuclei)\.png$/.test(f))) copyFileSync(join(full, 'segment', split, f), join(masks, rename(f)));
     }
     const out = join(dir, 'masked');
     const r = run(['run', ...io(out), '--masks', masks]);
@@ -199,8 +201,8 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(again.status, again.stderr).toBe(0);
     expect(stage(readRun(out), 'segment (train)').counts).toMatchObject({ segmented: 0, reused: 15, changed: 0 });
     expect(stage(readRun(out), 'segment (test)').counts).toMatchObject({ segmented: 1, reused: 4, changed: 1 });
-    expect(again.stderr.split('\n').filter((l) => l.includes('{ID}_nuclei.png'))).toEqual([
-      `segment.masks: 1 of 5 test image(s) have no {ID}_nuclei.png in ${masks}: their nucleus is empty and the cytoplasm is the whole cell`,
+    expect(again.stderr.split('\n').filter((l) => l.includes('no nucleus mask'))).toEqual([
+      `segment.masks: 1 of 5 test image(s) have no nucleus mask ({ID}_nuclei or {ID}_nucleimask) in ${masks}: their nucleus is empty and the cytoplasm is the whole cell`,
     ]);
   }, 300_000);
 
@@ -225,7 +227,7 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     for (const f of readdirSync(join(dir, 'full', 'segment', 'train')).filter((f) => f.endsWith('_cells.png'))) copyFileSync(join(dir, 'full', 'segment', 'train', f), join(masks, f));
     const lacking = run(['run', ...io(join(dir, 'masks-lacking')), '--masks', masks]);
     expect(lacking.status).toBe(1);
-    expect(lacking.stderr).toContain(`${masks}: segment.masks has no {ID}_cells.png for 1 test image(s): ${cells[0]}`);
+    expect(lacking.stderr).toContain(`${masks}: segment.masks has no cell mask ({ID}_cells or {ID}_cellmask, .png or .tif) for 1 test image(s): ${cells[0].replace('_cells.png', '')}`);
     await writeGreyPng(join(masks, cells[0]), new Uint16Array(256 * 256), 256, 256);
     const wrong = run(['run', ...io(join(dir, 'masks-wrong')), '--masks', masks]);
     expect(wrong.status).toBe(1);

@@ -17,6 +17,7 @@ export { HPA_CLASS_NAMES } from './classes.js';
 export { writeFileAtomic, writeFileAtomicSync, removeStaleTempFiles } from './io/atomic.js';
 export { readGrey, readLabels, writeGreyPng, encodeGreyPng, type GreyImage } from './io/png.js';
 export { listImageSets, imageSize, readImageSet, CHANNELS, type ChannelName, type ImageSetFiles, type ImageSet, type ReadImageSetOptions } from './io/imageset.js';
+export { findMasks, maskNames } from './io/masks.js';
 export * from './submit/encode.js';
 export * from './submit/writer.js';
 export { readSubmissionRows, parsePredictions, SUBMISSION_HEADER, type SubmissionRow, type Prediction } from './submit/csv.js';

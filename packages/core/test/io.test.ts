@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { listImageSets, readImageSet, CHANNELS } from '../src/io/imageset.js';
 import { encodeGreyPng, readGrey, readLabels, writeGreyPng } from '../src/io/png.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
-import { rng } from './helpers.js';
+import { findMasks } from '../src/io/masks.js';
+import { hasShared, rng, sharedDir } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cellcam-io-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -323,5 +324,33 @@ describe('removeStaleTempFiles', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('findMasks: label images made elsewhere, under cellcam\'s names or the HPA segmentator\'s', () => {
+  it.each([
+    // files in the folder, the cell mask and nucleus mask found (null: none)
+    [['x_cells.png', 'x_nuclei.png'], 'x_cells.png', 'x_nuclei.png'],
+    [['x_cellmask.png', 'x_nucleimask.png'], 'x_cellmask.png', 'x_nucleimask.png'],
+    [['x_cells.tif', 'x_nucleimask.tiff'], 'x_cells.tif', 'x_nucleimask.tiff'],
+    [['x_cellmask.png', 'x_cells.png', 'x_cells.tif'], 'x_cells.png', null],
+    [['x_cells.png', 'xy_nuclei.png', 'x_red.png'], 'x_cells.png', null],
+    [['x_nuclei.png'], null, 'x_nuclei.png'],
+  ])('%j → %s, %s', (files, cells, nuclei) => {
+    const d = mkdtempSync(join(dir, 'masks-'));
+    for (const f of files) writeFileSync(join(d, f), '');
+    expect(findMasks(d, 'x')).toEqual({ cells: cells && join(d, cells), nuclei: nuclei && join(d, nuclei) });
+  });
+
+  it.skipIf(!hasShared)("finds and reads the HPA segmentator's masks of the real sample (21 cells, nuclei with the same ids)", async () => {
+    const d = join(sharedDir, 'data', 'hpa-samples');
+    const m = findMasks(d, '1000_A12_2');
+    expect(m).toEqual({ cells: join(d, '1000_A12_2_cellmask.png'), nuclei: join(d, '1000_A12_2_nucleimask.png') });
+    const [cells, nuclei] = await Promise.all([readLabels(m.cells!), readLabels(m.nuclei!)]);
+    expect([cells.width, cells.height]).toEqual([2048, 2048]);
+    expect(Math.max(...new Set(cells.data))).toBe(21);
+    let other = 0;
+    for (let i = 0; i < nuclei.data.length; i++) if (nuclei.data[i] && nuclei.data[i] !== cells.data[i]) other++;
+    expect(other).toBe(0);
   });
 });

@@ -126,7 +126,7 @@ function common(cmd: Command, perCycle: boolean): Command {
     .option('--truth <file>', 'per-cell truth in submission format (default: truth.csv beside the test folder, when present)')
     .option('--nuclei-model <file.onnx>', 'HPA nuclei U-Net (ONNX, docs/model-contract.md) for the segmentation, with --cell-model, in place of the model-free maps (config segment.nucleiModel)')
     .option('--cell-model <file.onnx>', 'HPA cell U-Net (ONNX) for the segmentation, with --nuclei-model (config segment.cellModel)')
-    .option('--masks <dir>', "use this folder's {ID}_cells.png and {ID}_nuclei.png (16-bit labels, e.g. from HPA-Cell-Segmentation or cellcam segment) instead of segmenting (config segment.masks)")
+    .option('--masks <dir>', "use this folder's label images instead of segmenting: {ID}_cells.png and {ID}_nuclei.png (cellcam segment), or {ID}_cellmask.png and {ID}_nucleimask.png (the HPA segmentator); .tif too (config segment.masks)")
     .option('--jobs <n>', 'images in parallel (default: min(2, cores))', parseIntOption('--jobs', 1, 256))
     .option('--device <d>', 'auto | cpu | cuda: where cell pooling, cell RLE and, with fifo ties (the default segment.ties auto), the segmentation post-processing run (auto: CUDA when usable, else the CPU, said once; cuda fails with the reason when unusable)', parseChoice('--device', ['auto', 'cpu', 'cuda']), 'auto')
     .option('--resume', 'continue an interrupted run in --out')

@@ -11,6 +11,7 @@ import { CellcamError } from '../errors.js';
 import { imageSize, listImageSets, readImageSet, CHANNELS } from '../io/imageset.js';
 import { resolveTies, segmentFolder } from '../segment/segment.js';
 import { readGrey, readLabels, writeGreyPng } from '../io/png.js';
+import { findMasks } from '../io/masks.js';
 import { poolCells } from '../kernels/pool.js';
 import type { Device } from '../native.js';
 import { encodeCells } from '../submit/encode.js';
@@ -240,7 +241,8 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
 }
 
 /**
- * segment.masks: each image's {ID}_cells.png (and {ID}_nuclei.png, optional) from `masksDir`,
+ * segment.masks: each image's cell mask (and nucleus mask, optional) from `masksDir`, under
+ * cellcam's names or the HPA segmentator's (io/masks.ts),
  * checked (label images, the image's size) and written to OUT/segment/<split>/ as 16-bit PNGs, so
  * that every later stage reads them as it reads its own segmentation. Without a nucleus file the
  * nucleus is empty and the cytoplasm is the whole cell (said once).
@@ -256,14 +258,15 @@ async function importMasks(ctx: StageContext, split: 'train' | 'test', ids: read
   const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
   const sets = new Map((await listImageSets(imageDir)).map((x) => [x.id, x]));
   const summary: SegmentStageSummary = { total: ids.length, segmented: 0, skipped: 0, changed: 0, notes: [] };
-  const missing = ids.filter((id) => !existsSync(join(masksDir, `${id}_cells.png`)));
+  const found = new Map(ids.map((id) => [id, findMasks(masksDir, id)]));
+  const missing = ids.filter((id) => found.get(id)!.cells === null);
   if (missing.length) {
-    throw new CellcamError('CELLCAM_E_IO', `${masksDir}: segment.masks has no {ID}_cells.png for ${missing.length} ${split} image(s): ${missing.slice(0, 5).map((id) => `${id}_cells.png`).join(', ')}`);
+    throw new CellcamError('CELLCAM_E_IO', `${masksDir}: segment.masks has no cell mask ({ID}_cells or {ID}_cellmask, .png or .tif) for ${missing.length} ${split} image(s): ${missing.slice(0, 5).join(', ')}`);
   }
   let withoutNuclei = 0, done = 0;
   await forEachLimit(ids, ctx.jobs, async (id) => {
-    const cellsSrc = join(masksDir, `${id}_cells.png`), nucleiSrc = join(masksDir, `${id}_nuclei.png`);
-    const hasNuclei = existsSync(nucleiSrc);
+    const { cells: cellsSrc, nuclei: nucleiSrc } = found.get(id)! as { cells: string; nuclei: string | null };
+    const hasNuclei = nucleiSrc !== null;
     if (!hasNuclei) withoutNuclei++;
     const key = hashValue(['masks', await hashFile(cellsSrc), hasNuclei ? await hashFile(nucleiSrc) : null]);
     const cellsOut = join(outDir, `${id}_cells.png`), nucleiOut = join(outDir, `${id}_nuclei.png`);
@@ -276,7 +279,7 @@ async function importMasks(ctx: StageContext, split: 'train' | 'test', ids: read
         throw new CellcamError('CELLCAM_E_FORMAT', `${cellsSrc}: ${cells.width}x${cells.height} but the image is ${width}x${height}`);
       }
       let nuclei: Uint16Array = new Uint16Array(width * height);
-      if (hasNuclei) {
+      if (nucleiSrc !== null) {
         const n = await readLabels(nucleiSrc);
         if (n.width !== width || n.height !== height) throw new CellcamError('CELLCAM_E_FORMAT', `${nucleiSrc}: ${n.width}x${n.height} but the image is ${width}x${height}`);
         nuclei = n.data;
@@ -289,7 +292,7 @@ async function importMasks(ctx: StageContext, split: 'train' | 'test', ids: read
   });
   await writeJson(manifestPath, { stage: 'segment', split, masks: masksDir, inputs });
   if (withoutNuclei) {
-    ctx.kernelNote(`segment.masks: ${withoutNuclei} of ${ids.length} ${split} image(s) have no {ID}_nuclei.png in ${masksDir}: their nucleus is empty and the cytoplasm is the whole cell`);
+    ctx.kernelNote(`segment.masks: ${withoutNuclei} of ${ids.length} ${split} image(s) have no nucleus mask ({ID}_nuclei or {ID}_nucleimask) in ${masksDir}: their nucleus is empty and the cytoplasm is the whole cell`);
   }
   return summary;
 }
