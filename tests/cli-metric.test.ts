@@ -1,7 +1,7 @@
 // Issue-3 CLI end to end on a tiny synthetic set: baselines -> submit validate -> evaluate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -34,6 +34,16 @@ describe.skipIf(!existsSync(cli))('baseline / submit validate / evaluate', () =>
     expect(j.images.evaluated).toBe(3);
     check(j.mAP);
     expect(j.classes).toHaveLength(19);
+  });
+
+  it("oracle with --cells under the HPA segmentator's names ({ID}_cellmask.png) is the same file", () => {
+    const hpa = join(dir, 'hpa-cells');
+    mkdirSync(hpa);
+    for (const f of readdirSync(join(data, 'cells'))) copyFileSync(join(data, 'cells', f), join(hpa, f.replace('_cells.png', '_cellmask.png')));
+    const sub = join(dir, 'oracle-hpa.csv');
+    const b = run('baseline', '--dataset', data, '--kind', 'oracle', '--out', sub, '--cells', hpa);
+    expect(b.status, b.stderr).toBe(0);
+    expect(readFileSync(sub).equals(readFileSync(join(dir, 'oracle.csv')))).toBe(true);
   });
 
   it('evaluate prints a per-class table', () => {

@@ -10,7 +10,7 @@ export function registerBaseline(program: Command): void {
     .requiredOption('--dataset <dir>', 'dataset folder in the cellcam synth layout (test/, cells/, truth.csv)')
     .requiredOption('--kind <kind>', 'broadcast | random | oracle', parseChoice('--kind', ['broadcast', 'random', 'oracle']))
     .requiredOption('--out <file>', 'submission file to write')
-    .option('--cells <dir>', 'use {ID}_cells.png from this folder instead of DIR/cells (e.g. cellcam segment output)')
+    .option('--cells <dir>', 'use the cell masks of this folder instead of DIR/cells: {ID}_cells.png (cellcam segment) or {ID}_cellmask.png (the HPA segmentator)')
     .option('--seed <k>', 'seed for --kind random', parseIntOption('--seed', 0), 1)
     .action(async (opts: { dataset: string; kind: BaselineKind; out: string; cells?: string; seed: number }) => {
       const r = await writeBaseline({ ...opts });

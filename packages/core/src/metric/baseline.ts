@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CellcamError } from '../errors.js';
 import { listImageSets } from '../io/imageset.js';
 import { readLabels } from '../io/png.js';
+import { findMasks } from '../io/masks.js';
 import { compressRleString, encodeCells } from '../submit/encode.js';
 import { truthLabelsForMasks } from './truth-match.js';
 import { rleToString } from '../kernels/rle.js';
@@ -60,7 +61,8 @@ export async function writeBaseline(options: BaselineOptions): Promise<{ images:
       const id = sets[i].id;
       const t = truth.get(id);
       if (!t) throw new CellcamError('CELLCAM_E_FORMAT', `${truthPath}: no row for test image ${id}`);
-      const labelFile = join(cellsDir, `${id}_cells.png`);
+      // {ID}_cells.png as synth and `cellcam segment` write it, or the HPA segmentator's {ID}_cellmask.png
+      const labelFile = findMasks(cellsDir, id).cells ?? join(cellsDir, `${id}_cells.png`);
       const lab = await readLabels(labelFile);
       if (lab.width !== t.width || lab.height !== t.height) {
         throw new CellcamError('CELLCAM_E_FORMAT', `${labelFile}: ${lab.width}x${lab.height} but truth.csv says ${t.width}x${t.height}`);
