@@ -11,6 +11,8 @@ import { capabilities, writeGreyPng } from '@cellcam/core';
 const root = resolve(__dirname, '..');
 const cli = join(root, 'packages', 'cli', 'dist', 'main.js');
 const tiny = join(root, 'examples', 'trainer', 'tiny-trainer.mjs');
+// ../shared beside the checkout: absent in a user's clone, where the test that reads it skips.
+const hpaSamples = join(root, '..', 'shared', 'data', 'hpa-samples');
 const dir = mkdtempSync(join(tmpdir(), 'cellcam-cli-run-'));
 const data = join(dir, 'syn');
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -204,6 +206,28 @@ describe.skipIf(!existsSync(cli))('cellcam run', () => {
     expect(again.stderr.split('\n').filter((l) => l.includes('no nucleus mask'))).toEqual([
       `segment.masks: 1 of 5 test image(s) have no nucleus mask ({ID}_nuclei or {ID}_nucleimask) in ${masks}: their nucleus is empty and the cytoplasm is the whole cell`,
     ]);
+  }, 300_000);
+
+  // The real HPA field of ../shared (its green stain standing in for all four) as the test image,
+  // with the HPA segmentator's masks: the submission's masks are the reference Kaggle encodings.
+  it.skipIf(!existsSync(hpaSamples))('runs on a real 16-bit HPA field with its segmentator masks: the submission has their exact encodings', () => {
+    const test = join(dir, 'hpa-test'), masks = join(dir, 'hpa-masks');
+    mkdirSync(test);
+    mkdirSync(masks);
+    for (const c of ['red', 'green', 'blue', 'yellow']) copyFileSync(join(hpaSamples, '1000_A12_2_green.png'), join(test, `1000_A12_2_${c}.png`));
+    for (const k of ['cellmask', 'nucleimask']) copyFileSync(join(hpaSamples, `1000_A12_2_${k}.png`), join(masks, `1000_A12_2_${k}.png`));
+    const seg = join(dir, 'full', 'segment', 'train');
+    for (const f of readdirSync(seg).filter((f) => /_(cells|nuclei)\.png$/.test(f))) copyFileSync(join(seg, f), join(masks, f));
+    const out = join(dir, 'hpa-run');
+    const r = run(['run', '--train', join(data, 'train'), '--test', test, '--out', out, '--masks', masks, '--cycles', '1', '--quiet']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const row = readFileSync(join(out, 'submission.csv'), 'utf8').split('\n').find((l) => l.startsWith('1000_A12_2,'))!.split(',');
+    expect(row.slice(1, 3)).toEqual(['2048', '2048']);
+    const triples = row[3].split(' ');
+    const got = new Set(triples.filter((_, i) => i % 3 === 2));
+    const vectors = JSON.parse(readFileSync(join(hpaSamples, 'rle_test_vectors.json'), 'utf8')).cells as { encoded_mask: string }[];
+    expect(got).toEqual(new Set(vectors.map((c) => c.encoded_mask)));
+    expect(triples.length).toBe(3 * 19 * 21); // every cell, every class
   }, 300_000);
 
   it.each([
