@@ -15,6 +15,8 @@ const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], {
 const dir = mkdtempSync(join(tmpdir(), 'cellcam-cli-seg-'));
 const data = join(dir, 'syn');
 const out = join(dir, 'seg');
+// ../shared beside the checkout: absent in a user's clone, where the test that reads it skips.
+const hpaSamples = resolve(__dirname, '..', '..', 'shared', 'data', 'hpa-samples');
 
 describe.skipIf(!existsSync(cli))('cellcam segment', () => {
   let ids: string[] = [];
@@ -149,6 +151,21 @@ describe.skipIf(!existsSync(cli))('cellcam segment', () => {
     const bad = run('label-cells', '--nuclei-pred', np, '--cell-pred', cp, '--out', join(dir, 'lc2'), '--device', 'cuda');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr + bad.stdout).toMatch(/--device cuda needs --ties fifo: exact \(heap\) ties have no CUDA version/);
+  });
+
+  // The real HPA field of ../shared (its green stain standing in for all four), scored against the
+  // segmentator's mask folder itself: the sample's "cell" masks are nucleus-sized (its README), so
+  // only the plumbing is checked, not the AP.
+  it.skipIf(!existsSync(hpaSamples))("segments a real 16-bit HPA field and scores it against a folder of the segmentator's masks", () => {
+    const imgs = join(dir, 'hpa'), masks = join(dir, 'hpa-masks');
+    mkdirSync(imgs);
+    mkdirSync(masks);
+    for (const c of ['red', 'green', 'blue', 'yellow']) copyFileSync(join(hpaSamples, '1000_A12_2_green.png'), join(imgs, `1000_A12_2_${c}.png`));
+    copyFileSync(join(hpaSamples, '1000_A12_2_cellmask.png'), join(masks, '1000_A12_2_cellmask.png'));
+    const r = run('segment', imgs, '--out', join(dir, 'hpa-seg'), '--eval', masks, '--quiet');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/segmented 1, skipped 0 \(already done\), failed 0 of 1/);
+    expect(r.stdout).toMatch(/cell-mask AP@0\.6: [\d.]+ .*\(\d+\/21 GT cells matched, \d+ predicted, .*; 1 of 1 images\)/);
   });
 
   it('refuses an --out folder another command is writing, and takes one whose writer is gone', () => {

@@ -27,7 +27,7 @@ export function registerSegment(program: Command): void {
     .option('--jobs <n>', 'images in parallel (default: number of cores)', parseIntOption('--jobs', 1, 256))
     .option('--batch <n>', 'images per post-processing call (default: 16 when it runs on the GPU, else 1; at most --jobs wait; on the CPU a batch runs in one worker, so more than 1 only slows it)', parseIntOption('--batch', 1, 256))
     .option('--force', 're-segment images whose outputs exist')
-    .option('--eval <datasetDir>', 'score the cells against DIR/cells/{ID}_cells.png (AP@0.6)')
+    .option('--eval <dir>', 'score the cells (AP@0.6) against true masks: DIR/cells/{ID}_cells.png (cellcam synth), or DIR/{ID}_cells.png or DIR/{ID}_cellmask.png (the HPA segmentator)')
     .option('--quiet', 'no progress output')
     .action(async (imageDir: string, opts: { out: string; ids?: string; csv?: string; scale: string; nucleiModel?: string; cellModel?: string; device: string; ties: string; jobs?: number; batch?: number; force?: boolean; eval?: string; quiet?: boolean }) => {
       if (opts.ids && opts.csv) throw new CellcamError('CELLCAM_E_ARG', 'give --ids or --csv, not both');

@@ -12,6 +12,7 @@ import { checkInt } from '../util/validate.js';
 import { listImageSets, readImageSet, type ImageSet } from '../io/imageset.js';
 import { readLabels, writeGreyPng } from '../io/png.js';
 import { lockFolder } from '../io/lock.js';
+import { findMasks } from '../io/masks.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { nativeOrNull, pickDevice, type Backend, type Device } from '../native.js';
 import { combineSegmentationScores, segmentationMatches, type SegmentationMatches, type SegmentationScore } from '../metric/segmentation.js';
@@ -184,7 +185,10 @@ export interface SegmentFolderOptions extends SegmentOptions {
    * holds at most `jobs` images (the summary notes it when `batch` is larger).
    */
   batch?: number;
-  /** dataset folder with cells/{ID}_cells.png: score each image against it */
+  /**
+   * score each image against true cell masks: a dataset folder with cells/{ID}_cells.png (synth),
+   * or a folder of masks itself, {ID}_cells.png or the HPA segmentator's {ID}_cellmask.png
+   */
   evalDir?: string;
   /**
    * Build the model-free maps off the main thread (default true): one native call per image in
@@ -255,6 +259,9 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
     ids = options.ids;
   }
   await mkdir(outDir, { recursive: true });
+  // The truth of --eval: DIR/cells as synth writes it, or DIR itself (a folder of masks, under
+  // cellcam's names or the HPA segmentator's).
+  const evalCells = options.evalDir === undefined ? undefined : existsSync(join(options.evalDir, 'cells')) ? join(options.evalDir, 'cells') : options.evalDir;
   // One writer per folder: a second `cellcam segment` (or a run's segment stage) on the same
   // folder stops here, naming the holder, instead of racing on the same outputs.
   const lock = await lockFolder(outDir, 'cellcam segment');
@@ -331,7 +338,7 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
             summary.segmented++;
           }
           if (options.evalDir) {
-            const truthFile = join(options.evalDir, 'cells', `${id}_cells.png`);
+            const truthFile = findMasks(evalCells!, id).cells ?? join(evalCells!, `${id}_cells.png`);
             const t = await readLabels(truthFile);
             if (t.width !== width || t.height !== height) throw new CellcamError('CELLCAM_E_FORMAT', `${truthFile}: ${t.width}x${t.height} but the image is ${width}x${height}`);
             matches.push(segmentationMatches(cells, t.data));
