@@ -14,7 +14,7 @@ import {
 } from '../src/report/overlay.js';
 import { esc, html, jsonForScript, raw, urlPath } from '../src/report/html.js';
 import { classPrCurves, curvePoints, prCurve } from '../src/report/pr.js';
-import { buildReport } from '../src/report/index.js';
+import { buildReport, segmentationSource } from '../src/report/index.js';
 import { vegaLiteSvg, apBarSpec } from '../src/report/charts.js';
 
 /** Two touching rectangles and a one-pixel cell on a 10×8 image. */
@@ -310,5 +310,17 @@ describe('partial runs', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('segmentationSource: where the cells came from, on the summary page', () => {
+  it.each([
+    [{ scale: 1, ties: 'auto', nucleiModel: null, cellModel: null, masks: null }, 'model-free maps, the HPA post-processing (fifo ties)'],
+    [{ scale: 0.5, ties: 'heap' }, 'model-free maps, the HPA post-processing (heap ties, scale 0.5)'],
+    [{ scale: 1 }, 'model-free maps, the HPA post-processing (heap ties)'], // a run from before ties could be chosen
+    [{ scale: 1, ties: 'auto', nucleiModel: 'n.onnx', cellModel: 'c.onnx', masks: null }, 'U-Nets n.onnx and c.onnx, the HPA post-processing (heap ties)'],
+    [{ scale: 1, ties: 'auto', nucleiModel: null, cellModel: null, masks: '/data/hpa-masks' }, 'masks from /data/hpa-masks'],
+  ] as const)('%j → %s', (seg, words) => {
+    expect(segmentationSource(seg)).toBe(words);
   });
 });

@@ -3,6 +3,7 @@
  * gallery of per-image pages (HPA composite with outlines, CAM heatmaps, cell annotations) and a
  * cell browser — written as HTML + JPEG/PNG files beside it (docs/report.md).
  */
+import type { RunConfig } from '../pipeline/config.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -95,6 +96,7 @@ ${notices.length ? html`<div class="notice" id="notices"><b>Notice</b><ul>${noti
 <tr><th>images</th><td>${r ? `${r.split.train} train, ${r.split.val} validation, ${r.split.test} test` : `${splitCount('train')} train, ${splitCount('val')} validation, ${splitCount('test')} test`} · ${images.length} in this report (<a href="gallery.html">gallery</a>)</td></tr>
 <tr><th>cells in this report</th><td>${cellCount} (<a href="cells.html">cell browser</a>)</td></tr>
 <tr><th>inputs</th><td>${r ? html`train ${r.inputs.train}<br>test ${r.inputs.test}<br>labels ${r.inputs.labels}<br>truth ${r.inputs.truth ?? '–'}` : '–'}</td></tr>
+<tr><th>segmentation</th><td>${r?.config?.segment ? segmentationSource(r.config.segment) : '–'}</td></tr>
 <tr><th>report</th><td>cellcam ${VERSION}, ${new Date().toISOString()}</td></tr></table>`;
   if (r?.versions) parts.push(html`<h2>Versions</h2><table>${Object.entries(r.versions).map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`)}</table>`);
   if (r?.config) parts.push(html`<details><summary>Configuration</summary><pre>${JSON.stringify(r.config, null, 2)}</pre></details>`);
@@ -280,4 +282,14 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   await writeFile(index, page({ title: 'Summary', root: '', active: 'summary', body }));
   if (!existsSync(index)) throw new CellcamError('CELLCAM_E_IO', `${index}: could not be written`);
   return { out, index, images: ids.length, cells: rows.length, notices, ms: Math.round(performance.now() - t0) };
+}
+
+/** Where the run's cells came from, in words (run.json's config.segment; older runs lack the newer keys). */
+export function segmentationSource(seg: Partial<RunConfig['segment']>): string {
+  if (seg.masks) return `masks from ${seg.masks}`;
+  // Runs from before the ties could be chosen used the heap order; 'auto' is resolved as the run did.
+  const ties = seg.ties === undefined ? 'heap' : seg.ties === 'auto' ? (seg.nucleiModel ? 'heap' : 'fifo') : seg.ties;
+  const post = `the HPA post-processing (${ties} ties${seg.scale && seg.scale !== 1 ? `, scale ${seg.scale}` : ''})`;
+  if (seg.nucleiModel) return `U-Nets ${seg.nucleiModel} and ${seg.cellModel}, ${post}`;
+  return `model-free maps, ${post}`;
 }
