@@ -68,7 +68,6 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
 export async function removeStaleTempFiles(dir: string, depth = 3): Promise<string[]> {
   const { readdir, unlink } = await import('node:fs/promises');
   const removed: string[] = [];
-  const alive = processAlive;
   const walk = async (d: string, level: number): Promise<void> => {
     let entries;
     try {
@@ -83,7 +82,7 @@ export async function removeStaleTempFiles(dir: string, depth = 3): Promise<stri
         continue;
       }
       const m = /^\.cellcam-tmp-(\d+)-/.exec(e.name);
-      if (m && !alive(Number(m[1]))) {
+      if (m && !processAlive(Number(m[1]))) {
         await unlink(p).catch(() => {});
         removed.push(p);
       }

@@ -188,7 +188,6 @@ export interface SegmentStageSummary {
   skipped: number;
   /** images whose inputs changed since the last run */
   changed: number;
-  notes: string[];
 }
 
 /**
@@ -212,16 +211,22 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   const hashOf = await imageFilesHasher(imageDir);
   const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
   let changed = 0;
-  const { nucleiModel, cellModel } = config.segment;
+  const { nucleiModel, cellModel, scale } = config.segment;
   for (const [key, file] of [['segment.nucleiModel', nucleiModel], ['segment.cellModel', cellModel]] as const) {
     if (file !== null && !existsSync(file)) throw new CellcamError('CELLCAM_E_IO', `${file}: ${key} not found`);
   }
-  const models = nucleiModel !== null && cellModel !== null ? [await hashFile(nucleiModel), await hashFile(cellModel)] : null;
+  // resolveConfig allows both models or neither.
+  const unet = nucleiModel !== null && cellModel !== null ? { nucleiModel, cellModel } : null;
+  const models = unet ? [await hashFile(unet.nucleiModel), await hashFile(unet.cellModel)] : null;
   // 'auto' ties: hpacellseg's heap order with the U-Nets, fifo on the model-free maps.
-  const ties = resolveTies(config.segment.ties, models !== null);
+  const ties = resolveTies(config.segment.ties, unet !== null);
+  // Without models, 'heap' keeps the key it had before ties could be chosen, so existing runs stay up to date.
+  const keyOf = (files: string) => {
+    if (models) return hashValue(['unet', scale, ties, models, files]);
+    return hashValue(ties === 'heap' ? [scale, files] : [scale, ties, files]);
+  };
   for (const id of ids) {
-    // Without models, 'heap' keeps the key it had before ties could be chosen, so existing runs stay up to date.
-    const h = hashValue(models ? ['unet', config.segment.scale, ties, models, await hashOf(id)] : ties === 'heap' ? [config.segment.scale, await hashOf(id)] : [config.segment.scale, ties, await hashOf(id)]);
+    const h = keyOf(await hashOf(id));
     // Only a recorded, different hash means stale; an unrecorded image is left to segmentFolder's own resume.
     if (old?.inputs[id] !== undefined && old.inputs[id] !== h) {
       changed++;
@@ -231,8 +236,7 @@ export async function segmentStage(ctx: StageContext, split: 'train' | 'test', i
   }
   await writeJson(manifestPath, { stage: 'segment', split, inputs });
   const s = await segmentFolder({
-    imageDir, outDir, ids: [...ids], scale: config.segment.scale, ties, device: ctx.device, jobs: ctx.jobs, force: ctx.force,
-    ...(nucleiModel !== null && cellModel !== null ? { nucleiModel, cellModel } : {}),
+    imageDir, outDir, ids: [...ids], scale, ties, device: ctx.device, jobs: ctx.jobs, force: ctx.force, ...unet,
     onProgress: (e) => ctx.onEvent({ stage: `segment (${split})`, done: e.done, total: e.total, id: e.id }),
   });
   for (const note of s.notes) ctx.kernelNote(note);
@@ -257,7 +261,7 @@ async function importMasks(ctx: StageContext, split: 'train' | 'test', ids: read
   const old = await readJsonOrNull<{ inputs: Record<string, string> }>(manifestPath);
   const inputs: Record<string, string> = { ...(old?.inputs ?? {}) };
   const sets = new Map((await listImageSets(imageDir)).map((x) => [x.id, x]));
-  const summary: SegmentStageSummary = { total: ids.length, segmented: 0, skipped: 0, changed: 0, notes: [] };
+  const summary: SegmentStageSummary = { total: ids.length, segmented: 0, skipped: 0, changed: 0 };
   const found = new Map(ids.map((id) => [id, findMasks(masksDir, id)]));
   const missing = ids.filter((id) => found.get(id)!.cells === null);
   if (missing.length) {

@@ -4,6 +4,7 @@
  * cell browser — written as HTML + JPEG/PNG files beside it (docs/report.md).
  */
 import type { RunConfig } from '../pipeline/config.js';
+import { resolveTies } from '../segment/segment.js';
 import { forEachLimit } from '../util/concurrency.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -288,7 +289,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
 export function segmentationSource(seg: Partial<RunConfig['segment']>): string {
   if (seg.masks) return `masks from ${seg.masks}`;
   // Runs from before the ties could be chosen used the heap order; 'auto' is resolved as the run did.
-  const ties = seg.ties === undefined ? 'heap' : seg.ties === 'auto' ? (seg.nucleiModel ? 'heap' : 'fifo') : seg.ties;
+  const ties = resolveTies(seg.ties ?? 'heap', !!seg.nucleiModel);
   const post = `the HPA post-processing (${ties} ties${seg.scale && seg.scale !== 1 ? `, scale ${seg.scale}` : ''})`;
   if (seg.nucleiModel) return `U-Nets ${seg.nucleiModel} and ${seg.cellModel}, ${post}`;
   return `model-free maps, ${post}`;

@@ -261,7 +261,8 @@ export async function segmentFolder(options: SegmentFolderOptions): Promise<Segm
   await mkdir(outDir, { recursive: true });
   // The truth of --eval: DIR/cells as synth writes it, or DIR itself (a folder of masks, under
   // cellcam's names or the HPA segmentator's).
-  const evalCells = options.evalDir === undefined ? undefined : existsSync(join(options.evalDir, 'cells')) ? join(options.evalDir, 'cells') : options.evalDir;
+  let evalCells = options.evalDir;
+  if (evalCells !== undefined && existsSync(join(evalCells, 'cells'))) evalCells = join(evalCells, 'cells');
   // One writer per folder: a second `cellcam segment` (or a run's segment stage) on the same
   // folder stops here, naming the holder, instead of racing on the same outputs.
   const lock = await lockFolder(outDir, 'cellcam segment');
